@@ -1,0 +1,118 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Maps shared by the root dispatcher and the FPMs. Unless marked "per generation"
+ * or "per device", the controller creates each map once, pins it under
+ * /sys/fs/bpf/slipstream/<netns>/maps/ and hands the fd to every object it loads
+ * (bpf_map__reuse_fd), so data survives generation swaps and daemon restarts.
+ * Layouts here are mirrored in controller/deployer/layout.ts: change both.
+ */
+#ifndef SS_MAPS_H
+#define SS_MAPS_H
+
+#include "ss_ctx.h"
+#include "ss_reasons.h"
+
+#define SS_MAX_DEVS   256	/* dev_slot space: stats rows */
+#define SS_MAX_CHAIN  16	/* FPMs in one pipeline */
+#define SS_FDB_SIZE   65536
+#define SS_DEVS_SIZE  1024
+
+/* Per-CPU scratch: the per-packet context FPMs hand to each other. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct ss_pkt);
+} ss_scratch SEC(".maps");
+
+/* Stats row r = dev_slot * SS_NR_COUNTERS + counter id. */
+struct ss_counter {
+	__u64 packets;
+	__u64 bytes;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, SS_MAX_DEVS * SS_NR_COUNTERS);
+	__type(key, __u32);
+	__type(value, struct ss_counter);
+} ss_stats SEC(".maps");
+
+/* Controller heartbeat: the root fails open when now - last_ns > timeout_ns. */
+struct ss_heartbeat {
+	__u64 last_ns;		/* CLOCK_MONOTONIC, as bpf_ktime_get_ns() */
+	__u64 timeout_ns;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct ss_heartbeat);
+} ss_heartbeat SEC(".maps");
+
+/* FDB mirror, fed from RTM_NEWNEIGH/DELNEIGH (AF_BRIDGE). */
+struct ss_fdb_key {
+	__u32 bridge_ifindex;
+	__u8  mac[6];
+	__u16 vlan;		/* 0 when the bridge does not filter VLANs */
+};
+
+#define SS_FDB_LOCAL   (1U << 0)	/* the bridge's own address: deliver locally */
+#define SS_FDB_STATIC  (1U << 1)	/* permanent/static entry: never refreshed */
+
+struct ss_fdb_val {
+	__u32 port_ifindex;
+	__u32 flags;		/* SS_FDB_* */
+	__u64 last_seen_ns;	/* written by l2-bridge for source MACs; the controller refreshes the kernel entry */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, SS_FDB_SIZE);
+	__type(key, struct ss_fdb_key);
+	__type(value, struct ss_fdb_val);
+} ss_fdb SEC(".maps");
+
+/* What the fast path may do with a device, as ingress or egress. */
+#define SS_DEV_UP         (1U << 0)	/* oper up and running */
+#define SS_DEV_TX         (1U << 1)	/* may be a redirect target (in ss_tx_ports) */
+#define SS_DEV_QDISC      (1U << 2)	/* egress has a non-default root qdisc: never bypass it */
+#define SS_DEV_PORT_FWD   (1U << 3)	/* port of an accelerated bridge, STP state forwarding */
+#define SS_DEV_ISOLATED   (1U << 4)	/* bridge port isolated */
+#define SS_DEV_BRIDGE     (1U << 5)	/* this ifindex is a bridge */
+#define SS_DEV_L3         (1U << 6)	/* routed traffic entering here may be accelerated */
+
+struct ss_dev {
+	__u32 bridge_ifindex;	/* master bridge when a port, else 0 */
+	__u32 mtu;
+	__u32 flags;		/* SS_DEV_* */
+	__u8  mac[6];		/* for a port: the bridge's MAC (the router's address on that L2) */
+	__u8  rp_filter;	/* 0 off, 1 strict, 2 loose (max of all and device) */
+	__u8  pad;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, SS_DEVS_SIZE);
+	__type(key, __u32);
+	__type(value, struct ss_dev);
+} ss_devs SEC(".maps");
+
+/* Redirect targets: key and value are the egress ifindex. */
+struct {
+	__uint(type, BPF_MAP_TYPE_DEVMAP_HASH);
+	__uint(max_entries, SS_DEVS_SIZE);
+	__type(key, __u32);
+	__type(value, __u32);
+} ss_tx_ports SEC(".maps");
+
+/* Per generation: this pipeline's FPMs by position. Fresh for every generation. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
+	__uint(max_entries, SS_MAX_CHAIN);
+	__type(key, __u32);
+	__type(value, __u32);
+} ss_chain SEC(".maps");
+
+#endif
