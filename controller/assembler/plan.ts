@@ -1,0 +1,123 @@
+import type { FpmManifest } from './manifest';
+import type { ServiceKind } from '../graph/types';
+
+// What one managed ingress device needs from the fast path, derived from the graph.
+export interface DeviceRole {
+  ifname: string;
+  ifindex: number;
+  l2Bridge: string | null; // accelerated bridge this device is a forwarding port of
+  l3: { v4: boolean; v6: boolean }; // routed traffic entering here may be accelerated
+  epping: boolean;
+}
+
+export type KnobValues = Record<string, number | boolean>;
+
+export interface FpmStage {
+  name: string;
+  knobs: KnobValues;
+}
+
+export interface PipelinePlan {
+  ifname: string;
+  ifindex: number;
+  fpms: FpmStage[];
+  key: string; // equal keys mean an identical pipeline: no redeploy
+}
+
+export interface AssembleInput {
+  roles: DeviceRole[];
+  manifests: Map<string, FpmManifest>;
+  missingCapabilities?: Set<string>; // helper, map type or kfunc names this kernel lacks
+  configKnobs?: Map<string, KnobValues>; // per FPM name, from the config file's feature sections
+}
+
+export interface AssembleResult {
+  plans: Map<string, PipelinePlan>; // by ifname; devices with nothing to accelerate are absent
+  problems: string[];
+}
+
+function servicesOf(role: DeviceRole): ServiceKind[] {
+  const s: ServiceKind[] = [];
+  if (role.epping) s.push('latency-monitor');
+  if (role.l2Bridge) s.push('l2-bridge');
+  if (role.l3.v4 || role.l3.v6) s.push('l3-router');
+  return s;
+}
+
+function lacking(m: FpmManifest, missing: Set<string>): string[] {
+  const c = m.capabilities;
+  return [...c.helpers, ...c.map_types, ...c.kfuncs].filter((x) => missing.has(x));
+}
+
+// Knobs every FPM may declare; values follow from the device's role and the chain itself.
+function derivedKnobs(role: DeviceRole, chain: string[], manifests: Map<string, FpmManifest>): KnobValues {
+  const has = (svc: ServiceKind) => chain.some((n) => manifests.get(n)?.services.includes(svc));
+  const l3 = has('l3-router');
+  const monitor = has('latency-monitor');
+  return {
+    cfg_ipv4: (l3 && role.l3.v4) || monitor,
+    cfg_ipv6: (l3 && role.l3.v6) || monitor,
+    cfg_l4: monitor,
+    cfg_local_next: l3,
+  };
+}
+
+export function planDevice(
+  role: DeviceRole,
+  manifests: Map<string, FpmManifest>,
+  missing: Set<string>,
+  configKnobs: Map<string, KnobValues>,
+  problems: string[],
+): PipelinePlan | null {
+  const chosen = new Set<string>();
+  const add = (name: string, why: string): boolean => {
+    if (chosen.has(name)) return true;
+    const m = manifests.get(name);
+    if (!m) {
+      problems.push(`${role.ifname}: ${why} needs FPM ${name}, which is not in the library`);
+      return false;
+    }
+    const gaps = lacking(m, missing);
+    if (gaps.length) {
+      problems.push(`${role.ifname}: FPM ${name} needs ${gaps.join(', ')}, which this kernel lacks`);
+      return false;
+    }
+    for (const r of m.requires) if (!add(r, `FPM ${name}`)) return false;
+    chosen.add(name);
+    return true;
+  };
+  for (const svc of servicesOf(role)) {
+    const impl = [...manifests.values()].filter((m) => m.services.includes(svc)).sort((a, b) => a.order - b.order);
+    if (impl.length === 0) {
+      problems.push(`${role.ifname}: no FPM implements ${svc}`);
+      continue;
+    }
+    add(impl[0].name, svc);
+  }
+  const serving = [...chosen].some((n) => (manifests.get(n)?.services.length ?? 0) > 0);
+  if (!serving) return null;
+  const chain = [...chosen].sort((a, b) => manifests.get(a)!.order - manifests.get(b)!.order);
+  const derived = derivedKnobs(role, chain, manifests);
+  const fpms = chain.map((name) => {
+    const m = manifests.get(name)!;
+    const knobs: KnobValues = {};
+    const fromConfig = configKnobs.get(name) ?? {};
+    for (const k of m.knobs) {
+      knobs[k.name] = fromConfig[k.name] ?? derived[k.name] ?? k.default;
+    }
+    return { name, knobs };
+  });
+  return { ifname: role.ifname, ifindex: role.ifindex, fpms, key: JSON.stringify([role.ifindex, fpms]) };
+}
+
+export function assemble(input: AssembleInput): AssembleResult {
+  const problems: string[] = [];
+  const plans = new Map<string, PipelinePlan>();
+  const missing = input.missingCapabilities ?? new Set<string>();
+  const cfg = input.configKnobs ?? new Map<string, KnobValues>();
+  for (const role of input.roles) {
+    const p = planDevice(role, input.manifests, missing, cfg, problems);
+    if (p) plans.set(role.ifname, p);
+  }
+  return { plans, problems };
+}

@@ -1,0 +1,101 @@
+import type { BpfObject, NativeAddon, NativeError } from '../native/types';
+import type { FpmManifest } from '../assembler/manifest';
+import type { PipelinePlan } from '../assembler/plan';
+import { bpfObjectPath } from '../util/paths';
+import { SS_MAX_CHAIN, SS_SLOT_NONE } from './layout';
+import type { SharedMaps } from './shared-maps';
+
+const BPF_MAP_TYPE_PROG_ARRAY = 3;
+
+export class LoadError extends Error {
+  constructor(
+    message: string,
+    readonly fpm: string,
+    readonly verifierLog?: string,
+  ) {
+    super(message);
+  }
+}
+
+// One complete, self-contained pipeline for one device: a fresh chain and every FPM
+// loaded with its successor's position baked into rodata.
+export class Generation {
+  private closed = false;
+  private constructor(
+    private readonly native: NativeAddon,
+    readonly id: number,
+    readonly plan: PipelinePlan,
+    readonly chainFd: number,
+    private readonly objects: BpfObject[],
+    readonly entryProgFd: number,
+  ) {}
+
+  static load(
+    native: NativeAddon,
+    id: number,
+    plan: PipelinePlan,
+    devSlot: number,
+    manifests: Map<string, FpmManifest>,
+    shared: SharedMaps,
+  ): Generation {
+    if (plan.fpms.length === 0 || plan.fpms.length > SS_MAX_CHAIN) {
+      throw new LoadError(`pipeline for ${plan.ifname} has ${plan.fpms.length} FPMs`, '');
+    }
+    const chainFd = native.mapCreate(BPF_MAP_TYPE_PROG_ARRAY, 4, 4, SS_MAX_CHAIN, 'ss_chain');
+    const objects: BpfObject[] = [];
+    const progFds: number[] = [];
+    try {
+      plan.fpms.forEach((stage, i) => {
+        const m = manifests.get(stage.name);
+        if (!m) throw new LoadError(`FPM ${stage.name} is not in the library`, stage.name);
+        let obj: BpfObject;
+        try {
+          obj = native.openObject(bpfObjectPath(m.object));
+        } catch (e) {
+          throw new LoadError(`FPM ${stage.name}: ${(e as Error).message}`, stage.name);
+        }
+        objects.push(obj);
+        obj.setRodata({
+          ...stage.knobs,
+          ss_dev_slot: devSlot,
+          ss_next_slot: i + 1 < plan.fpms.length ? i + 1 : SS_SLOT_NONE,
+        });
+        if (obj.maps().some((x) => x.name === 'ss_chain')) obj.reuseMap('ss_chain', chainFd);
+        const creates = shared.prepare(obj);
+        try {
+          obj.load();
+        } catch (e) {
+          const ne = e as NativeError;
+          throw new LoadError(`FPM ${stage.name} rejected: ${ne.message}`, stage.name, ne.verifierLog);
+        }
+        shared.register(obj, creates);
+        const prog = obj.program(m.program);
+        native.progArraySet(chainFd, i, prog.fd);
+        progFds.push(prog.fd);
+      });
+    } catch (e) {
+      for (const o of objects) o.close();
+      native.closeFd(chainFd);
+      throw e;
+    }
+    return new Generation(native, id, plan, chainFd, objects, progFds[0]);
+  }
+
+  // A generation an earlier daemon left pinned: only its chain is known; it keeps running
+  // until the first new generation replaces it.
+  static adopted(native: NativeAddon, id: number, ifname: string, ifindex: number, chainFd: number): Generation {
+    const plan: PipelinePlan = { ifname, ifindex, fpms: [], key: 'adopted' };
+    return new Generation(native, id, plan, chainFd, [], -1);
+  }
+
+  get fpmNames(): string[] {
+    return this.plan.fpms.map((f) => f.name);
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    for (const o of this.objects) o.close();
+    this.native.closeFd(this.chainFd);
+  }
+}
