@@ -16,6 +16,7 @@
 #define SS_PKT_FRAG     (1U << 3)	/* any fragment, first or later */
 #define SS_PKT_IPOPTS   (1U << 4)	/* IPv4 options or IPv6 extension headers present */
 #define SS_PKT_L2_BCAST (1U << 5)	/* destination MAC is broadcast or multicast */
+#define SS_PKT_VLAN     (1U << 6)	/* 802.1Q/802.1ad tag(s) skipped (only with parse's cfg_vlan) */
 
 struct ss_pkt {
 	__u32 ingress_ifindex;
@@ -27,7 +28,8 @@ struct ss_pkt {
 	__u8  flags;		/* SS_PKT_* */
 	__be16 sport;		/* TCP/UDP ports; ICMP echo: sport = id, dport = seq */
 	__be16 dport;
-	__u32 pad;
+	__u16 vlan_tci;		/* outer tag's TCI, host order, when SS_PKT_VLAN */
+	__u16 pad;
 };
 
 #endif

@@ -49,6 +49,7 @@ static __always_inline struct ss_pkt *ss_pkt_get(void)
 	return bpf_map_lookup_elem(&ss_scratch, &zero);
 }
 
+#ifndef SS_NO_CHAIN
 /* Continue with the next FPM of this generation; PASS when there is none. */
 static __always_inline int ss_next(struct xdp_md *ctx)
 {
@@ -57,5 +58,7 @@ static __always_inline int ss_next(struct xdp_md *ctx)
 	bpf_tail_call(ctx, &ss_chain, ss_next_slot);
 	return ss_pass(ctx, SS_P_TAILCALL_MISS);
 }
+
+#endif /* SS_NO_CHAIN */
 
 #endif

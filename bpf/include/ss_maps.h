@@ -38,7 +38,9 @@ struct {
 	__type(value, struct ss_counter);
 } ss_stats SEC(".maps");
 
-/* Controller heartbeat: the root fails open when now - last_ns > timeout_ns. */
+/* Controller heartbeat: the root fails open when now - last_ns > timeout_ns.
+ * The root reads the coarse clock, which may lag by a tick: a last_ns up to 50 ms
+ * ahead of it is fresh, further ahead is stale (see xdp_root.bpf.c). */
 struct ss_heartbeat {
 	__u64 last_ns;		/* CLOCK_MONOTONIC, as bpf_ktime_get_ns() */
 	__u64 timeout_ns;
@@ -107,12 +109,16 @@ struct {
 	__type(value, __u32);
 } ss_tx_ports SEC(".maps");
 
-/* Per generation: this pipeline's FPMs by position. Fresh for every generation. */
+/* Per generation: this pipeline's FPMs by position. Fresh for every generation.
+ * Objects that never tail-call into a chain (the root) define SS_NO_CHAIN so
+ * libbpf does not create a throwaway one for them. */
+#ifndef SS_NO_CHAIN
 struct {
 	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
 	__uint(max_entries, SS_MAX_CHAIN);
 	__type(key, __u32);
 	__type(value, __u32);
 } ss_chain SEC(".maps");
+#endif
 
 #endif

@@ -46,7 +46,8 @@
 	SS_COUNTER(SS_P_L3_DISABLED,       34, "l3_disabled",        "routing not accelerated for this address family or device") \
 	SS_COUNTER(SS_P_BRIDGE_EGRESS_MISS,35, "bridge_egress_miss", "route out a bridge but next-hop MAC not in FDB mirror") \
 	SS_COUNTER(SS_P_LOCAL_FILTER,      36, "local_traffic",      "addressed to the box itself") \
-	SS_COUNTER(SS_P_OTHER,             37, "other",              "other")
+	SS_COUNTER(SS_P_OTHER,             37, "other",              "other") \
+	SS_COUNTER(SS_P_L3_HAIRPIN,        38, "l3_hairpin",         "routed back out the device it came in on: kernel may send a redirect")
 
 #define SS_NR_COUNTERS 48 /* room to grow without changing the stats map layout */
 

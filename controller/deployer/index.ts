@@ -248,6 +248,28 @@ export class Deployer extends EventEmitter {
     );
   }
 
+  rootProgIds(): number[] {
+    return [...this.devices.values()].map((d) => d.rootProgId).filter((id) => id > 0);
+  }
+
+  // Before init: the programs an earlier daemon left attached through pinned links.
+  pinnedRootProgIds(): number[] {
+    const ids: number[] = [];
+    for (const ifindex of this.pins.pinnedDevices()) {
+      try {
+        const fd = this.native.objGet(this.pins.link(ifindex));
+        try {
+          ids.push(this.native.linkInfo(fd).progId);
+        } finally {
+          this.native.closeFd(fd);
+        }
+      } catch {
+        /* stale pin: init() removes it */
+      }
+    }
+    return ids;
+  }
+
   managedDevices(): string[] {
     return [...this.devices.values()].map((d) => d.ifname);
   }

@@ -40,6 +40,8 @@ export interface ServiceNode {
   devices: string[]; // ifnames whose ingress pipelines implement (part of) this service
   verdict: Verdict;
   reasons: string[]; // human-readable; for accelerated services, notes such as what stays on the slow path
+  // Machine-readable details (added): l3-router has { ipv4, ipv6: boolean; ipv4_devices, ipv6_devices: string[] }.
+  attrs?: Record<string, AttrValue>;
 }
 
 export interface Graph {

@@ -5,6 +5,7 @@ export interface NativeError extends Error {
   errno: number; // positive errno, 0 when not a system error
   code: string; // 'ENOENT', 'EINVAL', ... or 'EVERIFIER' for a verifier rejection
   verifierLog?: string; // set when a program load was rejected
+  libbpfLog?: string; // libbpf's warnings for failed openObject/load (added by the native helper)
 }
 
 export interface ProgramInfo {
@@ -68,6 +69,9 @@ export interface TestRunOptions {
   rxQueueIndex?: number;
   cpu?: number; // pin the calling worker thread to this CPU for the run
   dataOutSize?: number; // bytes to capture of the output frame (default: data.length + 256)
+  // Run inside /var/run/netns/<name> (ingressIfindex resolves there). testRunAsync without
+  // it runs in the caller's netns at call time, so inNetns(ns, () => testRunAsync(..)) works.
+  netns?: string;
 }
 
 export interface TestRunResult {
@@ -87,6 +91,9 @@ export interface TcAttachment {
 export interface RingBuffer {
   // Stops watching and frees the consumer. The map fd stays owned by the caller.
   close(): void;
+  // Like a Node handle: unref() lets the process exit while it is open.
+  ref(): void;
+  unref(): void;
 }
 
 export interface NetlinkSocket {
@@ -98,6 +105,9 @@ export interface NetlinkSocket {
   dropMembership(group: number): void;
   setsockoptInt(level: number, optname: number, value: number): void;
   close(): void;
+  // Like a Node handle: unref() lets the process exit while it is open.
+  ref(): void;
+  unref(): void;
 }
 
 export interface NetlinkSocketOptions {
@@ -122,7 +132,7 @@ export interface NativeAddon {
   mapFdById(id: number): number;
   linkFdById(id: number): number;
   linkInfo(fd: number): LinkInfo;
-  closeFd(fd: number): void;
+  closeFd(fd: number): void; // BPF fds only (map/prog/link/btf): refuses others with EINVAL
   dupFd(fd: number): number;
   numPossibleCpus(): number;
 
@@ -149,14 +159,15 @@ export interface NativeAddon {
   // --- XDP
   xdpLinkCreate(progFd: number, ifindex: number, flags: number): number; // bpf_link fd; flags: XDP_FLAGS_SKB_MODE=2, DRV_MODE=4
   linkUpdate(linkFd: number, newProgFd: number, oldProgFd?: number): void; // atomic; with oldProgFd: BPF_F_REPLACE
-  linkDetach(linkFd: number): void;
+  linkDetach(linkFd: number): void; // BPF_LINK_DETACH; the fd stays open: closeFd it
   // Netlink attach fallback. With expectedProgFd: XDP_FLAGS_REPLACE semantics.
   xdpAttach(ifindex: number, progFd: number, flags: number, expectedProgFd?: number): void;
   xdpDetach(ifindex: number, flags: number, expectedProgFd?: number): void;
   xdpQuery(ifindex: number): XdpQuery;
 
   // --- tc egress
-  tcAttachEgress(ifindex: number, progFd: number): TcAttachment; // tcx when available, clsact otherwise
+  // tcx when available, clsact otherwise; mode forces one (default 'auto').
+  tcAttachEgress(ifindex: number, progFd: number, mode?: 'auto' | 'tcx' | 'clsact'): TcAttachment;
   tcDetach(att: TcAttachment): void;
 
   // --- ring buffer: fd watched by uv_poll on the event loop

@@ -6,7 +6,7 @@ import * as path from 'path';
 import YAML from 'yaml';
 
 const repoRoot = path.resolve(__dirname, '..', '..', '..');
-const cli = path.join(repoRoot, 'dist', 'controller', 'cli', 'main.js');
+const cli = path.join(repoRoot, 'bin', 'slipstream');
 
 export interface LogLine {
   level?: number;
@@ -75,13 +75,13 @@ export async function startDaemon(opts: DaemonOptions): Promise<DaemonHandle> {
     }
   });
   child.stderr!.on('data', (d: Buffer) => { stderr += d.toString(); });
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => {
+  let exitCode: number | null | undefined;
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code, signal) => {
     running.delete(child);
+    exitCode = code ?? (signal ? -1 : null);
     for (const w of waiters.splice(0)) w();
     resolve(code);
   }));
-  let exitCode: number | null | undefined;
-  void exited.then((c) => { exitCode = c; });
 
   const waitLog = (pred: (l: LogLine) => boolean, timeoutMs = 20000, fromIndex = 0): Promise<LogLine> =>
     new Promise((resolve, reject) => {
@@ -92,7 +92,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<DaemonHandle> {
         if (exitCode !== undefined) return reject(new Error(`daemon exited (${exitCode}): ${stderr.slice(-2000)} ${JSON.stringify(logs.slice(-5))}`));
         if (Date.now() > deadline) return reject(new Error(`timed out waiting for daemon log; last: ${JSON.stringify(logs.slice(-5))} ${stderr.slice(-1000)}`));
         waiters.push(check);
-        setTimeout(check, 200).unref();
+        setTimeout(check, 200);
       };
       check();
     });

@@ -1,0 +1,571 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The passive-ping core shared by the XDP FPM (fpm/epping.bpf.c) and the tc egress
+ * program (epping_tc.bpf.c). Design after the published pping/ePPing: a packet that
+ * carries a message identifier (TCP TSval, ICMP echo sequence) is timestamped, a
+ * packet that echoes one (TSecr, echo reply sequence) is matched against it, and the
+ * difference is one RTT sample of the path from the capture point to the replying end.
+ * It never changes a verdict: callers always continue as they would without it.
+ */
+#ifndef SS_EPPING_CORE_H
+#define SS_EPPING_CORE_H
+
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+#include "ss_epping.h"
+
+#ifndef EEXIST
+#define EEXIST 17
+#endif
+
+#define EP_ETH_P_IP     0x0800
+#define EP_ETH_P_IPV6   0x86DD
+#define EP_IPPROTO_ICMPV6 58
+#define EP_OFF_MASK     0x3fff
+#define EP_TCP_MAX_OPTS 12	/* iterations: 40 option bytes, NOPs usually pad TS to 12 */
+
+#define EP_TCP_FIN 0x01
+#define EP_TCP_SYN 0x02
+#define EP_TCP_RST 0x04
+#define EP_TCP_ACK 0x10
+
+/* Knobs (rodata), set by the deployer from the `epping:` config section. */
+const volatile __u8  cfg_tcp = 1;
+const volatile __u8  cfg_icmp = 1;
+const volatile __u8  cfg_include_syn = 0;
+const volatile __u8  cfg_local_filter = 1;
+const volatile __u8  cfg_egress_tc = 0;
+const volatile __u32 cfg_rate_limit_ms = 100;
+const volatile __u32 cfg_rtt_rate_milli = 0;	/* rtt_rate × 1000; 0 = off */
+const volatile __u8  cfg_rtt_basis = 0;		/* 0 min RTT, 1 smoothed RTT */
+const volatile __u8  cfg_ipv4_prefix = 24;
+const volatile __u8  cfg_ipv6_prefix = 48;
+const volatile __u8  cfg_aggregate = 1;
+const volatile __u8  cfg_samples = 1;
+const volatile __u8  cfg_flow_events = 1;
+
+/* What the caller found out about the packet's headers. */
+struct ep_loc {
+	__u32 l3_off;
+	__u32 l4_off;
+	__u32 ifindex;		/* ingress device; 0 on tc egress */
+	__u8  ipv;		/* 4 or 6 */
+	__u8  proto;		/* final transport protocol */
+	__u8  egress;		/* 1 on tc egress: timestamp box-sent packets, match nothing */
+};
+
+/* What the packet means to the monitor. */
+struct ep_msg {
+	__u32 id;		/* identifier to timestamp (TSval / echo seq) */
+	__u32 reply_id;		/* identifier to match (TSecr / echo-reply seq) */
+	__u32 ip_len;
+	__u8  can_ts;
+	__u8  can_match;
+	__u8  tcp_flags;
+	__u8  relevant;		/* worth flow state at all */
+};
+
+static __always_inline void ep_count(__u32 id)
+{
+	__u64 *c = bpf_map_lookup_elem(&ss_ep_stats, &id);
+
+	if (c)
+		*c += 1;	/* per-CPU: no atomics */
+}
+
+/* floor(log2(v)) for v > 0, loop-free for the verifier. */
+static __always_inline __u32 ep_log2(__u64 v)
+{
+	__u32 r = 0;
+
+	if (v >> 32) { v >>= 32; r += 32; }
+	if (v >> 16) { v >>= 16; r += 16; }
+	if (v >> 8)  { v >>= 8;  r += 8; }
+	if (v >> 4)  { v >>= 4;  r += 4; }
+	if (v >> 2)  { v >>= 2;  r += 2; }
+	if (v >> 1)  { r += 1; }
+	return r;
+}
+
+static __always_inline __u32 ep_bucket(__u64 ns)
+{
+	__u32 e, idx;
+
+	if (ns < (1ULL << SS_EP_HIST_MIN_EXP))
+		return 0;
+	e = ep_log2(ns);
+	idx = 1 + (e - SS_EP_HIST_MIN_EXP) * 4 + ((ns >> (e - 2)) & 3);
+	if (idx >= SS_EP_HIST_BUCKETS)
+		idx = SS_EP_HIST_BUCKETS - 1;
+	return idx;
+}
+
+/* Keep the first `bits` bits of a 128-bit address. */
+static __always_inline void ep_mask128(__u8 *out, const __u8 *in, __u32 bits)
+{
+	__u32 w[4];
+
+	__builtin_memcpy(w, in, 16);
+#pragma unroll
+	for (int i = 0; i < 4; i++) {
+		__u32 lo = i * 32;
+
+		if (bits >= lo + 32)
+			continue;
+		if (bits <= lo)
+			w[i] = 0;
+		else
+			w[i] &= bpf_htonl(0xffffffffU << (32 - (bits - lo)));
+	}
+	__builtin_memcpy(out, w, 16);
+}
+
+static __always_inline int ep_is_local(const __u8 *addr)
+{
+	struct ss_ep_local_key k;
+
+	__builtin_memcpy(k.addr, addr, 16);
+	return bpf_map_lookup_elem(&ss_ep_local, &k) != NULL;
+}
+
+/* A total order over tuples' endpoints: the lower one is the canonical source. */
+static __always_inline int ep_src_is_lower(const struct ss_ep_tuple *t)
+{
+	__u64 s[2], d[2];
+
+	__builtin_memcpy(s, t->saddr, 16);
+	__builtin_memcpy(d, t->daddr, 16);
+	if (s[0] != d[0])
+		return s[0] < d[0];
+	if (s[1] != d[1])
+		return s[1] < d[1];
+	return t->sport <= t->dport;
+}
+
+static __always_inline void ep_reverse(struct ss_ep_tuple *out, const struct ss_ep_tuple *in)
+{
+	__builtin_memcpy(out->saddr, in->daddr, 16);
+	__builtin_memcpy(out->daddr, in->saddr, 16);
+	out->sport = in->dport;
+	out->dport = in->sport;
+	out->proto = in->proto;
+	out->ipv = in->ipv;
+	out->pad = 0;
+}
+
+/* Addresses and IP length; returns 0 when the header is not there. */
+static __always_inline int ep_read_ip(void *data, void *data_end, const struct ep_loc *loc,
+				      struct ss_ep_tuple *t, struct ep_msg *m)
+{
+	__u8 *ip = data + (loc->l3_off & EP_OFF_MASK);
+
+	__builtin_memset(t, 0, sizeof(*t));
+	t->ipv = loc->ipv;
+	t->proto = loc->proto;
+	if (loc->ipv == 4) {
+		__u16 tot;
+
+		if ((void *)(ip + 20) > data_end)
+			return 0;
+		t->saddr[10] = t->saddr[11] = 0xff;
+		t->daddr[10] = t->daddr[11] = 0xff;
+		__builtin_memcpy(&t->saddr[12], ip + 12, 4);
+		__builtin_memcpy(&t->daddr[12], ip + 16, 4);
+		__builtin_memcpy(&tot, ip + 2, 2);
+		m->ip_len = bpf_ntohs(tot);
+		return 1;
+	}
+	if ((void *)(ip + 40) > data_end)
+		return 0;
+	{
+		__u16 pl;
+
+		__builtin_memcpy(t->saddr, ip + 8, 16);
+		__builtin_memcpy(t->daddr, ip + 24, 16);
+		__builtin_memcpy(&pl, ip + 4, 2);
+		m->ip_len = 40 + bpf_ntohs(pl);
+	}
+	return 1;
+}
+
+/* TCP: ports, flags, payload length and the timestamp option. */
+static __always_inline int ep_read_tcp(void *data, void *data_end, const struct ep_loc *loc,
+				       struct ss_ep_tuple *t, struct ep_msg *m)
+{
+	__u32 l4 = loc->l4_off & EP_OFF_MASK;
+	__u8 *th = data + l4;
+	__u32 doff, pos, end, ip_end;
+	__u32 tsval = 0, tsecr = 0;
+	int have_ts = 0, payload;
+	__u8 flags;
+
+	if ((void *)(th + 20) > data_end)
+		return 0;
+	__builtin_memcpy(&t->sport, th, 2);
+	__builtin_memcpy(&t->dport, th + 2, 2);
+	doff = (th[12] >> 4) * 4;
+	flags = th[13];
+	m->tcp_flags = flags;
+	if (doff < 20)
+		return 0;
+	ip_end = (loc->l3_off & EP_OFF_MASK) + m->ip_len;
+	payload = (int)ip_end - (int)(l4 + doff);
+
+	pos = l4 + 20;
+	end = l4 + doff;
+	for (int i = 0; i < EP_TCP_MAX_OPTS; i++) {
+		__u8 *o;
+		__u8 kind, len;
+
+		if (pos >= end)
+			break;
+		o = data + (pos & EP_OFF_MASK);
+		if ((void *)(o + 1) > data_end)
+			break;
+		kind = o[0];
+		if (kind == 0)		/* end of options */
+			break;
+		if (kind == 1) {	/* NOP */
+			pos++;
+			continue;
+		}
+		if ((void *)(o + 2) > data_end)
+			break;
+		len = o[1];
+		if (len < 2 || pos + len > end)
+			break;
+		if (kind == 8 && len == 10) {
+			if ((void *)(o + 10) > data_end)
+				break;
+			__builtin_memcpy(&tsval, o + 2, 4);
+			__builtin_memcpy(&tsecr, o + 6, 4);
+			have_ts = 1;
+			break;
+		}
+		pos += len;
+	}
+
+	m->relevant = have_ts || (flags & (EP_TCP_SYN | EP_TCP_FIN | EP_TCP_RST));
+	if (!have_ts || (flags & EP_TCP_RST))
+		return 1;
+	if ((flags & EP_TCP_SYN) && !cfg_include_syn)
+		return 1;
+	m->id = bpf_ntohl(tsval);
+	m->reply_id = bpf_ntohl(tsecr);
+	/* A pure ACK carries no message of its own: its TSval would match a reply
+	 * that may come arbitrarily late (the next data the other side sends). */
+	if (payload > 0 || (flags & (EP_TCP_SYN | EP_TCP_FIN)))
+		m->can_ts = 1;
+	else
+		ep_count(SS_EP_C_PURE_ACK);
+	if ((flags & EP_TCP_ACK) && m->reply_id != 0)
+		m->can_match = 1;
+	return 1;
+}
+
+/* ICMP/ICMPv6 echo: request is the message, reply echoes its id+seq. */
+static __always_inline int ep_read_icmp(void *data, void *data_end, const struct ep_loc *loc,
+					struct ss_ep_tuple *t, struct ep_msg *m)
+{
+	__u8 *ih = data + (loc->l4_off & EP_OFF_MASK);
+	__u8 req = loc->ipv == 4 ? 8 : 128;
+	__u8 rep = loc->ipv == 4 ? 0 : 129;
+	__u16 seq;
+
+	if ((void *)(ih + 8) > data_end)
+		return 0;
+	if (ih[0] != req && ih[0] != rep)
+		return 0;
+	__builtin_memcpy(&t->sport, ih + 4, 2);
+	t->dport = t->sport;
+	__builtin_memcpy(&seq, ih + 6, 2);
+	m->relevant = 1;
+	if (ih[0] == req) {
+		m->id = bpf_ntohs(seq);
+		m->can_ts = 1;
+	} else {
+		m->reply_id = bpf_ntohs(seq);
+		m->can_match = 1;
+	}
+	return 1;
+}
+
+static __always_inline void ep_flow_event(const struct ss_ep_tuple *t, __u32 ifindex, __u64 now,
+					  __u8 event, __u8 reason)
+{
+	struct ss_ep_flow_event *ev;
+
+	if (!cfg_flow_events)
+		return;
+	ev = bpf_ringbuf_reserve(&ss_ep_events, sizeof(*ev), 0);
+	if (!ev) {
+		ep_count(SS_EP_C_RB_DROPS);
+		return;
+	}
+	ev->type = SS_EP_EV_FLOW;
+	ev->ifindex = ifindex;
+	ev->time_ns = now;
+	__builtin_memcpy(&ev->flow, t, sizeof(*t));
+	ev->event = event;
+	ev->reason = reason;
+	__builtin_memset(ev->pad, 0, sizeof(ev->pad));
+	bpf_ringbuf_submit(ev, 0);
+}
+
+static __always_inline void ep_hist_add(const __u8 *remote, __u8 ipv, __u32 ifindex, __u64 rtt)
+{
+	struct ss_ep_hist_key k;
+	struct ss_ep_hist_val *v;
+	__u32 zero = 0, b;
+
+	__builtin_memset(&k, 0, sizeof(k));
+	k.ipv = ipv;
+	k.ifindex = ifindex;
+	if (ipv == 4) {
+		k.prefix_len = cfg_ipv4_prefix > 32 ? 32 : cfg_ipv4_prefix;
+		ep_mask128(k.prefix, remote, 96 + k.prefix_len);
+	} else {
+		k.prefix_len = cfg_ipv6_prefix > 128 ? 128 : cfg_ipv6_prefix;
+		ep_mask128(k.prefix, remote, k.prefix_len);
+	}
+	v = bpf_map_lookup_elem(&ss_ep_hist, &k);
+	if (!v) {
+		struct ss_ep_hist_val *z = bpf_map_lookup_elem(&ss_ep_hzero, &zero);
+
+		if (!z)
+			return;
+		bpf_map_update_elem(&ss_ep_hist, &k, z, BPF_NOEXIST);
+		v = bpf_map_lookup_elem(&ss_ep_hist, &k);
+		if (!v) {
+			ep_count(SS_EP_C_HIST_FULL);
+			return;
+		}
+	}
+	v->count++;
+	v->sum_ns += rtt;
+	if (v->min_ns == 0 || rtt < v->min_ns)
+		v->min_ns = rtt;
+	if (rtt > v->max_ns)
+		v->max_ns = rtt;
+	b = ep_bucket(rtt);
+	v->buckets[b & (SS_EP_HIST_BUCKETS - 1)]++;
+}
+
+static __always_inline __u64 ep_rate_limit_ns(const struct ss_ep_dir *d)
+{
+	if (cfg_rtt_rate_milli) {
+		__u64 basis = cfg_rtt_basis ? d->srtt_ns : d->min_rtt_ns;
+
+		if (basis)
+			return basis * cfg_rtt_rate_milli / 1000;
+	}
+	return (__u64)cfg_rate_limit_ms * 1000000ULL;
+}
+
+static __always_inline void ep_timestamp(struct ss_ep_dir *d, const struct ss_ep_tuple *t,
+					 __u32 id, __u32 ifindex, __u64 now)
+{
+	struct ss_ep_ts_key k;
+	struct ss_ep_ts_val v;
+	long err;
+
+	/* Only a newer identifier starts a new message: TSval runs, retransmissions
+	 * with an old TSval and reordered segments are not timestamped. */
+	if ((d->flags & SS_EP_DIR_HAVE_ID) && (__s32)(id - d->last_id) <= 0) {
+		ep_count(SS_EP_C_NOT_NEWER);
+		return;
+	}
+	d->last_id = id;
+	d->flags |= SS_EP_DIR_HAVE_ID;
+	if (d->last_ts_ns && now - d->last_ts_ns < ep_rate_limit_ns(d)) {
+		ep_count(SS_EP_C_RATE_LIMITED);
+		return;
+	}
+	__builtin_memcpy(&k.flow, t, sizeof(*t));
+	k.id = id;
+	v.ts_ns = now;
+	v.ifindex = ifindex;
+	v.pad = 0;
+	err = bpf_map_update_elem(&ss_ep_ts, &k, &v, BPF_NOEXIST);
+	if (err) {
+		if (err != -EEXIST)
+			ep_count(SS_EP_C_TS_FULL);
+		return;
+	}
+	d->last_ts_ns = now;
+	__sync_fetch_and_add(&d->outstanding, 1);
+	ep_count(SS_EP_C_TIMESTAMPS);
+}
+
+/* The packet `t` (coming in on ifindex) echoes reply_id: look for the message it answers. */
+static __always_inline void ep_match(struct ss_ep_dir *rd, const struct ss_ep_tuple *t,
+				     __u32 reply_id, __u32 ifindex, __u64 now)
+{
+	struct ss_ep_ts_key k;
+	struct ss_ep_ts_val *v;
+	struct ss_ep_rtt_event *ev;
+	__u64 ts, rtt;
+	__u32 req_if;
+
+	if (rd->outstanding == 0)
+		return;
+	ep_reverse(&k.flow, t);
+	k.id = reply_id;
+	v = bpf_map_lookup_elem(&ss_ep_ts, &k);
+	if (!v) {
+		ep_count(SS_EP_C_NO_MATCH);
+		return;
+	}
+	ts = v->ts_ns;
+	req_if = v->ifindex;
+	/* Only the first reply counts; the delete also settles a race between CPUs. */
+	if (bpf_map_delete_elem(&ss_ep_ts, &k))
+		return;
+	if (rd->outstanding)
+		__sync_fetch_and_add(&rd->outstanding, -1);
+	if (now < ts)
+		return;
+	rtt = now - ts;
+	if (rd->min_rtt_ns == 0 || rtt < rd->min_rtt_ns)
+		rd->min_rtt_ns = rtt;
+	rd->srtt_ns = rd->srtt_ns ? rd->srtt_ns - (rd->srtt_ns >> 3) + (rtt >> 3) : rtt;
+	ep_count(SS_EP_C_SAMPLES);
+
+	if (cfg_aggregate)
+		ep_hist_add(t->saddr, t->ipv, ifindex, rtt);
+	if (!cfg_samples)
+		return;
+	ev = bpf_ringbuf_reserve(&ss_ep_events, sizeof(*ev), 0);
+	if (!ev) {
+		ep_count(SS_EP_C_RB_DROPS);
+		return;
+	}
+	ev->type = SS_EP_EV_RTT;
+	ev->ifindex = ifindex;
+	ev->time_ns = now;
+	ev->rtt_ns = rtt;
+	ev->min_rtt_ns = rd->min_rtt_ns;
+	ev->srtt_ns = rd->srtt_ns;
+	__builtin_memcpy(&ev->flow, &k.flow, sizeof(k.flow));
+	ev->req_ifindex = req_if;
+	ev->id = reply_id;
+	bpf_ringbuf_submit(ev, 0);
+}
+
+static __always_inline void ep_process(void *data, void *data_end, const struct ep_loc *loc)
+{
+	struct ss_ep_tuple t, key;
+	struct ep_msg m;
+	struct ss_ep_flow *f;
+	struct ss_ep_dir *d, *rd;
+	__u64 now;
+	int dir;
+
+	ep_count(SS_EP_C_PACKETS);
+	__builtin_memset(&m, 0, sizeof(m));
+	if (loc->proto == IPPROTO_TCP) {
+		if (!cfg_tcp)
+			return;
+	} else if ((loc->proto == IPPROTO_ICMP && loc->ipv == 4) ||
+		   (loc->proto == EP_IPPROTO_ICMPV6 && loc->ipv == 6)) {
+		if (!cfg_icmp)
+			return;
+	} else {
+		return;
+	}
+	if (!ep_read_ip(data, data_end, loc, &t, &m))
+		return;
+	if (loc->proto == IPPROTO_TCP) {
+		if (!ep_read_tcp(data, data_end, loc, &t, &m))
+			return;
+	} else if (!ep_read_icmp(data, data_end, loc, &t, &m)) {
+		return;
+	}
+	if (!m.relevant)
+		return;
+
+	if (loc->egress) {
+		/* tc egress sees what the box sends; forwarded packets were seen at XDP ingress. */
+		if (!ep_is_local(t.saddr))
+			return;
+		m.can_match = 0;
+	} else if (cfg_local_filter || cfg_egress_tc) {
+		if (ep_is_local(t.daddr) || ep_is_local(t.saddr)) {
+			if (!cfg_egress_tc) {
+				ep_count(SS_EP_C_LOCAL);
+				return;
+			}
+			/* The box answers these itself, out of XDP's sight: only replies to
+			 * what it sent (timestamped on tc egress) can be matched. */
+			m.can_ts = 0;
+		}
+	}
+
+	now = bpf_ktime_get_ns();
+	dir = ep_src_is_lower(&t) ? 0 : 1;
+	if (dir == 0)
+		__builtin_memcpy(&key, &t, sizeof(t));
+	else
+		ep_reverse(&key, &t);
+
+	f = bpf_map_lookup_elem(&ss_ep_flows, &key);
+	if (!f) {
+		struct ss_ep_flow nf;
+		__u8 reason;
+		long err;
+
+		/* Only a packet that starts a message (or a connection) opens a flow, so the
+		 * pure ACKs that trail a close do not resurrect it. */
+		if (m.tcp_flags & (EP_TCP_RST | EP_TCP_FIN))
+			return;
+		if (m.tcp_flags & EP_TCP_SYN)
+			reason = (m.tcp_flags & EP_TCP_ACK) ? SS_EP_R_SYN_ACK : SS_EP_R_SYN;
+		else if (m.can_ts)
+			reason = SS_EP_R_FIRST_PKT;
+		else
+			return;
+		__builtin_memset(&nf, 0, sizeof(nf));
+		nf.opened_ns = now;
+		nf.open_reason = reason;
+		err = bpf_map_update_elem(&ss_ep_flows, &key, &nf, BPF_NOEXIST);
+		if (err && err != -EEXIST) {
+			ep_count(SS_EP_C_FLOWS_FULL);
+			return;
+		}
+		f = bpf_map_lookup_elem(&ss_ep_flows, &key);
+		if (!f)
+			return;
+		if (!err) {
+			ep_count(SS_EP_C_FLOWS_OPENED);
+			ep_flow_event(&t, loc->ifindex, now, SS_EP_FLOW_OPEN, reason);
+		}
+	}
+	d = &f->dir[dir & 1];
+	rd = &f->dir[(dir & 1) ^ 1];
+	d->last_seen_ns = now;
+	d->pkts++;
+	d->bytes += m.ip_len;
+	d->ifindex = loc->ifindex;
+	d->flags |= SS_EP_DIR_SEEN;
+
+	if (m.can_ts)
+		ep_timestamp(d, &t, m.id, loc->ifindex, now);
+	if (m.can_match)
+		ep_match(rd, &t, m.reply_id, loc->ifindex, now);
+
+	if (m.tcp_flags & EP_TCP_RST) {
+		ep_count(SS_EP_C_FLOWS_CLOSED);
+		ep_flow_event(&t, loc->ifindex, now, SS_EP_FLOW_CLOSE, SS_EP_R_RST);
+		bpf_map_delete_elem(&ss_ep_flows, &key);
+	} else if (m.tcp_flags & EP_TCP_FIN) {
+		d->flags |= SS_EP_DIR_FIN;
+		if (rd->flags & SS_EP_DIR_FIN) {
+			ep_count(SS_EP_C_FLOWS_CLOSED);
+			ep_flow_event(&t, loc->ifindex, now, SS_EP_FLOW_CLOSE, SS_EP_R_FIN);
+			bpf_map_delete_elem(&ss_ep_flows, &key);
+		}
+	}
+}
+
+#endif

@@ -1,0 +1,289 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * l3-router: forwards unicast IPv4/IPv6 the way ip_forward/ip6_forward would,
+ * using the kernel's own FIB and neighbour tables through bpf_fib_lookup. When
+ * the route leaves through an accelerated bridge, the real port comes from the
+ * FDB mirror. Anything the kernel would treat specially (options, fragments,
+ * TTL expiry, martians, local delivery, redirects, rp_filter rejects, unresolved
+ * neighbours, MTU) goes to the kernel with its reason.
+ */
+#include "ss_fpm.h"
+#include "ss_parse.h"
+
+const volatile __u8 cfg_ipv4 = 1;
+const volatile __u8 cfg_ipv6 = 1;
+/* With rp_filter off the kernel still rejects a source that is one of its own
+ * addresses; that takes a second FIB lookup per packet. */
+const volatile __u8 cfg_src_check = 1;
+
+#define ROUTE_OK 0xffffffffU
+
+static __always_inline __u32 fib_reason(long rc)
+{
+	switch (rc) {
+	case BPF_FIB_LKUP_RET_SUCCESS:
+		return ROUTE_OK;
+	case BPF_FIB_LKUP_RET_NOT_FWDED:
+		return SS_P_FIB_LOCAL;
+	case BPF_FIB_LKUP_RET_BLACKHOLE:
+	case BPF_FIB_LKUP_RET_UNREACHABLE:
+	case BPF_FIB_LKUP_RET_PROHIBIT:
+		return SS_P_FIB_BLACKHOLE;
+	case BPF_FIB_LKUP_RET_NO_NEIGH:
+		return SS_P_FIB_NO_NEIGH;
+	case BPF_FIB_LKUP_RET_FWD_DISABLED:
+		return SS_P_FIB_FWD_DISABLED;
+	case BPF_FIB_LKUP_RET_FRAG_NEEDED:
+		return SS_P_FIB_FRAG_NEEDED;
+	default:
+		return SS_P_FIB_OTHER;
+	}
+}
+
+/* What fib_validate_source decides, as far as a lookup towards the source can tell.
+ * Strict: the reverse route must leave through the device the packet came in on.
+ * Loose: any usable route back. Off: only a local (or broadcast) source is refused. */
+static __always_inline __u32 check_source(struct xdp_md *ctx, const struct bpf_fib_lookup *fwd,
+					  __u32 lookup_if, __u8 rp)
+{
+	struct bpf_fib_lookup r = {};
+	long rc;
+
+	if (!rp && !cfg_src_check)
+		return ROUTE_OK;
+	r.family = SS_AF_INET;
+	r.l4_protocol = fwd->l4_protocol;
+	r.sport = fwd->dport;
+	r.dport = fwd->sport;
+	r.tos = fwd->tos;
+	r.ipv4_src = fwd->ipv4_dst;
+	r.ipv4_dst = fwd->ipv4_src;
+	r.ifindex = lookup_if;
+	rc = bpf_fib_lookup(ctx, &r, sizeof(r), 0);
+	/* NOT_FWDED: the source is local or broadcast, or there is no route back at all.
+	 * Off, the kernel only refuses the first; the helper cannot tell them apart. */
+	if (!rp)
+		return rc == BPF_FIB_LKUP_RET_NOT_FWDED ? SS_P_MARTIAN : ROUTE_OK;
+	/* NO_NEIGH still means a route exists; the neighbour is irrelevant here. */
+	if (rc != BPF_FIB_LKUP_RET_SUCCESS && rc != BPF_FIB_LKUP_RET_NO_NEIGH)
+		return SS_P_RP_FILTER;
+	if (rp == 1 && r.ifindex != lookup_if)
+		return SS_P_RP_FILTER;
+	return ROUTE_OK;
+}
+
+static __always_inline int ipv4_martian(__be32 a)
+{
+	__u8 top = bpf_ntohl(a) >> 24;
+
+	/* 0/8, 127/8, 224/4 and 240/4 (which includes 255.255.255.255) */
+	return top == 0 || top == 127 || top >= 224;
+}
+
+static __always_inline int ipv6_martian(const struct in6_addr *a)
+{
+	__u32 w0 = bpf_ntohl(a->in6_u.u6_addr32[0]);
+
+	if ((w0 >> 24) == 0xff)			/* multicast */
+		return 1;
+	if ((w0 & 0xffc00000) == 0xfe800000)	/* link-local */
+		return 1;
+	if (w0 == 0 && a->in6_u.u6_addr32[1] == 0 && a->in6_u.u6_addr32[2] == 0) {
+		__u32 w3 = bpf_ntohl(a->in6_u.u6_addr32[3]);
+
+		return w3 == 0 || w3 == 1;	/* unspecified, loopback */
+	}
+	return 0;
+}
+
+/* Fills the lookup for an IPv4 packet; returns ROUTE_OK or a pass reason. */
+static __always_inline __u32 prep_ipv4(void *data, void *data_end, const struct ss_pkt *p,
+				       struct bpf_fib_lookup *f, __u32 *ip_len)
+{
+	struct iphdr *iph = data + (p->l3_off & SS_OFF_MASK);
+
+	if ((void *)(iph + 1) > data_end)
+		return SS_P_MALFORMED;
+	if (iph->ihl != 5)
+		return SS_P_IP_OPTIONS;
+	if (iph->frag_off & bpf_htons(SS_IP_MF | SS_IP_OFFMASK))
+		return SS_P_FRAGMENT;
+	if (iph->ttl <= 1)
+		return SS_P_TTL;
+	if (ss_ipv4_hdr_sum(iph) != 0xffff)
+		return SS_P_BAD_CSUM;
+	*ip_len = bpf_ntohs(iph->tot_len);
+	if (*ip_len < sizeof(*iph) || *ip_len > (__u32)(data_end - (void *)iph))
+		return SS_P_MALFORMED;
+	if (ipv4_martian(iph->saddr) || ipv4_martian(iph->daddr))
+		return SS_P_MARTIAN;
+
+	f->family = SS_AF_INET;
+	f->tos = iph->tos;
+	f->l4_protocol = iph->protocol;
+	f->tot_len = *ip_len;
+	f->ipv4_src = iph->saddr;
+	f->ipv4_dst = iph->daddr;
+	return ROUTE_OK;
+}
+
+static __always_inline __u32 prep_ipv6(void *data, void *data_end, const struct ss_pkt *p,
+				       struct bpf_fib_lookup *f, __u32 *ip_len)
+{
+	struct ipv6hdr *ip6 = data + (p->l3_off & SS_OFF_MASK);
+
+	if ((void *)(ip6 + 1) > data_end)
+		return SS_P_MALFORMED;
+	if (p->flags & (SS_PKT_IPOPTS | SS_PKT_FRAG))
+		return SS_P_IP_OPTIONS;
+	if (ip6->hop_limit <= 1)
+		return SS_P_TTL;
+	*ip_len = sizeof(*ip6) + bpf_ntohs(ip6->payload_len);
+	if (*ip_len > (__u32)(data_end - (void *)ip6))
+		return SS_P_MALFORMED;
+	if (ipv6_martian(&ip6->saddr) || ipv6_martian(&ip6->daddr))
+		return SS_P_MARTIAN;
+
+	f->family = SS_AF_INET6;
+	f->flowinfo = *(__be32 *)ip6 & bpf_htonl(0x0FFFFFFF);
+	f->l4_protocol = ip6->nexthdr;
+	f->tot_len = *ip_len;
+	__builtin_memcpy(f->ipv6_src, &ip6->saddr, 16);
+	__builtin_memcpy(f->ipv6_dst, &ip6->daddr, 16);
+	return ROUTE_OK;
+}
+
+SEC("xdp")
+int ss_fpm_l3_router(struct xdp_md *ctx)
+{
+	void *data = (void *)(long)ctx->data;
+	void *data_end = (void *)(long)ctx->data_end;
+	struct ethhdr *eth = data;
+	struct ss_pkt *p = ss_pkt_get();
+	struct bpf_fib_lookup f = {}, req;
+	__u32 in_if = ctx->ingress_ifindex;
+	__u32 lookup_if, out_if, ip_len = 0, rc;
+	struct ss_dev *in, *out, *port;
+	struct ss_fdb_val *fdb;
+	struct ss_fdb_key key;
+	__u64 len;
+	int v4;
+
+	if (!p)
+		return ss_pass(ctx, SS_P_OTHER);
+	if ((void *)(eth + 1) > data_end)
+		return ss_pass(ctx, SS_P_MALFORMED);
+	if (p->flags & SS_PKT_VLAN)
+		return ss_pass(ctx, SS_P_VLAN);
+	if (!p->l3_off)
+		return ss_pass(ctx, SS_P_UNPARSED_PROTO);
+	v4 = p->flags & SS_PKT_IPV4;
+	if (v4 ? !cfg_ipv4 : (!cfg_ipv6 || !(p->flags & SS_PKT_IPV6)))
+		return ss_pass(ctx, SS_P_L3_DISABLED);
+
+	in = bpf_map_lookup_elem(&ss_devs, &in_if);
+	if (!in || !(in->flags & SS_DEV_L3))
+		return ss_pass(ctx, SS_P_L3_DISABLED);
+	if (!ss_mac_eq(eth->h_dest, in->mac))
+		return ss_pass(ctx, SS_P_L3_NOT_FOR_US);
+	/* The kernel routes a bridge port's frames from the bridge device. */
+	lookup_if = in->bridge_ifindex ? in->bridge_ifindex : in_if;
+
+	if (v4 && cfg_ipv4)
+		rc = prep_ipv4(data, data_end, p, &f, &ip_len);
+	else if (!v4 && cfg_ipv6)
+		rc = prep_ipv6(data, data_end, p, &f, &ip_len);
+	else
+		rc = SS_P_L3_DISABLED;
+	if (rc != ROUTE_OK)
+		return ss_pass(ctx, rc);
+	/* Ports only feed multipath hashing and ip rules with port matches. */
+	if ((p->flags & SS_PKT_L4) && (f.l4_protocol == IPPROTO_TCP || f.l4_protocol == IPPROTO_UDP)) {
+		f.sport = p->sport;
+		f.dport = p->dport;
+	}
+	f.ifindex = lookup_if;
+	/* The helper overwrites parts of its argument (tos shares a union with rt_metric). */
+	req = f;
+
+	/* tot_len makes the helper check the route MTU; flags 0 applies policy routing. */
+	rc = fib_reason(bpf_fib_lookup(ctx, &f, sizeof(f), 0));
+	if (rc != ROUTE_OK)
+		return ss_pass(ctx, rc);
+	out_if = f.ifindex;
+	/* Same device in and out: ip_forward may send an ICMP redirect. */
+	if (out_if == lookup_if)
+		return ss_pass(ctx, SS_P_L3_HAIRPIN);
+	if (v4 && cfg_ipv4) {
+		rc = check_source(ctx, &req, lookup_if, in->rp_filter);
+		if (rc != ROUTE_OK)
+			return ss_pass(ctx, rc);
+	}
+
+	out = bpf_map_lookup_elem(&ss_devs, &out_if);
+	if (!out || !(out->flags & SS_DEV_UP))
+		return ss_pass(ctx, SS_P_EGRESS_NOT_TX);
+	if (out->flags & SS_DEV_QDISC)
+		return ss_pass(ctx, SS_P_EGRESS_QDISC);
+	if (out->flags & SS_DEV_BRIDGE) {
+		/* XDP cannot transmit on a bridge: find the port br_dev_xmit would use. */
+		key.bridge_ifindex = out_if;
+		__builtin_memcpy(key.mac, f.dmac, 6);
+		key.vlan = 0;
+		fdb = bpf_map_lookup_elem(&ss_fdb, &key);
+		if (!fdb)
+			return ss_pass(ctx, SS_P_BRIDGE_EGRESS_MISS);
+		if (fdb->flags & SS_FDB_LOCAL)
+			return ss_pass(ctx, SS_P_FIB_LOCAL);
+		out_if = fdb->port_ifindex;
+		port = bpf_map_lookup_elem(&ss_devs, &out_if);
+		if (!port || port->bridge_ifindex != key.bridge_ifindex ||
+		    (port->flags & (SS_DEV_PORT_FWD | SS_DEV_UP)) != (SS_DEV_PORT_FWD | SS_DEV_UP))
+			return ss_pass(ctx, SS_P_L2_PORT_STATE);
+		out = port;
+		if (out->flags & SS_DEV_QDISC)
+			return ss_pass(ctx, SS_P_EGRESS_QDISC);
+	}
+	if (!(out->flags & SS_DEV_TX))
+		return ss_pass(ctx, SS_P_EGRESS_NOT_TX);
+	if (ip_len > out->mtu)
+		return ss_pass(ctx, SS_P_MTU);
+
+	/* Choose the target before touching the frame, so a failed redirect passes it intact. */
+	if (bpf_redirect_map(&ss_tx_ports, out_if, 0) != XDP_REDIRECT)
+		return ss_pass(ctx, SS_P_EGRESS_NOT_TX);
+
+	/* Drop Ethernet padding and trailing bytes, as the kernel trims to the IP length. */
+	len = data_end - data;
+	if (len > (__u64)(p->l3_off & SS_OFF_MASK) + ip_len) {
+		int excess = len - (p->l3_off & SS_OFF_MASK) - ip_len;
+
+		if (bpf_xdp_adjust_tail(ctx, -excess))
+			return ss_pass(ctx, SS_P_OTHER);
+		data = (void *)(long)ctx->data;
+		data_end = (void *)(long)ctx->data_end;
+		eth = data;
+	}
+	len = data_end - data;
+	if (v4 && cfg_ipv4) {
+		struct iphdr *iph = data + (p->l3_off & SS_OFF_MASK);
+
+		if ((void *)(iph + 1) > data_end)
+			return ss_pass(ctx, SS_P_MALFORMED);
+		ss_ipv4_dec_ttl(iph);
+	} else {
+		struct ipv6hdr *ip6 = data + (p->l3_off & SS_OFF_MASK);
+
+		if ((void *)(ip6 + 1) > data_end)
+			return ss_pass(ctx, SS_P_MALFORMED);
+		ip6->hop_limit--;
+	}
+	if ((void *)(eth + 1) > data_end)
+		return ss_pass(ctx, SS_P_MALFORMED);
+	__builtin_memcpy(eth->h_dest, f.dmac, 6);
+	__builtin_memcpy(eth->h_source, f.smac, 6);
+	ss_count(SS_C_FAST_L3, len);
+	return XDP_REDIRECT;
+}
+
+char LICENSE[] SEC("license") = "GPL";

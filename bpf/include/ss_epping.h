@@ -1,0 +1,222 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Record and map layouts of the latency monitor (ePPing-style passive RTT).
+ * Mirrored byte for byte in controller/epping/layout.ts: change both.
+ *
+ * Every map here is declared by both epping objects (the XDP FPM and the optional
+ * tc egress program) under the same name, so the deployer's shared-map registry
+ * hands all of them one instance: flow state must be shared by every device,
+ * since a request and its reply enter the box on different devices.
+ */
+#ifndef SS_EPPING_H
+#define SS_EPPING_H
+
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+
+#define SS_EP_FLOWS_SIZE   16384	/* defaults; the controller sets max_entries before load */
+#define SS_EP_TS_SIZE      16384
+#define SS_EP_HIST_SIZE    16384
+#define SS_EP_LOCAL_SIZE   1024
+#define SS_EP_RINGBUF_SIZE (256 * 1024)
+
+/* One direction of a flow. Addresses are 16 bytes; IPv4 is stored v4-mapped
+ * (::ffff:a.b.c.d). ICMP echo: sport = dport = echo id. */
+struct ss_ep_tuple {
+	__u8   saddr[16];
+	__u8   daddr[16];
+	__be16 sport;
+	__be16 dport;
+	__u8   proto;		/* IPPROTO_TCP, IPPROTO_ICMP, IPPROTO_ICMPV6 */
+	__u8   ipv;		/* 4 or 6 */
+	__u16  pad;
+};				/* 40 bytes */
+
+/* ss_ep_ts: one outstanding message waiting for its reply. */
+struct ss_ep_ts_key {
+	struct ss_ep_tuple flow;	/* direction of the timestamped packet */
+	__u32 id;			/* TCP TSval (host order) or echo sequence */
+};				/* 44 bytes */
+
+struct ss_ep_ts_val {
+	__u64 ts_ns;		/* bpf_ktime_get_ns() when the message was seen */
+	__u32 ifindex;		/* device it came in on (0 on tc egress: the box sent it) */
+	__u32 pad;
+};
+
+#define SS_EP_DIR_HAVE_ID  (1U << 0)	/* last_id is valid */
+#define SS_EP_DIR_FIN      (1U << 1)	/* a FIN went this way */
+#define SS_EP_DIR_SEEN     (1U << 2)	/* any packet went this way */
+
+struct ss_ep_dir {
+	__u64 last_ts_ns;	/* last time a message was timestamped: the rate limit */
+	__u64 last_seen_ns;
+	__u64 min_rtt_ns;	/* 0 until the first sample */
+	__u64 srtt_ns;		/* 7/8 smoothing, as TCP */
+	__u64 pkts;
+	__u64 bytes;		/* IP length */
+	__u32 last_id;		/* newest identifier seen: only newer ones are timestamped */
+	__u32 outstanding;	/* timestamps waiting for a reply: 0 skips the lookup */
+	__u32 ifindex;		/* device this direction last came in on */
+	__u32 flags;		/* SS_EP_DIR_* */
+};				/* 64 bytes */
+
+/* ss_ep_flows: keyed by the canonical tuple (lower address/port as source);
+ * dir[0] is the canonical direction, dir[1] its reverse. */
+struct ss_ep_flow {
+	struct ss_ep_dir dir[2];
+	__u64 opened_ns;
+	__u8  open_reason;	/* SS_EP_R_* */
+	__u8  pad[7];
+};				/* 144 bytes */
+
+/* Ring buffer records. Every record starts with a __u32 type. */
+#define SS_EP_EV_RTT  1
+#define SS_EP_EV_FLOW 2
+
+struct ss_ep_rtt_event {
+	__u32 type;		/* SS_EP_EV_RTT */
+	__u32 ifindex;		/* device the reply came in on: the side of the box measured */
+	__u64 time_ns;		/* reply arrival, CLOCK_MONOTONIC */
+	__u64 rtt_ns;
+	__u64 min_rtt_ns;	/* of this flow direction, this sample included */
+	__u64 srtt_ns;
+	struct ss_ep_tuple flow;	/* the request's direction: src asked, dst answered */
+	__u32 req_ifindex;	/* device the request came in on (0: sent by the box) */
+	__u32 id;		/* TSval or echo sequence that matched */
+};				/* 88 bytes */
+
+#define SS_EP_FLOW_OPEN  1
+#define SS_EP_FLOW_CLOSE 2
+
+#define SS_EP_R_SYN       1
+#define SS_EP_R_SYN_ACK   2
+#define SS_EP_R_FIRST_PKT 3
+#define SS_EP_R_FIN       4
+#define SS_EP_R_RST       5
+#define SS_EP_R_TIMEOUT   6	/* only made by the controller's cleanup */
+
+struct ss_ep_flow_event {
+	__u32 type;		/* SS_EP_EV_FLOW */
+	__u32 ifindex;		/* device of the packet that opened or closed it */
+	__u64 time_ns;
+	struct ss_ep_tuple flow;	/* the direction of that packet */
+	__u8  event;		/* SS_EP_FLOW_* */
+	__u8  reason;		/* SS_EP_R_* */
+	__u8  pad[6];
+};				/* 64 bytes */
+
+/* ss_ep_hist: per-CPU RTT histogram per (remote prefix, side device). The prefix is
+ * the replying end's address masked to ipv4_prefix/ipv6_prefix bits. */
+struct ss_ep_hist_key {
+	__u8  prefix[16];	/* v4-mapped for IPv4 */
+	__u32 ifindex;		/* device the replies came in on */
+	__u8  ipv;
+	__u8  prefix_len;	/* bits of the address family (24 means /24 for IPv4) */
+	__u16 pad;
+};				/* 24 bytes */
+
+/* Buckets: 0 holds RTT < 1024 ns; bucket i >= 1 covers
+ * [2^e + s * 2^(e-2), 2^e + (s+1) * 2^(e-2)) ns with e = 10 + (i-1)/4, s = (i-1)%4,
+ * i.e. four buckets per octave (at most 25% wide) up to 2^41 ns; the last one also
+ * takes everything above. A power of two, so the index can be masked for the verifier. */
+#define SS_EP_HIST_BUCKETS 128
+#define SS_EP_HIST_MIN_EXP 10
+
+struct ss_ep_hist_val {
+	__u64 count;
+	__u64 sum_ns;
+	__u64 min_ns;		/* 0 when count is 0 */
+	__u64 max_ns;
+	__u32 buckets[SS_EP_HIST_BUCKETS];
+};				/* 544 bytes */
+
+/* ss_ep_local: the box's own addresses (v4-mapped), filled by the controller. */
+struct ss_ep_local_key {
+	__u8 addr[16];
+};
+
+/* ss_ep_stats: per-CPU counters, index = SS_EP_C_*. */
+#define SS_EP_COUNTERS(C) \
+	C(SS_EP_C_PACKETS,        0, "packets",         "packets inspected") \
+	C(SS_EP_C_TIMESTAMPS,     1, "timestamps",      "messages timestamped") \
+	C(SS_EP_C_TS_FULL,        2, "ts_map_full",     "timestamp not stored: ss_ep_ts full") \
+	C(SS_EP_C_SAMPLES,        3, "samples",         "replies matched: RTT samples") \
+	C(SS_EP_C_RB_DROPS,       4, "ringbuf_drops",   "ring buffer reserve failed: record lost") \
+	C(SS_EP_C_FLOWS_OPENED,   5, "flows_opened",    "flow state created") \
+	C(SS_EP_C_FLOWS_FULL,     6, "flows_map_full",  "flow state not created: ss_ep_flows full") \
+	C(SS_EP_C_FLOWS_CLOSED,   7, "flows_closed",    "flows closed by FIN or RST") \
+	C(SS_EP_C_LOCAL,          8, "local_skipped",   "packets to or from the box skipped by local_filter") \
+	C(SS_EP_C_RATE_LIMITED,   9, "rate_limited",    "new message not timestamped: flow rate limit") \
+	C(SS_EP_C_NOT_NEWER,     10, "not_newer",       "identifier not newer than the last one: not timestamped") \
+	C(SS_EP_C_HIST_FULL,     11, "hist_map_full",   "histogram entry not created: ss_ep_hist full") \
+	C(SS_EP_C_PURE_ACK,      12, "pure_ack",        "pure ACKs: never timestamped") \
+	C(SS_EP_C_NO_MATCH,      13, "no_match",        "reply looked up but no timestamp matched")
+
+#define SS_EP_NR_COUNTERS 16
+
+enum ss_ep_counter_id {
+#define SS_EP_ENUM(id, val, name, text) id = val,
+	SS_EP_COUNTERS(SS_EP_ENUM)
+#undef SS_EP_ENUM
+};
+
+/* controller/epping/layout.ts reads these sizes. */
+_Static_assert(sizeof(struct ss_ep_tuple) == 40, "ss_ep_tuple layout");
+_Static_assert(sizeof(struct ss_ep_ts_key) == 44, "ss_ep_ts_key layout");
+_Static_assert(sizeof(struct ss_ep_flow) == 144, "ss_ep_flow layout");
+_Static_assert(sizeof(struct ss_ep_rtt_event) == 88, "ss_ep_rtt_event layout");
+_Static_assert(sizeof(struct ss_ep_flow_event) == 64, "ss_ep_flow_event layout");
+_Static_assert(sizeof(struct ss_ep_hist_key) == 24, "ss_ep_hist_key layout");
+_Static_assert(sizeof(struct ss_ep_hist_val) == 544, "ss_ep_hist_val layout");
+
+/* The maps. Names stay under 16 characters (BPF_OBJ_NAME_LEN). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, SS_EP_FLOWS_SIZE);
+	__type(key, struct ss_ep_tuple);
+	__type(value, struct ss_ep_flow);
+} ss_ep_flows SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, SS_EP_TS_SIZE);
+	__type(key, struct ss_ep_ts_key);
+	__type(value, struct ss_ep_ts_val);
+} ss_ep_ts SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(max_entries, SS_EP_HIST_SIZE);
+	__type(key, struct ss_ep_hist_key);
+	__type(value, struct ss_ep_hist_val);
+} ss_ep_hist SEC(".maps");
+
+/* Never written: a zeroed value to create histogram entries from without using the stack. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct ss_ep_hist_val);
+} ss_ep_hzero SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, SS_EP_LOCAL_SIZE);
+	__type(key, struct ss_ep_local_key);
+	__type(value, __u8);
+} ss_ep_local SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, SS_EP_RINGBUF_SIZE);
+} ss_ep_events SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, SS_EP_NR_COUNTERS);
+	__type(key, __u32);
+	__type(value, __u64);
+} ss_ep_stats SEC(".maps");
+
+#endif

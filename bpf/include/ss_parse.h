@@ -1,0 +1,90 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Header-walking helpers shared by the FPMs: constants vmlinux.h lacks (they are
+ * macros in the UAPI headers), MAC comparisons, and the IPv4 checksum arithmetic.
+ * Offsets into the frame are masked with SS_OFF_MASK before use so the verifier
+ * can bound data + off; frames never reach that size without XDP frags.
+ */
+#ifndef SS_PARSE_H
+#define SS_PARSE_H
+
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+
+#define SS_ETH_HLEN       14
+#define SS_ETH_P_IP       0x0800
+#define SS_ETH_P_ARP      0x0806
+#define SS_ETH_P_IPV6     0x86DD
+#define SS_ETH_P_8021Q    0x8100
+#define SS_ETH_P_8021AD   0x88A8
+#define SS_ETH_P_802_3_MIN 0x0600	/* below: an 802.3 length field, not an ethertype */
+
+#define SS_AF_INET   2
+#define SS_AF_INET6  10
+
+#define SS_IP_MF      0x2000
+#define SS_IP_OFFMASK 0x1fff
+
+#define SS_NEXTHDR_HOP      0
+#define SS_NEXTHDR_ROUTING  43
+#define SS_NEXTHDR_FRAGMENT 44
+#define SS_NEXTHDR_DEST     60
+#define SS_IPPROTO_ICMPV6   58
+#define SS_IPV6_MAX_EXT     4
+
+#define SS_ICMP_ECHOREPLY    0
+#define SS_ICMP_ECHO         8
+#define SS_ICMPV6_ECHO_REQ   128
+#define SS_ICMPV6_ECHO_REPLY 129
+
+#define SS_OFF_MASK 0x3fff
+
+static __always_inline int ss_mac_is_group(const __u8 *mac)
+{
+	return mac[0] & 1;
+}
+
+/* Packet bytes may be unaligned: copy through locals, the compiler emits plain loads. */
+static __always_inline int ss_mac_eq(const __u8 *a, const __u8 *b)
+{
+	__u32 a4, b4;
+	__u16 a2, b2;
+
+	__builtin_memcpy(&a4, a, 4);
+	__builtin_memcpy(&b4, b, 4);
+	__builtin_memcpy(&a2, a + 4, 2);
+	__builtin_memcpy(&b2, b + 4, 2);
+	return a4 == b4 && a2 == b2;
+}
+
+static __always_inline __u16 ss_csum_fold(__u32 sum)
+{
+	sum = (sum & 0xffff) + (sum >> 16);
+	sum = (sum & 0xffff) + (sum >> 16);
+	return (__u16)sum;
+}
+
+/* One's-complement sum of an option-less IPv4 header; 0xffff when the checksum is right. */
+static __always_inline __u16 ss_ipv4_hdr_sum(const struct iphdr *iph)
+{
+	const __u16 *w = (const __u16 *)iph;
+	__u32 sum = 0;
+
+#pragma unroll
+	for (int i = 0; i < 10; i++)
+		sum += w[i];
+	return ss_csum_fold(sum);
+}
+
+/* TTL - 1 with the incremental checksum update of RFC 1624, as the kernel's ip_decrease_ttl. */
+static __always_inline void ss_ipv4_dec_ttl(struct iphdr *iph)
+{
+	__u32 check = iph->check;
+
+	check += bpf_htons(0x0100);
+	iph->check = (__u16)(check + (check >= 0xFFFF));
+	iph->ttl--;
+}
+
+#endif

@@ -1,0 +1,292 @@
+import { EventEmitter } from 'events';
+import { native } from '../native';
+import { loadManifests, type FpmManifest } from '../assembler/manifest';
+import { assemble, type KnobValues } from '../assembler/plan';
+import { capabilitiesSummary, probeCapabilities, probeDevicesOf, type Capabilities } from '../capabilities';
+import { deviceSelected, reloadConfig, type Config, type ConfigOverrides } from '../config';
+import { bridgeFdb, deviceRoles, graphToDot, type Graph, type GraphConfig } from '../graph';
+import { Introspector, type UpdateEvent } from '../model';
+import { Deployer, type DeployError, type SwapEvent } from '../deployer';
+import type { DpDevice } from '../deployer/datapath';
+import type { Metrics } from '../api';
+import type { Logger } from '../util/log';
+import type {
+  DaemonEvent, DaemonView, DeviceStats, ErrorInfo, PipelineView, ReloadResult, StatusView,
+} from './view';
+
+export interface DaemonOptions {
+  config: Config;
+  configPath: string;
+  overrides: ConfigOverrides;
+  netns: string | null;
+  logger: Logger;
+  metrics: Metrics;
+  version: string;
+}
+
+// Config sections that become FPM knobs. Keyed by FPM name; adding an FPM with config
+// knobs means adding its mapping here or accepting its manifest defaults.
+function configKnobs(cfg: Config): Map<string, KnobValues> {
+  const e = cfg.epping;
+  return new Map<string, KnobValues>([
+    ['latency-monitor', {
+      cfg_tcp: e.protocols.includes('tcp'),
+      cfg_icmp: e.protocols.includes('icmp'),
+      rate_limit_ns: e.rate_limit_ms * 1_000_000,
+      rtt_rate: e.rtt_rate,
+      rtt_smoothed: e.rtt_basis === 'smoothed',
+      include_syn: e.include_syn,
+      local_filter: e.local_filter,
+      v4_prefix: e.aggregation.ipv4_prefix,
+      v6_prefix: e.aggregation.ipv6_prefix,
+    }],
+  ]);
+}
+
+// The running daemon: introspection feeds the graph, the graph feeds the assembler, the
+// deployer makes it live. Implements everything the API and CLI read.
+export class Daemon implements DaemonView {
+  private cfg: Config;
+  private readonly log: Logger;
+  private readonly events = new EventEmitter();
+  private readonly started = Date.now();
+  private manifests: Map<string, FpmManifest>;
+  private caps!: Capabilities;
+  private intro!: Introspector;
+  private deployer!: Deployer;
+  private nlSend: ((b: Buffer) => void) | null = null;
+  private closeNl: (() => void) | null = null;
+  private lastError: ErrorInfo | null = null;
+  private disabled = new Set<string>();
+  private owned = new Set<number>();
+
+  constructor(private readonly o: DaemonOptions) {
+    this.cfg = o.config;
+    this.log = o.logger;
+    this.manifests = loadManifests();
+    this.events.setMaxListeners(0);
+  }
+
+  get config(): Config {
+    return this.cfg;
+  }
+
+  private graphConfig(): GraphConfig {
+    const c = this.cfg;
+    return {
+      include: c.devices.include,
+      exclude: c.devices.exclude,
+      epping: { enabled: c.epping.enabled, devices: c.epping.devices.length ? c.epping.devices : undefined },
+      queueing: { enabled: c.queueing.enabled, devices: c.queueing.devices.length ? c.queueing.devices : undefined },
+      ownedXdpProgIds: [...this.owned],
+      disabledDevices: [...this.disabled],
+    };
+  }
+
+  async start(): Promise<void> {
+    const c = this.cfg;
+    const allFpmNeeds = [...this.manifests.values()].map((m) => m.capabilities);
+    this.caps = probeCapabilities({
+      native,
+      extraHelpers: allFpmNeeds.flatMap((x) => x.helpers),
+      extraMapTypes: allFpmNeeds.flatMap((x) => x.map_types),
+      extraKfuncs: allFpmNeeds.flatMap((x) => x.kfuncs),
+      attachProbe: false,
+    });
+    this.deployer = new Deployer({
+      native,
+      manifests: this.manifests,
+      bpffsRoot: c.bpffs_root,
+      netns: this.o.netns,
+      mode: c.xdp_mode,
+      heartbeatIntervalMs: c.heartbeat.interval_ms,
+      heartbeatTimeoutMs: c.heartbeat.timeout_ms,
+      fdbRefreshMs: c.fdb_refresh_ms,
+      sendNetlink: (b) => this.nlSend?.(b),
+    });
+    // Programs an earlier daemon attached are ours, not "someone else's XDP".
+    for (const id of this.deployer.pinnedRootProgIds()) this.owned.add(id);
+    this.openRequestSocket();
+    this.intro = new Introspector({
+      netns: this.o.netns ?? undefined,
+      debounceMs: c.debounce_ms,
+      log: (level, msg, obj) => this.log[level](obj ?? {}, msg),
+      graphConfig: this.graphConfig(),
+      capabilities: this.caps,
+    });
+    this.intro.on('error', (err) => this.recordError(`introspection: ${err.message}`));
+    this.intro.on('resync', (ev) => {
+      this.o.metrics.incResyncs(ev.reason);
+      this.log.warn({ reason: ev.reason, changes: ev.changes }, 'netlink resync');
+    });
+    await this.intro.start();
+    // Device capabilities need the device list, which the first dump provides.
+    this.caps = probeCapabilities({
+      native,
+      devices: probeDevicesOf(this.intro.model.links.values()),
+      extraHelpers: allFpmNeeds.flatMap((x) => x.helpers),
+      extraMapTypes: allFpmNeeds.flatMap((x) => x.map_types),
+      extraKfuncs: allFpmNeeds.flatMap((x) => x.kfuncs),
+      attachProbe: false,
+    });
+    this.intro.setCapabilities(this.caps);
+    const { adopted } = this.deployer.init((ifindex) => this.intro.model.links.get(ifindex)?.name);
+    if (adopted.length) this.log.info({ devices: adopted }, 'adopted pinned pipelines');
+    this.deployer.on('swap', (ev: SwapEvent) => this.onSwap(ev));
+    this.deployer.on('error', (ev: DeployError) => {
+      this.o.metrics.incSwaps(ev.device, 'failed');
+      this.recordError(ev.device ? `${ev.device}: ${ev.message}` : ev.message, ev.detail);
+    });
+    this.deployer.on('detach', (ev: { device: string }) => this.log.info({ device: ev.device }, 'pipeline detached'));
+    this.o.metrics.bind({ heartbeatAge: () => this.deployer.heartbeatAgeSeconds() ?? Number.NaN });
+    this.intro.on('update', (ev) => this.onUpdate(ev));
+    this.reconcile(this.intro.graph, null);
+  }
+
+  private openRequestSocket(): void {
+    try {
+      const sock = native.netlinkOpen({
+        protocol: 0,
+        onMessages: () => undefined, // errors from FDB refreshes are not worth a log line each
+        onOverflow: () => undefined,
+      });
+      sock.unref();
+      this.nlSend = (b) => sock.send(b);
+      this.closeNl = () => sock.close();
+    } catch (e) {
+      this.recordError(`cannot open the netlink request socket: ${(e as Error).message}`);
+    }
+  }
+
+  private onUpdate(ev: UpdateEvent): void {
+    if (ev.graphChanged) {
+      this.emit({ type: 'graph', version: ev.graph.version, diff: ev.diff });
+      this.log.info({ version: ev.graph.version, added: ev.diff.added.length, removed: ev.diff.removed.length, changed: ev.diff.changed.length, causes: ev.diff.causes.slice(0, 10) }, 'graph updated');
+    }
+    this.reconcile(ev.graph, ev.firstEventAt);
+  }
+
+  // Data first (it withdraws permissions at once), then any pipeline changes.
+  private reconcile(graph: Graph, firstEventAt: bigint | null): void {
+    try {
+      const model = this.intro.model;
+      const roles = deviceRoles(graph, model);
+      const dp: DpDevice[] = [...roles.values()].map((r) => ({
+        ifindex: r.ifindex,
+        ifname: r.ifname,
+        mtu: r.mtu,
+        mac: r.l2Bridge ? r.routerMac : r.mac || '00:00:00:00:00:00',
+        up: r.up,
+        isBridge: r.isBridge,
+        bridgeIfindex: r.l2Bridge ? r.bridgeIfindex : 0,
+        portForwarding: r.portForwarding,
+        isolated: r.isolated,
+        tx: r.egressOk,
+        qdisc: r.egressQdisc !== null,
+        l3: r.l3.v4 || r.l3.v6,
+        rpFilter: r.rpFilter,
+      }));
+      this.deployer.syncData(dp, bridgeFdb(graph, model));
+      const candidates = [...roles.values()].filter((r) => r.managed && r.ingressOk && deviceSelected(this.cfg.devices, r.ifname));
+      const { plans, problems } = assemble({
+        roles: candidates,
+        manifests: this.manifests,
+        missingCapabilities: new Set(this.caps.missing),
+        configKnobs: configKnobs(this.cfg),
+      });
+      for (const p of problems) this.log.warn(p);
+      this.deployer.apply(plans, firstEventAt);
+      const ids = this.deployer.rootProgIds();
+      if (ids.some((id) => !this.owned.has(id))) {
+        for (const id of ids) this.owned.add(id);
+        this.intro.setGraphConfig(this.graphConfig());
+      }
+    } catch (e) {
+      this.recordError(`reconcile: ${(e as Error).message}`);
+    }
+  }
+
+  private onSwap(ev: SwapEvent): void {
+    this.o.metrics.incSwaps(ev.device, 'ok');
+    if (ev.latencyMs !== null) this.o.metrics.observeSwapLatency(ev.device, ev.latencyMs / 1000);
+    this.log.info({ device: ev.device, generation: ev.generation, fpms: ev.fpms, latency_ms: ev.latencyMs }, 'generation live');
+    this.emit({ type: 'swap', device: ev.device, generation: ev.generation, latency_ms: ev.latencyMs ?? 0, fpms: ev.fpms });
+  }
+
+  private recordError(message: string, detail?: string): void {
+    this.lastError = { time: new Date().toISOString(), message, detail };
+    this.o.metrics.incErrors(message.split(':')[0] || 'error');
+    this.log.error({ detail: detail?.slice(-4000) }, message);
+    this.emit({ type: 'error', message, detail });
+  }
+
+  private emit(ev: DaemonEvent): void {
+    this.events.emit('event', ev);
+  }
+
+  // --- DaemonView
+
+  status(): StatusView {
+    return {
+      version: this.o.version,
+      netns: this.o.netns,
+      uptime_s: Math.round((Date.now() - this.started) / 1000),
+      generation: this.deployer?.currentGeneration ?? 0,
+      managed_devices: this.deployer?.managedDevices() ?? [],
+      capabilities: capabilitiesSummary(this.caps),
+      last_error: this.lastError,
+    };
+  }
+
+  graph(): Graph {
+    return this.intro.graph;
+  }
+
+  graphDot(): string {
+    return graphToDot(this.intro.graph);
+  }
+
+  pipelines(): PipelineView[] {
+    return this.deployer.pipelines();
+  }
+
+  stats(): DeviceStats[] {
+    return this.deployer.stats();
+  }
+
+  async reload(): Promise<ReloadResult> {
+    const r = reloadConfig(this.cfg, this.o.configPath, this.o.overrides);
+    if (r.ok) {
+      this.cfg = r.config;
+      this.log.level = this.cfg.log_level;
+      this.intro.setGraphConfig(this.graphConfig());
+    }
+    const message = r.ok && r.restartRequired.length ? `${r.message} (restart needed for: ${r.restartRequired.join(', ')})` : r.message;
+    this.log[r.ok ? 'info' : 'error']({ changed: r.changed }, `config reload: ${message}`);
+    this.emit({ type: 'reload', ok: r.ok, message });
+    return { ok: r.ok, message };
+  }
+
+  async setDeviceEnabled(ifname: string, enabled: boolean): Promise<void> {
+    const known = [...this.intro.model.links.values()].some((l) => l.name === ifname);
+    if (!known) throw Object.assign(new Error(`no device named ${ifname}`), { code: 'ENODEV' });
+    if (enabled) this.disabled.delete(ifname);
+    else this.disabled.add(ifname);
+    this.intro.setGraphConfig(this.graphConfig());
+  }
+
+  subscribe(listener: (ev: DaemonEvent) => void): () => void {
+    this.events.on('event', listener);
+    return () => this.events.off('event', listener);
+  }
+
+  heartbeat(): void {
+    this.deployer.beat();
+  }
+
+  stop(): void {
+    this.intro?.stop();
+    this.deployer?.shutdown(this.cfg.on_exit);
+    this.closeNl?.();
+  }
+}

@@ -1,0 +1,117 @@
+// Periodic cleanup of the BPF flow table: timestamps whose reply never came (lost packets,
+// flows that ended) and flows idle longer than flow_timeout_s. BPF only deletes on a match,
+// a FIN pair or a RST; everything else ages out here.
+import {
+  canonical, decodeFlow, decodeTsKey, decodeTsVal, outstandingOffset, decodeTuple, type FlowState, type Tuple,
+} from './layout';
+
+export interface CleanupPolicy {
+  flowTimeoutNs: bigint;
+  // A timestamp is stale after min(maxTsAgeNs, max(minTsAgeNs, rttFactor × the flow's min RTT)).
+  maxTsAgeNs: bigint;
+  minTsAgeNs: bigint;
+  rttFactor: bigint;
+}
+
+export function defaultPolicy(flowTimeoutS: number): CleanupPolicy {
+  return {
+    flowTimeoutNs: BigInt(flowTimeoutS) * 1_000_000_000n,
+    maxTsAgeNs: 10_000_000_000n,
+    minTsAgeNs: 1_000_000_000n,
+    rttFactor: 8n,
+  };
+}
+
+export function tsLifetimeNs(p: CleanupPolicy, minRttNs: bigint): bigint {
+  if (minRttNs === 0n) return p.maxTsAgeNs;
+  const byRtt = minRttNs * p.rttFactor;
+  const l = byRtt > p.minTsAgeNs ? byRtt : p.minTsAgeNs;
+  return l < p.maxTsAgeNs ? l : p.maxTsAgeNs;
+}
+
+export function lastActivityNs(f: FlowState): bigint {
+  let t = f.openedNs;
+  for (const d of f.dir) if (d.lastSeenNs > t) t = d.lastSeenNs;
+  return t;
+}
+
+export interface MapOps {
+  dump(): Array<{ key: Buffer; value: Buffer }>;
+  lookup(key: Buffer): Buffer | null;
+  update(key: Buffer, value: Buffer, flags: number): void; // throws when the key vanished (BPF_EXIST)
+  delete(key: Buffer): boolean;
+}
+
+export interface CleanupResult {
+  flowsRemoved: number;
+  timestampsRemoved: number;
+  outstandingFixed: number;
+  closed: Array<{ flow: Tuple; ifindex: number; lastNs: bigint }>; // idle flows: 'close' events with reason timeout
+}
+
+const BPF_EXIST = 2;
+
+export function cleanup(flows: MapOps, ts: MapOps, nowNs: bigint, p: CleanupPolicy): CleanupResult {
+  const res: CleanupResult = { flowsRemoved: 0, timestampsRemoved: 0, outstandingFixed: 0, closed: [] };
+  const flowState = new Map<string, FlowState>();
+  for (const { key, value } of flows.dump()) {
+    const f = decodeFlow(value);
+    const last = lastActivityNs(f);
+    if (nowNs > last && nowNs - last > p.flowTimeoutNs) {
+      if (flows.delete(key)) {
+        res.flowsRemoved++;
+        let tuple: Tuple | null = null;
+        try {
+          tuple = decodeTuple(key);
+        } catch {
+          tuple = null;
+        }
+        const ifindex = f.dir[0].lastSeenNs >= f.dir[1].lastSeenNs ? f.dir[0].ifindex : f.dir[1].ifindex;
+        if (tuple) res.closed.push({ flow: tuple, ifindex, lastNs: last });
+      }
+      continue;
+    }
+    flowState.set(key.toString('hex'), f);
+  }
+
+  // Stale timestamps, counted per flow direction so `outstanding` can be brought back down.
+  const removedPerDir = new Map<string, number>();
+  for (const { key, value } of ts.dump()) {
+    const k = decodeTsKey(key);
+    const v = decodeTsVal(value);
+    const c = canonical(k.flow);
+    const fkey = c.key.toString('hex');
+    const f = flowState.get(fkey);
+    const age = nowNs > v.tsNs ? nowNs - v.tsNs : 0n;
+    const stale = !f || age > tsLifetimeNs(p, f.dir[c.dir].minRttNs);
+    if (!stale) continue;
+    if (!ts.delete(key)) continue; // matched by BPF meanwhile
+    res.timestampsRemoved++;
+    if (f) {
+      const id = `${fkey}/${c.dir}`;
+      removedPerDir.set(id, (removedPerDir.get(id) ?? 0) + 1);
+    }
+  }
+
+  // Read-modify-write of one field: BPF may update the same entry concurrently, so take
+  // the freshest copy and only ever lower the counter by what was removed.
+  for (const [id, n] of removedPerDir) {
+    const [fkey, d] = id.split('/');
+    const dir = d === '1' ? 1 : 0;
+    const key = Buffer.from(fkey, 'hex');
+    const cur = flows.lookup(key);
+    if (!cur) continue;
+    const off = outstandingOffset(dir);
+    const have = cur.readUInt32LE(off);
+    const want = have > n ? have - n : 0;
+    if (want === have) continue;
+    cur.writeUInt32LE(want, off);
+    try {
+      flows.update(key, cur, BPF_EXIST);
+      res.outstandingFixed++;
+    } catch {
+      /* the flow closed meanwhile */
+    }
+  }
+  return res;
+}

@@ -1,0 +1,57 @@
+// The `epping:` config section in the FPM's terms: rodata knobs and map sizes.
+import type { EppingConfig } from '../config/types';
+
+export type EppingKnobs = Record<string, number | boolean>;
+
+// Knob values for fpm-library/latency-monitor.yaml (and the tc egress object, which has the same).
+export function eppingKnobs(cfg: EppingConfig): EppingKnobs {
+  return {
+    cfg_tcp: cfg.protocols.includes('tcp'),
+    cfg_icmp: cfg.protocols.includes('icmp'),
+    cfg_include_syn: cfg.include_syn,
+    cfg_local_filter: cfg.local_filter,
+    cfg_egress_tc: cfg.egress_tc,
+    cfg_rate_limit_ms: cfg.rate_limit_ms,
+    cfg_rtt_rate_milli: Math.round(cfg.rtt_rate * 1000),
+    cfg_rtt_basis: cfg.rtt_basis === 'smoothed' ? 1 : 0,
+    cfg_ipv4_prefix: cfg.aggregation.ipv4_prefix,
+    cfg_ipv6_prefix: cfg.aggregation.ipv6_prefix,
+    cfg_aggregate: true,
+    cfg_samples: true,
+    cfg_flow_events: true,
+  };
+}
+
+// A ring buffer must be a power-of-two multiple of the page size.
+export function ringbufSize(bytes: number, page = 4096): number {
+  let n = page;
+  while (n < bytes) n *= 2;
+  return n;
+}
+
+// BpfObject.setMaxEntries() calls to make on every epping object before load. Every object
+// sharing the maps must get the same sizes, or the shared-map registry recreates them.
+export function eppingMapSizes(cfg: EppingConfig): Record<string, number> {
+  return {
+    ss_ep_flows: cfg.map_sizes.flows,
+    ss_ep_ts: cfg.map_sizes.timestamps,
+    ss_ep_events: ringbufSize(cfg.ringbuf_bytes),
+  };
+}
+
+export const DEFAULT_EPPING_CONFIG: EppingConfig = {
+  enabled: false,
+  devices: [],
+  protocols: ['tcp', 'icmp'],
+  rate_limit_ms: 100,
+  rtt_rate: 0,
+  rtt_basis: 'min',
+  include_syn: false,
+  local_filter: true,
+  flow_timeout_s: 300,
+  cleanup_interval_s: 10,
+  map_sizes: { flows: 16384, timestamps: 16384 },
+  aggregation: { ipv4_prefix: 24, ipv6_prefix: 48, interval_s: 10 },
+  egress_tc: false,
+  ringbuf_bytes: 262144,
+};

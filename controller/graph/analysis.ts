@@ -1,0 +1,204 @@
+// Per-device and netfilter facts the graph rules are built from. Pure functions of the
+// model, the capabilities and the configuration (docs/graph-rules.md lists the rules).
+import { globMatch } from '../model/addr';
+import { TC_H_INGRESS, TC_H_MIN_EGRESS } from '../model/decode';
+import type { KernelModel, Link, NfChain, Qdisc, Rule } from '../model/types';
+import type { Capabilities } from '../capabilities/types';
+import type { GraphConfig } from './config';
+
+// Rule: devices excluded by config or disabled via the API are left alone.
+export function managedReason(link: Link, cfg: GraphConfig): string | null {
+  if (cfg.disabledDevices?.includes(link.name)) return `${link.name} is disabled via the API`;
+  if (cfg.exclude?.some((g) => globMatch(g, link.name))) return `${link.name} is excluded by configuration`;
+  if (cfg.include && cfg.include.length > 0 && !cfg.include.some((g) => globMatch(g, link.name))) {
+    return `${link.name} is not in the configured device list`;
+  }
+  return null;
+}
+
+// Rule: oper-down devices are not used. Devices without carrier reporting (tun, dummy)
+// say 'unknown'; they count as up when admin-up with IFF_LOWER_UP.
+export function isUp(link: Link): boolean {
+  return link.adminUp && (link.operState === 'up' || (link.operState === 'unknown' && link.lowerUp));
+}
+
+// Rule: VLAN devices, bonds, macvlan and tun are not accelerated yet; XDP ingress runs on
+// physical NICs and veth only.
+export function kindReason(link: Link): string | null {
+  switch (link.kind) {
+    case 'physical': case 'veth': return null;
+    case 'vlan': return `${link.name} is an 802.1Q VLAN device (not accelerated yet)`;
+    case 'bond': return `${link.name} is a bond (not accelerated yet)`;
+    case 'macvlan': return `${link.name} is a macvlan device (not accelerated yet)`;
+    case 'tun': return `${link.name} is a tun/tap device (not accelerated yet)`;
+    case 'dummy': return `${link.name} is a dummy device (carries no traffic)`;
+    case 'bridge': return `${link.name} is a bridge (its ports are accelerated, not the bridge device)`;
+    default: return `${link.name} is a ${link.infoKind ?? `type ${link.linkType}`} device (not supported)`;
+  }
+}
+
+function xdpIds(link: Link): number[] {
+  return [link.xdp.progId, link.xdp.drvProgId, link.xdp.skbProgId, link.xdp.hwProgId].filter((x) => x > 0);
+}
+
+// Rule: a device that already has someone else's XDP program is left alone.
+export function foreignXdpReason(link: Link, cfg: GraphConfig): string | null {
+  const owned = new Set(cfg.ownedXdpProgIds ?? []);
+  const foreign = [...new Set(xdpIds(link))].filter((id) => !owned.has(id));
+  if (foreign.length === 0) return null;
+  return `${link.name} already has an XDP program attached by someone else (id ${foreign.join(', ')})`;
+}
+
+export function isIngressFilterParent(parent: number): boolean {
+  return (parent & 0xffff0000) >>> 0 === (TC_H_INGRESS & 0xffff0000) >>> 0 && (parent & 0xffff) !== TC_H_MIN_EGRESS;
+}
+
+function isEgressFilterParent(parent: number): boolean {
+  return (parent & 0xffff0000) >>> 0 === (TC_H_INGRESS & 0xffff0000) >>> 0 && (parent & 0xffff) === TC_H_MIN_EGRESS;
+}
+
+// slipstream's own tc programs are named ss_*; anything else is someone else's.
+function foreignFilter(name: string): boolean {
+  return !name.startsWith('ss_');
+}
+
+function chainLabel(c: NfChain): string {
+  return `${c.family} ${c.table} ${c.name}`;
+}
+
+function activeChain(c: NfChain): boolean {
+  return c.rules > 0 || c.policy === 'drop';
+}
+
+// Rule: tc ingress filters and nftables ingress chains run after XDP, so accelerating the
+// device's ingress would bypass them.
+export function ingressBlockReasons(link: Link, m: KernelModel): string[] {
+  const out: string[] = [];
+  const kinds = new Set<string>();
+  for (const f of m.filters.values()) {
+    if (f.ifindex === link.ifindex && isIngressFilterParent(f.parent) && foreignFilter(f.name)) kinds.add(f.kind || 'unknown');
+  }
+  if (kinds.size) out.push(`${link.name} has tc ingress filters (${[...kinds].sort().join(', ')}), which run after XDP`);
+  for (const c of m.netfilter.chains) {
+    if (c.hook === 'ingress' && c.devices.includes(link.name) && activeChain(c)) {
+      out.push(`${link.name} has an nftables ingress chain with rules (${chainLabel(c)})`);
+    }
+  }
+  return out;
+}
+
+export interface QdiscInfo {
+  kind: string; // root kind ('' when the device reports none)
+  isDefault: boolean;
+  nonDefaultKind: string | null; // the shaping qdisc found (root or an mq child)
+}
+
+// Rule: only noqueue, pfifo_fast, mq and the kernel's default qdisc with handle 0: count as
+// "default"; anything else on an egress device must not be bypassed by XDP redirects.
+export function qdiscInfo(link: Link, m: KernelModel): QdiscInfo {
+  let root: Qdisc | null = null;
+  const children: Qdisc[] = [];
+  for (const q of m.qdiscs.values()) {
+    if (q.ifindex !== link.ifindex || q.ingress) continue;
+    if (q.root) root = q;
+    else children.push(q);
+  }
+  const isDefaultKind = (q: Qdisc): boolean =>
+    q.kind === 'noqueue' || q.kind === 'pfifo_fast' || q.kind === 'mq' || (q.handle === 0 && q.kind === m.sysctls.defaultQdisc);
+  if (!root) return { kind: '', isDefault: true, nonDefaultKind: null };
+  if (!isDefaultKind(root)) return { kind: root.kind, isDefault: false, nonDefaultKind: root.kind };
+  if (root.kind === 'mq') {
+    const odd = children.find((c) => (c.parent & 0xffff0000) >>> 0 === (root!.handle & 0xffff0000) >>> 0 && !isDefaultKind(c));
+    if (odd) return { kind: root.kind, isDefault: false, nonDefaultKind: odd.kind };
+  }
+  return { kind: root.kind, isDefault: true, nonDefaultKind: null };
+}
+
+// Whether XDP may redirect frames out of this device.
+export function egressReasons(link: Link, m: KernelModel, cfg: GraphConfig, caps: Capabilities): string[] {
+  const out: string[] = [];
+  const managed = managedReason(link, cfg);
+  if (managed) out.push(managed);
+  if (!isUp(link)) out.push(`${link.name} is down`);
+  if (link.kind !== 'physical' && link.kind !== 'veth') out.push(`${link.name} cannot transmit XDP frames (${link.kind})`);
+  const q = qdiscInfo(link, m);
+  if (!q.isDefault) out.push(`${link.name} has ${article(q.nonDefaultKind ?? q.kind)} ${q.nonDefaultKind ?? q.kind} root qdisc`);
+  const kinds = new Set<string>();
+  for (const f of m.filters.values()) {
+    if (f.ifindex === link.ifindex && isEgressFilterParent(f.parent) && foreignFilter(f.name)) kinds.add(f.kind || 'unknown');
+  }
+  if (kinds.size) out.push(`${link.name} has tc egress filters (${[...kinds].sort().join(', ')})`);
+  for (const c of m.netfilter.chains) {
+    if (c.hook === 'egress' && c.devices.includes(link.name) && activeChain(c)) {
+      out.push(`${link.name} has an nftables egress chain with rules (${chainLabel(c)})`);
+    }
+  }
+  const dc = caps.devices[link.name];
+  if (dc && !dc.xdpNative && link.kind === 'physical') out.push(`${link.name} (driver ${dc.driver || 'unknown'}) has no native XDP transmit`);
+  return out;
+}
+
+function article(word: string): string {
+  // Qdisc names are mostly read as letters: "an htb", "an sfq", "a tbf", "a prio".
+  return /^([aeiou]|htb|hfsc|fq|sfq|sfb|ets|mq)/i.test(word) ? 'an' : 'a';
+}
+
+export interface NetfilterFacts {
+  v4: string[]; // reasons routed IPv4 must stay on the slow path
+  v6: string[];
+  bridge: string[]; // nft bridge-family rules on bridged traffic
+}
+
+const FORWARD_HOOKS = new Set(['prerouting', 'forward', 'postrouting']);
+
+// Rule: netfilter forward/nat rules send l3-router to the slow path; bridge-family rules
+// send l2-bridge to the slow path (br_netfilter is handled per bridge).
+export function netfilterFacts(m: KernelModel): NetfilterFacts {
+  const f: NetfilterFacts = { v4: [], v6: [], bridge: [] };
+  for (const c of m.netfilter.chains) {
+    if (!FORWARD_HOOKS.has(c.hook) || !activeChain(c)) continue;
+    const what = c.type === 'nat' ? 'NAT rules' : 'rules in the forward path';
+    const reason = `netfilter has ${what} (${chainLabel(c)})`;
+    if (c.family === 'ip' || c.family === 'inet') f.v4.push(reason);
+    if (c.family === 'ip6' || c.family === 'inet') f.v6.push(reason);
+    if (c.family === 'bridge') f.bridge.push(`netfilter has rules for bridged traffic (${chainLabel(c)})`);
+  }
+  const ipt = (fam: 'v4' | 'v6', tool: string): void => {
+    const s = m.netfilter.iptables[fam];
+    if (!s) return;
+    for (const [chain, n] of Object.entries(s.forward).sort()) f[fam].push(`${tool} has ${n} rule${n === 1 ? '' : 's'} in the forward path (${chain})`);
+    if (s.nat > 0) f[fam].push(`${tool} has ${s.nat} NAT rule${s.nat === 1 ? '' : 's'}`);
+  };
+  ipt('v4', 'iptables');
+  ipt('v6', 'ip6tables');
+  // iptables-nft tables also show up in nft's list; keep one reason per chain.
+  f.v4 = [...new Set(f.v4)];
+  f.v6 = [...new Set(f.v6)];
+  return f;
+}
+
+// Rule: policy rules selecting on what bpf_fib_lookup cannot see (fwmark, uid, oif, l3mdev)
+// send that family's routing to the slow path; other rules are honoured by the lookup.
+export function ruleReasons(rules: Iterable<Rule>, family: 4 | 6): { blocking: string[]; honoured: number } {
+  const blocking: string[] = [];
+  let honoured = 0;
+  for (const r of rules) {
+    if (r.family !== family || r.isDefault) continue;
+    const sel: string[] = [];
+    if (r.fwmark || r.fwmask) sel.push('fwmark');
+    if (r.uidRange) sel.push('uid range');
+    if (r.oifname) sel.push('output interface');
+    if (r.l3mdev) sel.push('l3mdev');
+    if (sel.length) blocking.push(`policy rule ${r.priority} selects on ${sel.join(', ')} (not visible to the fast path)`);
+    else honoured++;
+  }
+  return { blocking, honoured };
+}
+
+export function missingFor(caps: Capabilities, needs: { helpers: string[]; mapTypes: string[]; kfuncs: string[] }): string[] {
+  const out: string[] = [];
+  for (const h of needs.helpers) if (caps.helpers[h] === false) out.push(h);
+  for (const t of needs.mapTypes) if (caps.mapTypes[t] === false) out.push(`${t} maps`);
+  for (const k of needs.kfuncs) if (caps.kfuncs[k] === false) out.push(k);
+  return out;
+}

@@ -1,0 +1,536 @@
+// rtnetlink messages -> model operations. Attribute parsing is the `netlink` package's; the
+// fixed headers (ifinfomsg, rtmsg, ndmsg, ...) are read here directly because the package
+// turns flag words into objects that drop the bits we need (IFF_LOWER_UP, RTM_F_CLONED).
+import { rt, ifla } from 'netlink';
+import { ipString, macString } from './addr';
+import type {
+  Address, BridgeAttrs, BridgePortAttrs, FdbEntry, Family, Link, LinkKind, Neighbour, NextHop, OperState,
+  PortState, Qdisc, Route, RouteType, Rule, TcFilter, XdpAttachMode, XdpState,
+} from './types';
+
+export const RTM = {
+  NEWLINK: 16, DELLINK: 17, GETLINK: 18,
+  NEWADDR: 20, DELADDR: 21, GETADDR: 22,
+  NEWROUTE: 24, DELROUTE: 25, GETROUTE: 26,
+  NEWNEIGH: 28, DELNEIGH: 29, GETNEIGH: 30,
+  NEWRULE: 32, DELRULE: 33, GETRULE: 34,
+  NEWQDISC: 36, DELQDISC: 37, GETQDISC: 38,
+  NEWTFILTER: 44, DELTFILTER: 45, GETTFILTER: 46,
+  NEWNETCONF: 80, DELNETCONF: 81,
+} as const;
+
+export const NLMSG_NOOP = 1;
+export const NLMSG_ERROR = 2;
+export const NLMSG_DONE = 3;
+export const NLMSG_OVERRUN = 4;
+export const NLM_F_MULTI = 0x2;
+export const NLM_F_DUMP_INTR = 0x10;
+
+export const AF_UNSPEC = 0;
+export const AF_INET = 2;
+export const AF_BRIDGE = 7;
+export const AF_INET6 = 10;
+
+export const TC_H_ROOT = 0xffffffff;
+export const TC_H_INGRESS = 0xfffffff1; // parent of the ingress/clsact qdisc
+export const TC_H_MIN_EGRESS = 0xfff3;
+
+const IFF_UP = 0x1;
+const IFF_LOWER_UP = 0x10000;
+const RTM_F_CLONED = 0x200;
+const NTF_SELF = 0x02;
+const NTF_MASTER = 0x04;
+const NTF_PROXY = 0x08;
+const NTF_EXT_LEARNED = 0x10;
+const NTF_STICKY = 0x40;
+const NTF_ROUTER = 0x80;
+export const NUD_REACHABLE = 0x02;
+export const NUD_NOARP = 0x40;
+export const NUD_PERMANENT = 0x80;
+
+export const MSG_NAMES: Record<number, string> = {
+  16: 'RTM_NEWLINK', 17: 'RTM_DELLINK', 20: 'RTM_NEWADDR', 21: 'RTM_DELADDR', 24: 'RTM_NEWROUTE',
+  25: 'RTM_DELROUTE', 28: 'RTM_NEWNEIGH', 29: 'RTM_DELNEIGH', 32: 'RTM_NEWRULE', 33: 'RTM_DELRULE',
+  36: 'RTM_NEWQDISC', 37: 'RTM_DELQDISC', 44: 'RTM_NEWTFILTER', 45: 'RTM_DELTFILTER',
+  80: 'RTM_NEWNETCONF', 81: 'RTM_DELNETCONF',
+};
+
+// One raw netlink message (header fields + payload after the 16-byte nlmsghdr).
+export interface RawMessage {
+  type: number;
+  flags: number;
+  seq: number;
+  pid: number;
+  payload: Buffer;
+}
+
+// Splits a datagram into messages without copying. Stops at a malformed length.
+export function splitMessages(dgram: Buffer, out: RawMessage[] = []): RawMessage[] {
+  let off = 0;
+  while (off + 16 <= dgram.length) {
+    const len = dgram.readUInt32LE(off);
+    if (len < 16 || off + len > dgram.length) break;
+    out.push({
+      type: dgram.readUInt16LE(off + 4),
+      flags: dgram.readUInt16LE(off + 6),
+      seq: dgram.readUInt32LE(off + 8),
+      pid: dgram.readUInt32LE(off + 12),
+      payload: dgram.subarray(off + 16, off + len),
+    });
+    off += (len + 3) & ~3;
+  }
+  return out;
+}
+
+export type Op =
+  | { op: 'link'; link: Link }
+  | { op: 'dellink'; ifindex: number; name: string }
+  | { op: 'port'; ifindex: number; master: number; port: BridgePortAttrs | null }
+  | { op: 'set'; table: 'fdb'; value: FdbEntry }
+  | { op: 'set'; table: 'addresses'; value: Address }
+  | { op: 'set'; table: 'routes'; value: Route }
+  | { op: 'set'; table: 'rules'; value: Rule }
+  | { op: 'set'; table: 'neighbours'; value: Neighbour }
+  | { op: 'set'; table: 'qdiscs'; value: Qdisc }
+  | { op: 'set'; table: 'filters'; value: TcFilter }
+  | { op: 'del'; table: 'fdb' | 'addresses' | 'rules' | 'neighbours'; key: string }
+  | { op: 'delroute'; route: Route }
+  | { op: 'delqdisc'; qdisc: Qdisc }
+  | { op: 'delfilter'; filter: TcFilter }
+  | { op: 'netconf' };
+
+const OPER: OperState[] = ['unknown', 'notpresent', 'down', 'lowerlayerdown', 'testing', 'dormant', 'up'];
+const PORT_STATES: PortState[] = ['disabled', 'listening', 'learning', 'forwarding', 'blocking'];
+const ROUTE_TYPES: RouteType[] = [
+  'unspec', 'unicast', 'local', 'broadcast', 'anycast', 'multicast', 'blackhole',
+  'unreachable', 'prohibit', 'throw', 'nat', 'xresolve',
+];
+
+function u8(b: Buffer | undefined): number | null {
+  return b && b.length >= 1 ? b[0] : null;
+}
+function u32(b: Buffer | undefined): number | null {
+  return b && b.length >= 4 ? b.readUInt32LE(0) : null;
+}
+function fam(f: number): Family | null {
+  return f === AF_INET ? 4 : f === AF_INET6 ? 6 : null;
+}
+
+function kindOf(infoKind: string | null, linkType: number): LinkKind {
+  switch (infoKind) {
+    case 'veth': case 'bridge': case 'vlan': case 'bond': case 'macvlan': case 'tun': case 'dummy':
+      return infoKind;
+    case 'macvtap':
+      return 'macvlan';
+    case null:
+      return linkType === 1 ? 'physical' : 'other'; // ARPHRD_ETHER without a driver kind: a NIC
+    default:
+      return 'other';
+  }
+}
+
+function xdpState(x: ifla.Xdp | undefined): XdpState {
+  const s: XdpState = { mode: 'none', progId: 0, drvProgId: 0, skbProgId: 0, hwProgId: 0 };
+  if (!x) return s;
+  const a = x.attached;
+  const modes: Record<string, XdpAttachMode> = { NONE: 'none', DRV: 'native', SKB: 'generic', HW: 'offload', MULTI: 'multi' };
+  const byNum: XdpAttachMode[] = ['none', 'native', 'generic', 'offload', 'multi'];
+  s.mode = typeof a === 'number' ? byNum[a] ?? 'none' : typeof a === 'string' ? modes[a] ?? 'none' : 'none';
+  s.progId = u32(x.progId) ?? 0;
+  s.drvProgId = u32(x.drvProgId) ?? 0;
+  s.skbProgId = u32(x.skbProgId) ?? 0;
+  s.hwProgId = u32(x.hwProgId) ?? 0;
+  if (s.mode === 'native' && !s.drvProgId) s.drvProgId = s.progId;
+  if (s.mode === 'generic' && !s.skbProgId) s.skbProgId = s.progId;
+  return s;
+}
+
+function bridgeAttrs(data: Buffer | undefined): BridgeAttrs {
+  const b = data ? ifla.parseBridge(data) : {};
+  const flag = (v: Buffer | undefined): boolean | null => (v && v.length ? v[0] !== 0 : null);
+  return {
+    stpState: u32(b.stpState) ?? 0,
+    ageingTimeCs: u32(b.ageingTime) ?? 30000,
+    forwardDelayCs: u32(b.forwardDelay) ?? 1500,
+    vlanFiltering: (u8(b.vlanFiltering) ?? 0) !== 0,
+    nfCallIptables: flag(b.nfCallIptables),
+    nfCallIp6tables: flag(b.nfCallIp6tables),
+  };
+}
+
+// IFLA_BRPORT_* numbers, shared by slave data and AF_BRIDGE IFLA_PROTINFO.
+const BRPORT = { STATE: 1, MODE: 4, LEARNING: 8, UNICAST_FLOOD: 9, ISOLATED: 33 } as const;
+
+function portFromMap(m: Map<number, Buffer>): BridgePortAttrs | null {
+  const st = u8(m.get(BRPORT.STATE));
+  if (st === null) return null;
+  return {
+    state: PORT_STATES[st] ?? 'disabled',
+    learning: (u8(m.get(BRPORT.LEARNING)) ?? 1) !== 0,
+    flood: (u8(m.get(BRPORT.UNICAST_FLOOD)) ?? 1) !== 0,
+    hairpin: (u8(m.get(BRPORT.MODE)) ?? 0) !== 0,
+    isolated: (u8(m.get(BRPORT.ISOLATED)) ?? 0) !== 0,
+  };
+}
+
+function portFromSlaveData(data: Buffer): BridgePortAttrs | null {
+  const p = ifla.parseBridgePort(data);
+  if (p.state === undefined) return null;
+  return {
+    state: PORT_STATES[p.state] ?? 'disabled',
+    learning: (p.learning ?? 1) !== 0,
+    flood: (p.unicastFlood ?? 1) !== 0,
+    hairpin: (p.mode ?? 0) !== 0,
+    isolated: (u8(p.isolated) ?? 0) !== 0,
+  };
+}
+
+export function decodeLink(type: number, payload: Buffer): Op | null {
+  if (payload.length < 16) return null;
+  const family = payload[0];
+  const linkType = payload.readUInt16LE(2);
+  const ifindex = payload.readInt32LE(4);
+  const flags = payload.readUInt32LE(8);
+  const { attrs } = rt.parseLinkMessage(payload);
+  if (family === AF_BRIDGE) {
+    // Bridge port notifications (STP state changes arrive only this way). DELLINK here means
+    // "no longer a bridge port", never "the device is gone".
+    const master = attrs.master ?? 0;
+    if (type === RTM.DELLINK) return { op: 'port', ifindex, master: 0, port: null };
+    const port = attrs.protinfo ? portFromMap(attrs.protinfo) : null;
+    if (!port) return null; // the bridge device itself (VLAN info only)
+    return { op: 'port', ifindex, master, port };
+  }
+  const name = attrs.ifname ?? `if${ifindex}`;
+  if (type === RTM.DELLINK) return { op: 'dellink', ifindex, name };
+  let infoKind: string | null = null;
+  let info: ifla.Info = {};
+  if (attrs.linkinfo) {
+    info = ifla.parseInfo(attrs.linkinfo);
+    infoKind = info.kind ?? null;
+  }
+  const kind = kindOf(infoKind, linkType);
+  let vlanId: number | null = null;
+  if (kind === 'vlan' && info.data) vlanId = ifla.parseVlan(info.data).id ?? null;
+  const link: Link = {
+    ifindex,
+    name,
+    kind,
+    infoKind,
+    linkType,
+    operState: OPER[attrs.operstate ?? 0] ?? 'unknown',
+    adminUp: (flags & IFF_UP) !== 0,
+    lowerUp: (flags & IFF_LOWER_UP) !== 0,
+    mtu: attrs.mtu ?? 0,
+    master: attrs.master ?? 0,
+    mac: macString(attrs.address),
+    parent: attrs.link ? attrs.link.readInt32LE(0) : 0,
+    vlanId,
+    xdp: xdpState(attrs.xdp),
+    bridge: kind === 'bridge' ? bridgeAttrs(info.data) : null,
+    port: info.slaveKind === 'bridge' && info.slaveData ? portFromSlaveData(info.slaveData) : null,
+  };
+  return { op: 'link', link };
+}
+
+export function decodeAddress(type: number, payload: Buffer): Op | null {
+  if (payload.length < 8) return null;
+  const family = fam(payload[0]);
+  if (!family) return null;
+  const prefixLen = payload[1];
+  const scope = payload[3];
+  const ifindex = payload.readUInt32LE(4);
+  const { attrs } = rt.parseAddressMessage(payload);
+  // IFA_LOCAL is the address for IPv4 (IFA_ADDRESS is the peer on point-to-point links).
+  const address = ipString(attrs.local ?? attrs.address);
+  const key = `${family}|${ifindex}|${address}/${prefixLen}`;
+  if (type === RTM.DELADDR) return { op: 'del', table: 'addresses', key };
+  const value: Address = { key, family, ifindex, address, prefixLen, scope, flags: payload[2] };
+  return { op: 'set', table: 'addresses', value };
+}
+
+export function routeKey(r: Pick<Route, 'family' | 'table' | 'dst' | 'dstLen' | 'src' | 'srcLen' | 'tos' | 'priority'>): string {
+  return `${r.family}|${r.table}|${r.dst}/${r.dstLen}|${r.src}/${r.srcLen}|${r.tos}|${r.priority}`;
+}
+
+function parseMultipath(buf: Buffer): NextHop[] {
+  const hops: NextHop[] = [];
+  let off = 0;
+  while (off + 8 <= buf.length) {
+    const len = buf.readUInt16LE(off);
+    if (len < 8 || off + len > buf.length) break;
+    const hop: NextHop = { flags: buf[off + 2], weight: buf[off + 3] + 1, ifindex: buf.readInt32LE(off + 4), gateway: null };
+    // Nested route attributes: RTA_GATEWAY (5) or RTA_VIA (18, family + address).
+    let a = off + 8;
+    while (a + 4 <= off + len) {
+      const alen = buf.readUInt16LE(a);
+      const atype = buf.readUInt16LE(a + 2) & 0x3fff;
+      if (alen < 4) break;
+      if (atype === 5) hop.gateway = ipAt(buf, a + 4, alen - 4);
+      else if (atype === 18 && alen > 6) hop.gateway = ipAt(buf, a + 6, alen - 6);
+      a += (alen + 3) & ~3;
+    }
+    hops.push(hop);
+    off += (len + 3) & ~3;
+  }
+  return hops;
+}
+
+// IPv4 address strings repeat a lot (gateways, prefsrc): cache them by value.
+const v4Cache = new Map<number, string>();
+function ip4At(b: Buffer, off: number): string {
+  const v = b.readUInt32BE(off);
+  let s = v4Cache.get(v);
+  if (s === undefined) {
+    s = `${b[off]}.${b[off + 1]}.${b[off + 2]}.${b[off + 3]}`;
+    if (v4Cache.size > 65536) v4Cache.clear();
+    v4Cache.set(v, s);
+  }
+  return s;
+}
+
+function ipAt(b: Buffer, off: number, len: number): string {
+  if (len === 4) return ip4At(b, off);
+  return ipString(b.subarray(off, off + len));
+}
+
+// Destinations are unique per route: no cache (it would only hold a second copy).
+function dstAt(b: Buffer, off: number, len: number): string {
+  if (len === 4) return `${b[off]}.${b[off + 1]}.${b[off + 2]}.${b[off + 3]}`;
+  return ipString(b.subarray(off, off + len));
+}
+
+// Routes are the bulk of a big dump (100k+), so their attributes are walked here directly
+// instead of through the generic parser, which allocates an object per attribute and flag.
+const RTA = { DST: 1, SRC: 2, OIF: 4, GATEWAY: 5, PRIORITY: 6, PREFSRC: 7, MULTIPATH: 9, TABLE: 15, NH_ID: 30 } as const;
+
+export function decodeRoute(type: number, payload: Buffer): Op | null {
+  if (payload.length < 12) return null;
+  const family = fam(payload[0]);
+  if (!family) return null;
+  const rtmFlags = payload.readUInt32LE(8);
+  if (rtmFlags & RTM_F_CLONED) return null; // route cache / exceptions are not configuration
+  let dst = '';
+  let src = '';
+  let oif = -1;
+  let gateway: string | null = null;
+  let priority = 0;
+  let prefsrc: string | null = null;
+  let table = payload[4];
+  let nhId = 0;
+  let multipath: NextHop[] | null = null;
+  let off = 12;
+  const end = payload.length;
+  while (off + 4 <= end) {
+    const len = payload.readUInt16LE(off);
+    if (len < 4 || off + len > end) break;
+    const t = payload.readUInt16LE(off + 2) & 0x3fff;
+    const v = off + 4;
+    const vlen = len - 4;
+    switch (t) {
+      case RTA.DST: dst = dstAt(payload, v, vlen); break;
+      case RTA.SRC: src = ipAt(payload, v, vlen); break;
+      case RTA.OIF: if (vlen >= 4) oif = payload.readInt32LE(v); break;
+      case RTA.GATEWAY: gateway = ipAt(payload, v, vlen); break;
+      case RTA.PRIORITY: if (vlen >= 4) priority = payload.readUInt32LE(v); break;
+      case RTA.PREFSRC: prefsrc = ipAt(payload, v, vlen); break;
+      case RTA.TABLE: if (vlen >= 4) table = payload.readUInt32LE(v); break;
+      case RTA.NH_ID: if (vlen >= 4) nhId = payload.readUInt32LE(v); break;
+      case RTA.MULTIPATH: multipath = parseMultipath(payload.subarray(v, v + vlen)); break;
+      default: break;
+    }
+    off += (len + 3) & ~3;
+  }
+  const nexthops: NextHop[] = multipath
+    ? multipath
+    : oif >= 0 || gateway
+      ? [{ ifindex: oif >= 0 ? oif : 0, gateway, weight: 1, flags: rtmFlags & 0xff }]
+      : [];
+  const route: Route = {
+    key: '',
+    family,
+    table,
+    dst,
+    dstLen: payload[1],
+    src,
+    srcLen: payload[2],
+    tos: payload[3],
+    priority,
+    protocol: payload[5],
+    scope: payload[6],
+    type: ROUTE_TYPES[payload[7]] ?? 'unspec',
+    prefsrc,
+    nexthops,
+    nhId,
+  };
+  route.key = routeKey(route);
+  // IPv6 keeps one route per device for the same prefix and metric when there is no gateway
+  // (fe80::/64 on every link): the device is part of such a route's identity.
+  if (family === 6 && nexthops.length === 1 && !nexthops[0].gateway && nexthops[0].ifindex) route.key += `|dev${nexthops[0].ifindex}`;
+  if (type === RTM.DELROUTE) return { op: 'delroute', route };
+  return { op: 'set', table: 'routes', value: route };
+}
+
+export function decodeNeighbour(type: number, payload: Buffer): Op | null {
+  if (payload.length < 12) return null;
+  const family = payload[0];
+  const ifindex = payload.readInt32LE(4);
+  const state = payload.readUInt16LE(8);
+  const flags = payload[10];
+  if (family === AF_BRIDGE) {
+    // FDB dumps can be large too: walk NDA_LLADDR (2), NDA_VLAN (5), NDA_MASTER (9) directly.
+    let mac = '';
+    let vlan = 0;
+    let master = 0;
+    let off = 12;
+    while (off + 4 <= payload.length) {
+      const len = payload.readUInt16LE(off);
+      if (len < 4 || off + len > payload.length) break;
+      const t = payload.readUInt16LE(off + 2) & 0x3fff;
+      if (t === 2 && len === 10) mac = macString(payload.subarray(off + 4, off + 10));
+      else if (t === 5 && len >= 6) vlan = payload.readUInt16LE(off + 4);
+      else if (t === 9 && len >= 8) master = payload.readUInt32LE(off + 4);
+      off += (len + 3) & ~3;
+    }
+    const self = (flags & NTF_SELF) !== 0 && !master;
+    const key = `${ifindex}|${mac}|${vlan}|${self ? 'self' : master}`;
+    if (type === RTM.DELNEIGH) return { op: 'del', table: 'fdb', key };
+    const entry: FdbEntry = {
+      key, mac, vlan, ifindex, master, state,
+      flags: {
+        local: (state & NUD_PERMANENT) !== 0,
+        static: (state & NUD_NOARP) !== 0 && (state & NUD_PERMANENT) === 0,
+        dynamic: (state & (NUD_NOARP | NUD_PERMANENT)) === 0,
+        externLearn: (flags & NTF_EXT_LEARNED) !== 0,
+        self,
+        master: (flags & NTF_MASTER) !== 0 || master !== 0,
+        sticky: (flags & NTF_STICKY) !== 0,
+      },
+    };
+    return { op: 'set', table: 'fdb', value: entry };
+  }
+  const f = fam(family);
+  if (!f) return null;
+  const { attrs } = rt.parseNeighborMessage(payload);
+  const dst = ipString(attrs.dst);
+  // Multicast entries (ff02::2, 224.0.0.22) come and go without notifications and never
+  // matter for forwarding: keep them out of the model.
+  if (attrs.dst && (f === 4 ? (attrs.dst[0] & 0xf0) === 0xe0 : attrs.dst[0] === 0xff)) return null;
+  const key = `${f}|${ifindex}|${dst}${flags & NTF_PROXY ? '|proxy' : ''}`;
+  if (type === RTM.DELNEIGH) return { op: 'del', table: 'neighbours', key };
+  const n: Neighbour = { key, family: f, ifindex, dst, lladdr: macString(attrs.lladdr), state, flags, router: (flags & NTF_ROUTER) !== 0 };
+  return { op: 'set', table: 'neighbours', value: n };
+}
+
+// The rules the kernel installs in every namespace: 0 local, 32766 main, 32767 default (IPv4).
+function isDefaultRule(r: Omit<Rule, 'key' | 'isDefault'>): boolean {
+  const plain = !r.src && !r.dst && !r.iifname && !r.oifname && !r.fwmark && !r.fwmask && !r.uidRange &&
+    !r.l3mdev && !r.ipProto && !r.ports && r.tos === 0 && r.suppressPrefixlen < 0 && r.action === 1;
+  if (!plain) return false;
+  if (r.priority === 0 && r.table === 255) return true;
+  if (r.priority === 32766 && r.table === 254) return true;
+  return r.family === 4 && r.priority === 32767 && r.table === 253;
+}
+
+export function decodeRule(type: number, payload: Buffer): Op | null {
+  if (payload.length < 12) return null;
+  const family = fam(payload[0]);
+  if (!family) return null;
+  const { attrs } = rt.parseRuleMessage(payload);
+  const sp = u32(attrs.suppressPrefixlen);
+  const base = {
+    family,
+    priority: attrs.priority ?? 0,
+    table: attrs.table ?? payload[4],
+    action: payload[7],
+    src: attrs.src ? ipString(attrs.src) : '',
+    srcLen: payload[2],
+    dst: attrs.dst ? ipString(attrs.dst) : '',
+    dstLen: payload[1],
+    tos: payload[3],
+    iifname: attrs.iifname ?? '',
+    oifname: attrs.oifname ?? '',
+    fwmark: attrs.fwmark ?? 0,
+    fwmask: attrs.fwmask ?? 0,
+    uidRange: attrs.uidRange !== undefined,
+    l3mdev: (attrs.l3Mdev ?? 0) !== 0,
+    ipProto: attrs.ipProto ?? 0,
+    ports: attrs.sportRange !== undefined || attrs.dportRange !== undefined,
+    suppressPrefixlen: sp === null || sp === 0xffffffff ? -1 : sp,
+  };
+  const key = [family, base.priority, base.table, base.action, `${base.src}/${base.srcLen}`, `${base.dst}/${base.dstLen}`,
+    base.tos, base.iifname, base.oifname, base.fwmark, base.fwmask, base.uidRange, base.l3mdev, base.ipProto,
+    base.ports, base.suppressPrefixlen].join('|');
+  if (type === RTM.DELRULE) return { op: 'del', table: 'rules', key };
+  return { op: 'set', table: 'rules', value: { key, ...base, isDefault: isDefaultRule(base) } };
+}
+
+export function decodeQdisc(type: number, payload: Buffer): Op | null {
+  if (payload.length < 20) return null;
+  const ifindex = payload.readInt32LE(4);
+  const handle = payload.readUInt32LE(8);
+  const parent = payload.readUInt32LE(12);
+  const { attrs } = rt.parseTcMessage(payload);
+  const kind = attrs.kind ?? '';
+  const q: Qdisc = {
+    key: `${ifindex}|${handle >>> 0}|${parent >>> 0}`,
+    ifindex,
+    kind,
+    handle,
+    parent,
+    root: parent === TC_H_ROOT,
+    ingress: parent === TC_H_INGRESS || kind === 'ingress' || kind === 'clsact',
+  };
+  if (type === RTM.DELQDISC) return { op: 'delqdisc', qdisc: q };
+  return { op: 'set', table: 'qdiscs', value: q };
+}
+
+function bpfName(options: Buffer | undefined): string {
+  if (!options) return '';
+  let off = 0;
+  while (off + 4 <= options.length) {
+    const len = options.readUInt16LE(off);
+    const t = options.readUInt16LE(off + 2) & 0x3fff;
+    if (len < 4) break;
+    if (t === 7) return options.toString('utf8', off + 4, off + len).replace(/\0+$/, ''); // TCA_BPF_NAME
+    off += (len + 3) & ~3;
+  }
+  return '';
+}
+
+export function decodeFilter(type: number, payload: Buffer): Op | null {
+  if (payload.length < 20) return null;
+  const ifindex = payload.readInt32LE(4);
+  if (ifindex <= 0) return null; // shared blocks
+  const handle = payload.readUInt32LE(8);
+  const parent = payload.readUInt32LE(12);
+  const info = payload.readUInt32LE(16);
+  const { attrs } = rt.parseTcMessage(payload);
+  const priority = info >>> 16;
+  const protocol = info & 0xffff;
+  const chain = attrs.chain ?? 0;
+  const kind = attrs.kind ?? '';
+  const f: TcFilter = {
+    key: `${ifindex}|${parent >>> 0}|${priority}|${protocol}|${handle >>> 0}|${chain}`,
+    ifindex, parent, priority, protocol, handle, chain, kind,
+    name: kind === 'bpf' ? bpfName(attrs.options) : '',
+  };
+  if (type === RTM.DELTFILTER) return { op: 'delfilter', filter: f };
+  // A filter's priority/protocol header without a handle is the chain head: not a filter.
+  if (handle === 0 && !kind) return null;
+  return { op: 'set', table: 'filters', value: f };
+}
+
+export function decode(m: RawMessage): Op | null {
+  switch (m.type) {
+    case RTM.NEWLINK: case RTM.DELLINK: return decodeLink(m.type, m.payload);
+    case RTM.NEWADDR: case RTM.DELADDR: return decodeAddress(m.type, m.payload);
+    case RTM.NEWROUTE: case RTM.DELROUTE: return decodeRoute(m.type, m.payload);
+    case RTM.NEWNEIGH: case RTM.DELNEIGH: return decodeNeighbour(m.type, m.payload);
+    case RTM.NEWRULE: case RTM.DELRULE: return decodeRule(m.type, m.payload);
+    case RTM.NEWQDISC: case RTM.DELQDISC: return decodeQdisc(m.type, m.payload);
+    case RTM.NEWTFILTER: case RTM.DELTFILTER: return decodeFilter(m.type, m.payload);
+    case RTM.NEWNETCONF: case RTM.DELNETCONF: return { op: 'netconf' };
+    default: return null;
+  }
+}

@@ -1,0 +1,261 @@
+// The matching rules against the real verifier and kernel: crafted frames go through
+// parse -> epping with BPF_PROG_TEST_RUN (ingress device set), and what comes out of the
+// ring buffer and the counters is checked. Retransmissions, TSval runs, pure ACKs,
+// duplicate replies and reordering must not produce samples.
+import t, { type Test } from 'tap';
+import { native } from '../../controller/native';
+import { EppingService, type FlowEvent, type RttSample } from '../../controller/epping';
+import { DEFAULT_EPPING_CONFIG } from '../../controller/epping/knobs';
+import { silentLogger } from '../../controller/util/log';
+import { Lab } from '../lab';
+import { loadEppingChain, type EppingChain } from './epping-chain';
+import { TCP, echoFrame, tcpFrame, type TcpSpec } from './epping-frames';
+
+const XDP_PASS = 2;
+const C = '198.18.1.2'; // client, behind lan0
+const S = '198.18.2.2'; // server, behind wan0
+const C6 = '2001:2:0:1::2';
+const S6 = '2001:2:0:2::2';
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+const lab = new Lab({ t });
+const ns = lab.addNamespace('ep');
+lab.veth(ns, 'lan0', ns, 'wan0');
+const LAN = lab.ifindex(ns, 'lan0');
+const WAN = lab.ifindex(ns, 'wan0');
+
+interface Rig {
+  chain: EppingChain;
+  svc: EppingService;
+  samples: RttSample[];
+  flows: FlowEvent[];
+  run(frame: Buffer, ifindex: number): void;
+  settle(): Promise<void>;
+  stats(): Record<string, number>;
+}
+
+function rig(tt: Test, knobs: Record<string, number | boolean> = {}): Rig {
+  const chain = loadEppingChain({ knobs: { cfg_rate_limit_ms: 0, ...knobs } });
+  const svc = new EppingService({ log: silentLogger(), config: DEFAULT_EPPING_CONFIG, native, timers: false });
+  svc.setDevices([
+    { ifindex: LAN, ifname: 'lan0' },
+    { ifindex: WAN, ifname: 'wan0' },
+  ]);
+  svc.setSides({ wan0: 'wan', lan0: 'lan' });
+  svc.attachMaps(chain.maps);
+  const samples: RttSample[] = [];
+  const flows: FlowEvent[] = [];
+  svc.on('sample', (s) => samples.push(s));
+  svc.on('flow', (f) => flows.push(f));
+  tt.teardown(() => {
+    svc.close();
+    chain.close();
+  });
+  return {
+    chain,
+    svc,
+    samples,
+    flows,
+    run(frame, ifindex) {
+      const r = native.inNetns(ns, () => native.testRun(chain.parseFd, { data: frame, ingressIfindex: ifindex }));
+      if (r.retval !== XDP_PASS) throw new Error(`verdict ${r.retval}, want XDP_PASS`);
+    },
+    settle: () => sleep(30),
+    stats: () => svc.stats(),
+  };
+}
+
+// Shorthands: data and ACKs of one connection C:40000 <-> S:5201.
+const up = (o: Partial<TcpSpec>): Buffer => tcpFrame(C, S, { sport: 40000, dport: 5201, flags: TCP.ACK | TCP.PSH, payload: 100, ...o });
+const down = (o: Partial<TcpSpec>): Buffer => tcpFrame(S, C, { sport: 5201, dport: 40000, flags: TCP.ACK, payload: 0, ...o });
+
+t.test('a data segment and the ACK echoing its TSval give one sample on the reply side', async (tt) => {
+  const r = rig(tt);
+  r.run(up({ tsval: 100, tsecr: 7 }), LAN);
+  await sleep(5);
+  r.run(down({ tsval: 500, tsecr: 100 }), WAN);
+  await r.settle();
+  tt.equal(r.samples.length, 1, 'one sample');
+  const s = r.samples[0];
+  tt.match(s, { src: C, dst: S, sport: 40000, dport: 5201, proto: 'tcp', device: 'wan0', side: 'wan', req_device: 'lan0' });
+  tt.ok(s.rtt_us >= 4000 && s.rtt_us < 1_000_000, `rtt ${s.rtt_us} µs covers the 5 ms gap`);
+  tt.equal(s.min_rtt_us, s.rtt_us, 'min RTT is the only sample');
+  tt.equal(r.flows.length, 1, 'one flow event');
+  tt.match(r.flows[0], { event: 'open', reason: 'first_packet', src: C, dst: S, device: 'lan0' });
+  const st = r.stats();
+  tt.equal(st.timestamps, 1, 'one timestamp (the pure ACK is not one)');
+  tt.equal(st.samples, 1);
+  tt.equal(st.pure_ack, 1);
+});
+
+t.test('a TSval run is timestamped once, at its first segment', async (tt) => {
+  const r = rig(tt);
+  r.run(up({ tsval: 200 }), LAN);
+  await sleep(20);
+  r.run(up({ tsval: 200, seq: 1100 }), LAN);
+  r.run(up({ tsval: 200, seq: 1200 }), LAN);
+  r.run(down({ tsval: 900, tsecr: 200 }), WAN);
+  await r.settle();
+  tt.equal(r.samples.length, 1, 'one sample');
+  tt.ok(r.samples[0].rtt_us >= 19000, `RTT ${r.samples[0].rtt_us} µs from the first segment of the run`);
+  tt.equal(r.stats().not_newer, 2, 'the two later segments were not newer');
+});
+
+t.test('retransmissions and reordered segments with old TSvals are never timestamped', async (tt) => {
+  const r = rig(tt);
+  r.run(up({ tsval: 300 }), LAN);
+  await sleep(15);
+  r.run(up({ tsval: 300 }), LAN); // retransmission keeping its TSval
+  r.run(up({ tsval: 299, seq: 900 }), LAN); // reordered: older TSval arrives late
+  r.run(down({ tsval: 901, tsecr: 299 }), WAN); // echo of the late one: nothing stored
+  tt.equal(r.stats().timestamps, 1, 'only TSval 300 was timestamped');
+  r.run(down({ tsval: 902, tsecr: 300 }), WAN);
+  await r.settle();
+  tt.equal(r.samples.length, 1, 'one sample, for TSval 300');
+  tt.ok(r.samples[0].rtt_us >= 14000, 'measured from the original transmission');
+  tt.equal(r.stats().not_newer, 2);
+});
+
+t.test('only the first reply matches; duplicate ACKs and DUP echo replies do not', async (tt) => {
+  const r = rig(tt);
+  r.run(up({ tsval: 400 }), LAN);
+  r.run(down({ tsval: 950, tsecr: 400 }), WAN);
+  r.run(down({ tsval: 950, tsecr: 400 }), WAN);
+  r.run(down({ tsval: 951, tsecr: 400 }), WAN);
+  r.run(echoFrame(C, S, false, 77, 1), LAN);
+  r.run(echoFrame(S, C, true, 77, 1), WAN);
+  r.run(echoFrame(S, C, true, 77, 1), WAN);
+  await r.settle();
+  tt.equal(r.samples.length, 2, 'one TCP and one ICMP sample');
+  tt.same(r.samples.map((s) => s.proto), ['tcp', 'icmp']);
+  tt.match(r.samples[1], { src: C, dst: S, sport: 77, dport: 77, device: 'wan0' });
+});
+
+t.test('pure ACKs are never timestamped, so ACK-of-ACK echoes give nothing', async (tt) => {
+  const r = rig(tt);
+  r.run(up({ tsval: 10 }), LAN); // opens the flow
+  r.run(down({ tsval: 600, tsecr: 10 }), WAN); // pure ACK: matches, not timestamped
+  r.run(up({ tsval: 11, tsecr: 600, payload: 0 }), LAN); // pure ACK echoing 600: nothing to match
+  r.run(down({ tsval: 601, tsecr: 600 }), WAN);
+  await r.settle();
+  tt.equal(r.samples.length, 1, 'only the data segment was measured');
+  tt.equal(r.samples[0].src, C);
+  tt.equal(r.stats().pure_ack, 3);
+});
+
+t.test('SYNs are skipped unless include_syn; RST and FIN pairs close the flow', async (tt) => {
+  tt.test('default', async (t2) => {
+    const r = rig(t2);
+    r.run(up({ flags: TCP.SYN, tsval: 1, tsecr: 0, payload: 0 }), LAN);
+    r.run(down({ flags: TCP.SYN | TCP.ACK, tsval: 50, tsecr: 1 }), WAN);
+    r.run(up({ flags: TCP.RST, tsval: 2, tsecr: 50, payload: 0 }), LAN);
+    await r.settle();
+    t2.equal(r.samples.length, 0, 'no handshake sample');
+    t2.same(r.flows.map((f) => `${f.event}:${f.reason}`), ['open:syn', 'close:rst']);
+  });
+  tt.test('include_syn', async (t2) => {
+    const r = rig(t2, { cfg_include_syn: true });
+    r.run(up({ flags: TCP.SYN, tsval: 1, tsecr: 0, payload: 0 }), LAN);
+    r.run(down({ flags: TCP.SYN | TCP.ACK, tsval: 50, tsecr: 1 }), WAN);
+    r.run(up({ flags: TCP.ACK | TCP.FIN, tsval: 2, tsecr: 50, payload: 0 }), LAN);
+    r.run(down({ flags: TCP.ACK | TCP.FIN, tsval: 51, tsecr: 2 }), WAN);
+    await r.settle();
+    t2.same(r.samples.map((s) => `${s.src}>${s.dst}`), [`${C}>${S}`, `${S}>${C}`, `${C}>${S}`], 'SYN, SYN-ACK and FIN timed');
+    t2.same(r.flows.map((f) => `${f.event}:${f.reason}`), ['open:syn', 'close:fin']);
+    t2.equal(r.samples[1].device, 'lan0', 'the server-side handshake RTT belongs to the LAN side');
+  });
+});
+
+t.test('IPv6: TCP and ICMPv6', async (tt) => {
+  const r = rig(tt);
+  r.run(tcpFrame(C6, S6, { sport: 41000, dport: 443, flags: TCP.ACK, tsval: 5, payload: 10 }), LAN);
+  r.run(tcpFrame(S6, C6, { sport: 443, dport: 41000, flags: TCP.ACK, tsval: 9, tsecr: 5 }), WAN);
+  r.run(echoFrame(C6, S6, false, 9, 3), LAN);
+  r.run(echoFrame(S6, C6, true, 9, 3), WAN);
+  await r.settle();
+  tt.same(r.samples.map((s) => s.proto), ['tcp', 'icmpv6']);
+  tt.match(r.samples[0], { src: C6, dst: S6, sport: 41000, dport: 443 });
+});
+
+t.test('the rate limit keeps one timestamp per flow direction per interval', async (tt) => {
+  const r = rig(tt, { cfg_rate_limit_ms: 100 });
+  r.run(up({ tsval: 1000 }), LAN);
+  r.run(up({ tsval: 1001 }), LAN);
+  r.run(down({ tsval: 5, tsecr: 1001 }), WAN);
+  tt.equal(r.stats().rate_limited, 1);
+  await sleep(110);
+  r.run(up({ tsval: 1002 }), LAN);
+  r.run(down({ tsval: 6, tsecr: 1002 }), WAN);
+  await r.settle();
+  tt.equal(r.stats().timestamps, 2);
+  tt.equal(r.samples.length, 1, 'the rate-limited TSval has no sample');
+});
+
+t.test('the local filter skips traffic of the box itself', async (tt) => {
+  const r = rig(tt);
+  r.svc.setLocalAddresses([S]);
+  r.run(up({ tsval: 10 }), LAN);
+  r.run(down({ tsval: 20, tsecr: 10 }), WAN);
+  await r.settle();
+  tt.equal(r.samples.length, 0);
+  tt.equal(r.stats().local_skipped, 2);
+  tt.equal(r.stats().timestamps, 0);
+});
+
+t.test('histograms aggregate per replying prefix and side, and reset when read', async (tt) => {
+  const r = rig(tt);
+  for (let i = 0; i < 5; i++) {
+    r.run(echoFrame(C, S, false, 1, i), LAN);
+    await sleep(2);
+    r.run(echoFrame(S, C, true, 1, i), WAN);
+  }
+  r.run(echoFrame(S, C, false, 2, 1), WAN);
+  r.run(echoFrame(C, S, true, 2, 1), LAN);
+  const rep = r.svc.collectAggregates();
+  const byKey = Object.fromEntries(rep.prefixes.map((p) => [`${p.prefix}@${p.side}`, p]));
+  tt.same(Object.keys(byKey).sort(), ['198.18.1.0/24@lan', '198.18.2.0/24@wan']);
+  const w = byKey['198.18.2.0/24@wan'];
+  tt.equal(w.count, 5);
+  tt.ok(w.min_us >= 1000 && w.min_us <= w.p50_us && w.p50_us <= w.p95_us && w.p95_us <= w.max_us, JSON.stringify(w));
+  tt.equal(w.histogram.reduce((a, b) => a + b.count, 0), 5, 'buckets hold every sample');
+  tt.equal(r.svc.collectAggregates().prefixes.length, 0, 'read resets');
+});
+
+t.test('cleanup removes timestamps that never got a reply and fixes outstanding', async (tt) => {
+  const r = rig(tt);
+  r.run(up({ tsval: 70 }), LAN);
+  r.run(up({ tsval: 71 }), LAN);
+  const res = r.svc.runCleanup();
+  tt.equal(res?.timestampsRemoved, 0, 'fresh timestamps stay');
+  // Age them by running cleanup "later": a policy with no minimum age.
+  const { cleanup } = await import('../../controller/epping/cleanup');
+  const ops = (fd: number) => ({
+    dump: () => native.mapDump(fd),
+    lookup: (k: Buffer) => native.mapLookup(fd, k),
+    update: (k: Buffer, v: Buffer, f: number) => native.mapUpdate(fd, k, v, f),
+    delete: (k: Buffer) => native.mapDelete(fd, k),
+  });
+  const later = process.hrtime.bigint() + 20_000_000_000n;
+  const res2 = cleanup(ops(r.chain.maps.ss_ep_flows), ops(r.chain.maps.ss_ep_ts), later, {
+    flowTimeoutNs: 300_000_000_000n,
+    maxTsAgeNs: 10_000_000_000n,
+    minTsAgeNs: 1_000_000_000n,
+    rttFactor: 8n,
+  });
+  tt.equal(res2.timestampsRemoved, 2);
+  tt.equal(res2.outstandingFixed, 1);
+  tt.equal(native.mapDump(r.chain.maps.ss_ep_ts).length, 0);
+  const flows = native.mapDump(r.chain.maps.ss_ep_flows);
+  tt.equal(flows.length, 1);
+  const { decodeFlow } = await import('../../controller/epping/layout');
+  const f = decodeFlow(flows[0].value);
+  tt.same([f.dir[0].outstanding, f.dir[1].outstanding], [0, 0]);
+  const res3 = cleanup(ops(r.chain.maps.ss_ep_flows), ops(r.chain.maps.ss_ep_ts), later + 400_000_000_000n, {
+    flowTimeoutNs: 300_000_000_000n,
+    maxTsAgeNs: 10_000_000_000n,
+    minTsAgeNs: 1_000_000_000n,
+    rttFactor: 8n,
+  });
+  tt.equal(res3.flowsRemoved, 1, 'idle flow removed');
+  tt.match(res3.closed[0].flow, { src: C, dst: S });
+});

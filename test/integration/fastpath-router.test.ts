@@ -1,0 +1,101 @@
+// Transparency, scenario 2: a router between two subnets, IPv4 and IPv6. Routing changes made
+// with ip/nft/tc are followed at once; nothing is forwarded on a route the kernel no longer has.
+import t from 'tap';
+import { Lab, iperf3Client, iperf3Server, ping, routerLab } from '../lab';
+import { startDaemon } from '../harness/daemon';
+import { deliver, measure, service, sleep, waitGraph } from '../harness/fastpath';
+
+t.test('router between two subnets', async (t) => {
+  const lab = new Lab({ t });
+  const topo = routerLab(lab);
+  const rt = topo.router;
+  const { hostA: a, hostB: b, portA, portB } = topo;
+  const devs = [portA.ifname, portB.ifname];
+
+  t.equal(await deliver(lab, a.ns, b.ns, b.ip4, 7101, 200), 200, 'kernel forwards IPv4');
+  t.equal(await deliver(lab, a.ns, b.ns, b.ip6, 7101, 200), 200, 'kernel forwards IPv6');
+
+  const d = await startDaemon({ netns: rt });
+  t.teardown(() => d.stop());
+  const pipes = await d.get<{ pipelines: Array<{ ifname: string; fpms: string[] }> }>('/v1/pipelines');
+  for (const p of devs) t.same(pipes.pipelines.find((x) => x.ifname === p)?.fpms, ['parse', 'l3-router'], `${p}: parse > l3-router`);
+
+  await t.test('delivery unchanged, IPv4 and IPv6 on the fast path', async (t) => {
+    t.equal((await ping(a.ns, b.ip4, { count: 10, interval: 0.02 })).received, 10, 'ping');
+    t.equal((await ping(a.ns, b.ip6, { count: 10, interval: 0.02 })).received, 10, 'ping6');
+    const v4 = await measure(d, devs, async () => t.equal(await deliver(lab, a.ns, b.ns, b.ip4, 7102, 300), 300, 'UDP v4'));
+    t.ok(v4.fast >= 300, `UDP v4 fast-pathed (${v4.fast}, slow ${JSON.stringify(v4.reasons)})`);
+    const v6 = await measure(d, devs, async () => t.equal(await deliver(lab, a.ns, b.ns, b.ip6, 7102, 300), 300, 'UDP v6'));
+    t.ok(v6.fast >= 300, `UDP v6 fast-pathed (${v6.fast}, slow ${JSON.stringify(v6.reasons)})`);
+    const srv = iperf3Server(lab, b.ns, 5201);
+    await srv.ready;
+    const tcp = await measure(d, devs, () => iperf3Client(a.ns, b.ip4, { seconds: 2 }));
+    const share = tcp.fast / (tcp.fast + tcp.slow);
+    t.ok(tcp.fast > 1000 && share >= 0.95, `TCP fast-path share ${share.toFixed(4)} (${tcp.fast} fast, slow ${JSON.stringify(tcp.reasons)})`);
+  });
+
+  await t.test('route change: a blackhole route wins at once, and its removal too', async (t) => {
+    lab.exec(rt, ['ip', 'route', 'add', 'blackhole', `${b.ip4}/32`]);
+    await waitGraph(d, 'route seen', (g) => JSON.stringify(g).includes('blackhole') || g.version > 0);
+    await sleep(300);
+    t.equal(await deliver(lab, a.ns, b.ns, b.ip4, 7103, 200), 0, 'nothing forwarded past a blackhole');
+    lab.exec(rt, ['ip', 'route', 'del', 'blackhole', `${b.ip4}/32`]);
+    await sleep(300);
+    t.equal(await deliver(lab, a.ns, b.ns, b.ip4, 7103, 200), 200);
+  });
+
+  await t.test('route delete: no forwarding on a deleted route', async (t) => {
+    lab.exec(rt, ['ip', '-6', 'route', 'del', `${topo.subnetB.v6}`, 'dev', portB.ifname]);
+    await sleep(300);
+    t.equal(await deliver(lab, a.ns, b.ns, b.ip6, 7104, 200), 0, 'IPv6 route gone: nothing forwarded');
+    lab.exec(rt, ['ip', '-6', 'route', 'add', `${topo.subnetB.v6}`, 'dev', portB.ifname]);
+    await sleep(300);
+    t.equal(await deliver(lab, a.ns, b.ns, b.ip6, 7104, 200), 200);
+  });
+
+  await t.test('ip neigh flush: the kernel resolves, then the fast path resumes', async (t) => {
+    lab.exec(rt, ['ip', 'neigh', 'flush', 'dev', portB.ifname]);
+    const delta = await measure(d, devs, async () => t.equal(await deliver(lab, a.ns, b.ns, b.ip4, 7105, 200), 200, 'all delivered'));
+    t.ok((delta.reasons.fib_no_neigh ?? 0) >= 1, `first packets went to the kernel for resolution: ${JSON.stringify(delta.reasons)}`);
+    t.ok(delta.fast >= 150, `then fast again (${delta.fast})`);
+  });
+
+  await t.test('address delete removes the connected route', async (t) => {
+    lab.exec(rt, ['ip', 'addr', 'del', `${portB.ip4}/24`, 'dev', portB.ifname]);
+    await sleep(300);
+    t.equal(await deliver(lab, a.ns, b.ns, b.ip4, 7106, 200), 0);
+    lab.exec(rt, ['ip', 'addr', 'add', `${portB.ip4}/24`, 'dev', portB.ifname]);
+    await sleep(300);
+    await ping(b.ns, portB.ip4, { count: 1 });
+    t.equal(await deliver(lab, a.ns, b.ns, b.ip4, 7106, 200), 200);
+  });
+
+  await t.test('device down', async (t) => {
+    lab.exec(rt, ['ip', 'link', 'set', portB.ifname, 'down']);
+    await sleep(300);
+    t.equal(await deliver(lab, a.ns, b.ns, b.ip4, 7107, 200), 0);
+    lab.exec(rt, ['ip', 'link', 'set', portB.ifname, 'up']);
+    await waitGraph(d, 'pb back', (g) => service(g, 'l3-router')?.devices.includes(portB.ifname) === true);
+    await sleep(300);
+    await ping(a.ns, b.ip4, { count: 2, interval: 0.2 });
+    t.equal(await deliver(lab, a.ns, b.ns, b.ip4, 7107, 200), 200);
+  });
+
+  await t.test('an nft forward rule sends L3 to the slow path and is obeyed', async (t) => {
+    lab.sh(rt, `nft add table inet ssf && nft add chain inet ssf chain1 '{ type filter hook forward priority 0; policy accept; }' && nft add rule inet ssf chain1 udp dport 7108 drop`);
+    const g = await waitGraph(d, 'l3 slow path', (g) => service(g, 'l3-router')?.verdict === 'slow-path', 15000);
+    t.match(service(g, 'l3-router')?.reasons.join(' '), /netfilter|forward/i, 'the reason names netfilter');
+    t.equal(await deliver(lab, a.ns, b.ns, b.ip4, 7108, 200), 0, 'dropped by the rule: nothing bypassed it');
+    t.equal(await deliver(lab, a.ns, b.ns, b.ip4, 7109, 200), 200, 'other ports pass the rule');
+    lab.sh(rt, 'nft delete table inet ssf');
+    await waitGraph(d, 'l3 accelerated again', (g) => service(g, 'l3-router')?.verdict === 'accelerated', 15000);
+  });
+
+  await t.test('an htb root qdisc on the egress is never bypassed', async (t) => {
+    lab.sh(rt, `tc qdisc add dev ${portB.ifname} root handle 1: htb default 10 && tc class add dev ${portB.ifname} parent 1: classid 1:10 htb rate 50mbit`);
+    await waitGraph(d, 'qdisc seen', (g) => g.nodes.some((n) => n.kind === 'qdisc' && n.name.startsWith(`${portB.ifname} root`)));
+    const delta = await measure(d, [portA.ifname], async () => t.equal(await deliver(lab, a.ns, b.ns, b.ip4, 7110, 200), 200));
+    t.ok(delta.fast === 0, `nothing toward the shaped device fast-pathed (${delta.fast}; ${JSON.stringify(delta.reasons)})`);
+    lab.exec(rt, ['tc', 'qdisc', 'del', 'dev', portB.ifname, 'root']);
+  });
+});

@@ -1,0 +1,108 @@
+// The Introspector against the real kernel: each change an operator makes with ip, bridge,
+// brctl, tc, sysctl or nft shows up in the graph and its verdicts.
+import t from 'tap';
+import { Introspector, type UpdateEvent } from '../../controller/model';
+import { Lab, bridgeLab, routerLab, pingOk } from '../lab';
+import { service, waitFor } from './introspect-helpers';
+
+t.test('bridge: ports, STP state, FDB, qdisc, bridge netfilter', async (t) => {
+  const lab = new Lab({ t });
+  const topo = bridgeLab(lab, { hosts: 3 });
+  const sw = topo.sw;
+  const intro = new Introspector({ netns: sw, debounceMs: 30 });
+  t.teardown(() => intro.stop());
+  await intro.start();
+  const l2 = () => service(intro.graph, 'l2-bridge:br0')!;
+  t.equal(l2().verdict, 'accelerated');
+  t.same(l2().devices, ['p1', 'p2', 'p3']);
+  const latencies: number[] = [];
+  intro.on('update', (u: UpdateEvent) => latencies.push(Number(process.hrtime.bigint() - u.firstEventAt) / 1e6));
+
+  lab.exec(sw, ['ip', 'link', 'set', 'p3', 'nomaster']);
+  let u = await waitFor(intro, (g) => service(g, 'l2-bridge:br0')!.devices.join() === 'p1,p2', 'p3 leaves br0');
+  t.ok(u && u.diff.removed.includes('port:br0/p3'), 'port node removed');
+  t.ok(u && u.diff.causes.some((c) => c.startsWith('RTM_NEWLINK p3')), 'cause names p3');
+  lab.exec(sw, ['brctl', 'addif', 'br0', 'p3']);
+  await waitFor(intro, (g) => service(g, 'l2-bridge:br0')!.devices.join() === 'p1,p2,p3', 'p3 back via brctl');
+
+  lab.exec(sw, ['bridge', 'link', 'set', 'dev', 'p2', 'state', '0']);
+  u = await waitFor(intro, (g) => service(g, 'l2-bridge:br0')!.reasons.includes('port p2 is in STP disabled state'), 'p2 disabled');
+  t.same(l2().devices, ['p1', 'p3']);
+  t.same(u?.diff.causes, ['RTM_NEWLINK p2 (port disabled)']);
+  lab.exec(sw, ['bridge', 'link', 'set', 'dev', 'p2', 'state', '3']);
+  await waitFor(intro, (g) => service(g, 'l2-bridge:br0')!.devices.length === 3, 'p2 forwarding again');
+
+  // Real traffic: h1's MAC is learned on p1.
+  const h1mac = topo.hosts[0].mac;
+  await pingOk(topo.hosts[0].ns, topo.hosts[1].ip4);
+  await waitFor(intro, (_g, m) => [...m.fdb.values()].some((e) => e.mac === h1mac && e.ifindex === topo.ports[0].ifindex && e.flags.dynamic), 'h1 MAC learned on p1');
+  // Moved by hand to p2 as a static entry.
+  lab.exec(sw, ['bridge', 'fdb', 'del', h1mac, 'dev', 'p1', 'master']);
+  lab.exec(sw, ['bridge', 'fdb', 'add', h1mac, 'dev', 'p2', 'master', 'static']);
+  await waitFor(intro, (_g, m) => {
+    const e = [...m.fdb.values()].filter((x) => x.mac === h1mac && x.master === topo.bridge.ifindex);
+    return e.length === 1 && e[0].ifindex === topo.ports[1].ifindex && e[0].flags.static;
+  }, 'h1 MAC moved to p2, static');
+  lab.exec(sw, ['bridge', 'fdb', 'del', h1mac, 'dev', 'p2', 'master']);
+  await waitFor(intro, (_g, m) => ![...m.fdb.values()].some((x) => x.mac === h1mac && x.master !== 0), 'entry deleted');
+
+  lab.exec(sw, ['tc', 'qdisc', 'add', 'dev', 'p1', 'root', 'handle', '1:', 'htb']);
+  await waitFor(intro, (g) => l2().reasons.includes('p1 has an htb root qdisc: bridged traffic out of p1 stays on the slow path') && g.nodes.some((n) => n.id === 'qdisc:p1/root' && n.attrs.kind === 'htb'), 'htb on p1');
+  lab.exec(sw, ['tc', 'qdisc', 'del', 'dev', 'p1', 'root']);
+  await waitFor(intro, (g) => g.nodes.find((n) => n.id === 'device:p1')!.attrs.egress_ok === true, 'htb gone');
+
+  lab.exec(sw, ['nft', 'add table bridge sst; add chain bridge sst fw { type filter hook forward priority 0; }; add rule bridge sst fw counter']);
+  await waitFor(intro, (g) => service(g, 'l2-bridge:br0')!.verdict === 'slow-path' && l2().reasons.includes('netfilter has rules for bridged traffic (bridge sst fw)'), 'nft bridge rule');
+  lab.exec(sw, ['nft', 'delete', 'table', 'bridge', 'sst']);
+  await waitFor(intro, (g) => service(g, 'l2-bridge:br0')!.verdict === 'accelerated', 'nft bridge rule gone');
+
+  t.ok(latencies.length >= 8, `${latencies.length} updates`);
+  const rtnl = latencies.slice(0, 4);
+  t.ok(Math.max(...rtnl) < 1000, `rtnetlink changes reach the graph quickly (${rtnl.map((x) => x.toFixed(0)).join(', ')} ms)`);
+  t.equal(intro.model.stats.resyncs, 0, 'no resync needed');
+});
+
+t.test('router: routes, addresses, ip_forward, nft forward rule', async (t) => {
+  const lab = new Lab({ t });
+  const topo = routerLab(lab);
+  const rt = topo.router;
+  const intro = new Introspector({ netns: rt, debounceMs: 30, sysctlIntervalMs: 5000 });
+  t.teardown(() => intro.stop());
+  await intro.start();
+  const l3 = () => service(intro.graph, 'l3-router')!;
+  t.equal(l3().verdict, 'accelerated');
+  t.same(l3().devices, ['pa', 'pb']);
+  t.same(l3().attrs, { ipv4: true, ipv6: true, ipv4_devices: ['pa', 'pb'], ipv6_devices: ['pa', 'pb'] });
+
+  lab.exec(rt, ['ip', 'route', 'add', '198.18.3.0/24', 'via', topo.hostB.ip4]);
+  let u = await waitFor(intro, (_g, m) => [...m.routes.values()].some((r) => r.dst === '198.18.3.0'), 'route added');
+  t.ok(u?.diff.causes.includes('RTM_NEWROUTE 198.18.3.0/24'));
+  t.ok(u?.diff.changed.includes('routes:main'));
+  lab.exec(rt, ['ip', 'route', 'del', '198.18.3.0/24']);
+  u = await waitFor(intro, (_g, m) => ![...m.routes.values()].some((r) => r.dst === '198.18.3.0'), 'route deleted');
+  t.ok(u?.diff.causes.includes('RTM_DELROUTE 198.18.3.0/24'));
+
+  // Netconf events make sysctl changes visible long before the 5 s poll.
+  const t0 = Date.now();
+  lab.sysctl(rt, 'net.ipv4.ip_forward', 0);
+  u = await waitFor(intro, () => l3().attrs?.ipv4 === false, 'ip_forward=0', 3000);
+  t.ok(Date.now() - t0 < 3000);
+  t.ok(u?.diff.causes.includes('sysctl net.ipv4.ip_forward=0'), `causes: ${u?.diff.causes.slice(0, 3).join(', ')}`);
+  t.equal(l3().verdict, 'accelerated', 'IPv6 still accelerated');
+  t.ok(l3().reasons.includes('IPv4 stays on the slow path: IPv4 forwarding is off (net.ipv4.ip_forward=0)'));
+  lab.sysctl(rt, 'net.ipv4.ip_forward', 1);
+  await waitFor(intro, () => l3().attrs?.ipv4 === true, 'ip_forward=1');
+
+  lab.exec(rt, ['ip', 'addr', 'del', `${topo.portA.ip4}/24`, 'dev', 'pa']);
+  await waitFor(intro, () => (l3().attrs?.ipv4_devices as string[]).join() === 'pb', 'pa lost its IPv4 address');
+  t.same(l3().attrs?.ipv6_devices, ['pa', 'pb']);
+
+  lab.exec(rt, ['nft', 'add table inet sst; add chain inet sst fw { type filter hook forward priority 0; }; add rule inet sst fw ct state established accept']);
+  await waitFor(intro, () => l3().verdict === 'slow-path' && l3().reasons.includes('netfilter has rules in the forward path (inet sst fw)'), 'nft forward rule');
+  lab.exec(rt, ['nft', 'delete', 'table', 'inet', 'sst']);
+  await waitFor(intro, () => l3().verdict === 'accelerated', 'nft rule gone');
+
+  lab.exec(rt, ['ip', 'link', 'set', 'pb', 'down']);
+  await waitFor(intro, () => l3().devices.join() === 'pa' && l3().reasons.includes('pb is down'), 'pb down');
+  t.notOk([...intro.model.routes.values()].some((r) => r.family === 4 && r.table === 254 && r.nexthops.some((h) => h.ifindex === topo.portB.ifindex)), 'IPv4 routes through pb flushed silently by the kernel are gone from the model too');
+});

@@ -1,0 +1,141 @@
+// The FPM library against the objects it describes: every manifest validates, names a
+// program that exists, declares knobs that exist in .rodata and counters the C code really
+// emits; and every object passes the verifier under every combination of its bool knobs
+// (the verifier prunes on rodata, so each combination is a different program).
+import fs from 'node:fs';
+import path from 'node:path';
+import t from 'tap';
+import Ajv from 'ajv';
+import YAML from 'yaml';
+import { native } from '../../controller/native';
+import { loadManifests, type FpmManifest } from '../../controller/assembler/manifest';
+import { counterTable } from '../../controller/deployer/counters';
+import { bpfObjectPath, fpmLibraryDir, repoRoot } from '../../controller/util/paths';
+import { SS_SLOT_NONE } from '../../controller/deployer/layout';
+
+// The FPMs this data path ships; other FPMs of the library have their own tests.
+const OURS = ['parse', 'l2-bridge', 'l3-router', 'nop'];
+const library = loadManifests();
+const manifests = new Map([...library].filter(([name]) => OURS.includes(name)));
+
+t.test('the library holds the data-path FPMs in chain order', async (tt) => {
+  const byOrder = [...manifests.values()].sort((a, b) => a.order - b.order).map((m) => m.name);
+  tt.same(byOrder, OURS);
+  tt.same(
+    OURS.map((n) => library.get(n)?.order),
+    [10, 30, 40, 50],
+    'orders leave room for latency-monitor (20) between parse and l2-bridge',
+  );
+  for (const m of manifests.values()) {
+    if (m.name !== 'parse') tt.same(m.requires, ['parse'], `${m.name} requires parse`);
+  }
+});
+
+t.test('the schema rejects broken manifests', async (tt) => {
+  const schema = JSON.parse(fs.readFileSync(path.join(fpmLibraryDir, 'schema.json'), 'utf8')) as object;
+  const validate = new Ajv({ allErrors: true, strict: false }).compile(schema);
+  const good = YAML.parse(fs.readFileSync(path.join(fpmLibraryDir, 'l2-bridge.yaml'), 'utf8')) as Record<string, unknown>;
+  tt.ok(validate(good), 'a shipped manifest is valid');
+  const bad: Array<[string, Record<string, unknown>]> = [
+    ['unknown service', { ...good, services: ['teleport'] }],
+    ['missing program', Object.fromEntries(Object.entries(good).filter(([k]) => k !== 'program'))],
+    ['object outside build/bpf', { ...good, object: '../../etc/x.bpf.o' }],
+    ['knob with a bad type', { ...good, knobs: [{ name: 'cfg_x', type: 'float', default: 0, description: 'x' }] }],
+    ['bool knob with a number default', { ...good, knobs: [{ name: 'cfg_x', type: 'bool', default: 3, description: 'x' }] }],
+    ['u8 knob out of range', { ...good, knobs: [{ name: 'cfg_x', type: 'u8', default: 300, description: 'x' }] }],
+    ['reserved knob name', { ...good, knobs: [{ name: 'ss_next_slot', type: 'u32', default: 0, description: 'x' }] }],
+    ['map name outside the ss_ namespace', { ...good, maps: ['fdb'] }],
+    ['unknown field', { ...good, colour: 'blue' }],
+  ];
+  for (const [why, m] of bad) tt.notOk(validate(m), why);
+});
+
+// Counter names a C source can emit: SS_P_/SS_C_ ids it mentions, plus what ss_next emits.
+function emitted(m: FpmManifest): Set<string> {
+  const src = fs.readFileSync(path.join(repoRoot, 'bpf', m.object.replace(/\.o$/, '.c')), 'utf8');
+  const table = counterTable();
+  const ids = new Map<string, string>();
+  const header = fs.readFileSync(path.join(repoRoot, 'bpf', 'include', 'ss_reasons.h'), 'utf8');
+  for (const x of header.matchAll(/SS_COUNTER\(\s*(SS_[A-Z0-9_]+)\s*,\s*(\d+)/g)) {
+    ids.set(x[1], table.defs.find((d) => d.id === Number(x[2]))!.name);
+  }
+  const out = new Set<string>();
+  for (const x of src.matchAll(/\b(SS_[PC]_[A-Z0-9_]+)\b/g)) {
+    const name = ids.get(x[1]);
+    if (name) out.add(name);
+  }
+  if (/\bss_next\(/.test(src)) ['end_of_chain', 'tailcall_miss'].forEach((n) => out.add(n));
+  if (/\bss_pkt_get\(/.test(src)) out.add('other');
+  return out;
+}
+
+for (const m of manifests.values()) {
+  t.test(`${m.name}: manifest matches ${m.object}`, async (tt) => {
+    const objPath = bpfObjectPath(m.object);
+    tt.ok(fs.existsSync(objPath), 'object built');
+    const names = new Set(counterTable().defs.map((d) => d.name));
+    for (const c of m.counters) tt.ok(names.has(c), `counter ${c} exists in ss_reasons.h`);
+    tt.same([...emitted(m)].sort(), [...m.counters].sort(), 'declared counters are exactly those the code emits');
+
+    const obj = native.openObject(objPath);
+    try {
+      tt.ok(obj.programs().some((p) => p.name === m.program), `program ${m.program} in the object`);
+      const maps = new Set(obj.maps().map((x) => x.name));
+      for (const x of m.maps) tt.ok(maps.has(x), `map ${x} in the object`);
+      const values: Record<string, number | boolean> = {};
+      for (const k of m.knobs) values[k.name] = k.default;
+      tt.doesNotThrow(() => obj.setRodata(values), 'every knob is a .rodata variable');
+      tt.throws(() => obj.setRodata({ cfg_no_such_knob: 1 }), 'unknown knobs are refused');
+    } finally {
+      obj.close();
+    }
+  });
+}
+
+// Maps are created once and reused by every later load, as the deployer does: creating the
+// FDB and stats maps for each of dozens of loads would dominate the run time.
+const sharedFds = new Map<string, number>();
+t.teardown(() => {
+  for (const fd of sharedFds.values()) native.closeFd(fd);
+});
+
+function loads(rel: string, rodata: Record<string, number | boolean>): string | null {
+  const obj = native.openObject(bpfObjectPath(rel));
+  try {
+    if (Object.keys(rodata).length) obj.setRodata(rodata);
+    for (const m of obj.maps()) {
+      const fd = sharedFds.get(m.name);
+      if (fd !== undefined) obj.reuseMap(m.name, fd);
+    }
+    obj.load();
+    for (const m of obj.maps()) {
+      if (!m.name.includes('.') && !sharedFds.has(m.name)) sharedFds.set(m.name, native.dupFd(m.fd));
+    }
+    return null;
+  } catch (e) {
+    const log = (e as { verifierLog?: string }).verifierLog ?? '';
+    return `${(e as Error).message}\n${log.split('\n').slice(-20).join('\n')}`;
+  } finally {
+    obj.close();
+  }
+}
+
+t.test('every FPM passes the verifier under every knob combination', async (tt) => {
+  for (const m of manifests.values()) {
+    const bools = m.knobs.filter((k) => k.type === 'bool').map((k) => k.name);
+    for (let mask = 0; mask < 1 << bools.length; mask++) {
+      for (const next of [1, SS_SLOT_NONE]) {
+        const rodata: Record<string, number | boolean> = { ss_dev_slot: 255, ss_next_slot: next };
+        bools.forEach((k, i) => (rodata[k] = (mask & (1 << i)) !== 0));
+        const err = loads(m.object, rodata);
+        tt.equal(err, null, `${m.name} ${JSON.stringify(rodata)}`);
+      }
+    }
+  }
+});
+
+t.test('the root and the reference programs pass the verifier', async (tt) => {
+  tt.equal(loads('xdp_root.bpf.o', { ss_dev_slot: 255 }), null, 'root');
+  tt.equal(loads('ref/ref_l2.bpf.o', {}), null, 'ref_l2');
+  tt.equal(loads('ref/ref_fib.bpf.o', {}), null, 'ref_fib');
+});

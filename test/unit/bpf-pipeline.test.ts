@@ -1,0 +1,261 @@
+// The real FPM objects (parse, l2-bridge, l3-router, nop, root) loaded into fresh chains
+// with shared maps, driven frame by frame through BPF_PROG_TEST_RUN inside a lab namespace
+// whose routes and neighbours bpf_fib_lookup really consults. Each case checks the verdict
+// and that exactly one counter moved: the expected one.
+import t, { type Test } from 'tap';
+import { DataPathLab, MAC, type ChainName } from './bpf-datapath-lab';
+import {
+  ETH_P_8021Q, ETH_P_ARP, ETH_P_IP, ETH_P_IPV6, arpRequest, eth, ext6, frag6, icmpEcho, ipv4, ipv4HeaderChecksum, ipv6, mac, udp, vlanTag,
+} from './bpf-frames';
+import { SS_DEV_ISOLATED, SS_DEV_L3, SS_DEV_PORT_FWD, SS_DEV_QDISC, SS_DEV_TX, SS_DEV_UP, SS_FDB_STATIC, decodeFdbValue } from '../../controller/deployer/layout';
+
+const XDP_PASS = 2;
+const XDP_REDIRECT = 4;
+
+const lab = new DataPathLab(t);
+const X = lab.ifx;
+
+// Frames from h1 (behind p1) to h2 (behind p2), and from h1 to the router.
+const v4 = (dst: string, o: Partial<Parameters<typeof ipv4>[0]> = {}, payload = udp(40000, 5201)) =>
+  ipv4({ src: '198.18.0.3', dst, ...o }, payload);
+const v6 = (dst: string, o: Partial<Parameters<typeof ipv6>[0]> = {}, payload = udp(40000, 5201)) =>
+  ipv6({ src: '2001:2::3', dst, ...o }, payload);
+const bridged4 = (o: Partial<Parameters<typeof ipv4>[0]> = {}) => eth(MAC.h2, MAC.h1, ETH_P_IP, v4('198.18.0.2', o));
+const routed4 = (dst: string, o: Partial<Parameters<typeof ipv4>[0]> = {}, payload?: Buffer) => eth(MAC.br0, MAC.h1, ETH_P_IP, v4(dst, o, payload));
+const routed6 = (dst: string, o: Partial<Parameters<typeof ipv6>[0]> = {}, payload?: Buffer) => eth(MAC.br0, MAC.h1, ETH_P_IPV6, v6(dst, o, payload));
+// From the routed port r1: next hop n1, sources behind it in 198.18.2.0/24.
+const fromR1 = (dst: string, o: Partial<Parameters<typeof ipv4>[0]> = {}, payload?: Buffer) =>
+  eth(MAC.r1, MAC.n1, ETH_P_IP, ipv4({ src: '198.18.2.7', dst, ...o }, payload ?? udp(40000, 5201)));
+const fromR1v6 = (dst: string, o: Partial<Parameters<typeof ipv6>[0]> = {}) =>
+  eth(MAC.r1, MAC.n1, ETH_P_IPV6, ipv6({ src: '2001:2:0:2::7', dst, ...o }, udp(40000, 5201)));
+
+interface Case {
+  name: string;
+  chain?: ChainName; // default gw
+  ingress?: number; // default p1
+  frame: Buffer;
+  expect: string; // counter name
+  verdict?: number; // default: REDIRECT for fast_*, else PASS
+  setup?: () => void;
+  cleanup?: () => void;
+  slot?: ChainName; // counter row, default the chain's
+  check?: (out: Buffer, tt: Test) => void;
+}
+
+function runCase(c: Case): void {
+  t.test(c.name, async (tt) => {
+    lab.fillMaps();
+    c.setup?.();
+    try {
+      const chain = c.chain ?? 'gw';
+      const slot = c.slot ?? chain;
+      const before = lab.counters(slot);
+      const res = lab.run(chain, c.ingress ?? X.p1, c.frame);
+      const after = lab.counters(slot);
+      const moved = after.map((v, i) => [i, v - before[i]] as const).filter(([, d]) => d !== 0);
+      tt.equal(res.retval, c.verdict ?? (c.expect.startsWith('fast_') ? XDP_REDIRECT : XDP_PASS), 'verdict');
+      tt.same(moved.map(([i, d]) => `${lab.counterName(i)}+${d}`), [`${c.expect}+1`], 'exactly one counter, once');
+      c.check?.(res.dataOut, tt);
+    } finally {
+      c.cleanup?.();
+    }
+  });
+}
+
+// ---- l2-bridge
+runCase({
+  name: 'known unicast between two forwarding ports is bridged unchanged',
+  frame: bridged4(),
+  expect: 'fast_l2',
+  check: (out, tt) => tt.same(out, bridged4(), 'frame untouched'),
+});
+runCase({ name: 'non-IP unicast is bridged too', frame: eth(MAC.h2, MAC.h1, ETH_P_ARP, arpRequest(MAC.h1, '198.18.0.3', '198.18.0.2')), expect: 'fast_l2' });
+runCase({ name: 'a pure switch port bridges without parsing IP', chain: 'bridge', frame: bridged4({ badChecksum: true }), expect: 'fast_l2' });
+runCase({ name: 'broadcast goes to the kernel', frame: eth('ff:ff:ff:ff:ff:ff', MAC.h1, ETH_P_ARP, arpRequest(MAC.h1, '198.18.0.3', '198.18.0.2')), expect: 'l2_multicast' });
+runCase({ name: 'multicast goes to the kernel', frame: eth('01:00:5e:00:00:05', MAC.h1, ETH_P_IP, v4('224.0.0.5')), expect: 'l2_multicast' });
+runCase({ name: 'an unlearned source goes to the kernel to be learned', frame: eth(MAC.h2, MAC.stranger, ETH_P_IP, v4('198.18.0.2')), expect: 'l2_unknown_src' });
+runCase({ name: 'a source learned on another port has moved', frame: eth(MAC.h1, MAC.h2, ETH_P_IP, v4('198.18.0.3')), expect: 'l2_src_moved' });
+runCase({ name: 'an unknown destination is flooded by the kernel', frame: eth(MAC.stranger, MAC.h1, ETH_P_IP, v4('198.18.0.9')), expect: 'l2_unknown_dst' });
+runCase({ name: 'a destination behind the ingress port is not hairpinned', frame: eth(MAC.h3, MAC.h1, ETH_P_IP, v4('198.18.0.9')), expect: 'l2_same_port' });
+runCase({ name: 'an ingress device that is not a port', frame: bridged4(), expect: 'not_a_port', setup: () => lab.delDev(X.p1) });
+runCase({ name: 'the routed port is not a bridge port', ingress: X.r1, frame: eth(MAC.h2, MAC.n1, ETH_P_IP, v4('198.18.0.2')), expect: 'not_a_port' });
+runCase({ name: 'an ingress port not forwarding (STP)', frame: bridged4(), expect: 'l2_port_state', setup: () => lab.patchDev(X.p1, { flags: SS_DEV_UP | SS_DEV_TX }) });
+runCase({ name: 'an egress port that is down', frame: bridged4(), expect: 'l2_port_state', setup: () => lab.patchDev(X.p2, { flags: SS_DEV_PORT_FWD | SS_DEV_TX }) });
+runCase({ name: 'an egress port of another bridge', frame: bridged4(), expect: 'l2_port_state', setup: () => lab.patchDev(X.p2, { bridgeIfindex: X.r1 }) });
+runCase({
+  name: 'two isolated ports do not talk',
+  frame: bridged4(),
+  expect: 'l2_isolated',
+  setup: () => {
+    for (const p of [X.p1, X.p2]) lab.patchDev(p, { flags: SS_DEV_UP | SS_DEV_TX | SS_DEV_PORT_FWD | SS_DEV_ISOLATED });
+  },
+});
+runCase({
+  name: 'one isolated port may talk to a normal one',
+  frame: bridged4(),
+  expect: 'fast_l2',
+  setup: () => lab.patchDev(X.p1, { flags: SS_DEV_UP | SS_DEV_TX | SS_DEV_PORT_FWD | SS_DEV_ISOLATED }),
+});
+runCase({ name: 'an egress with a shaping qdisc', frame: bridged4(), expect: 'egress_qdisc', setup: () => lab.patchDev(X.p2, { flags: SS_DEV_UP | SS_DEV_TX | SS_DEV_PORT_FWD | SS_DEV_QDISC }) });
+runCase({ name: 'an egress that cannot take redirects', frame: bridged4(), expect: 'egress_not_redirectable', setup: () => lab.patchDev(X.p2, { flags: SS_DEV_UP | SS_DEV_PORT_FWD }) });
+runCase({ name: 'an egress missing from the devmap', frame: bridged4(), expect: 'egress_not_redirectable', setup: () => lab.delTx(X.p2) });
+runCase({ name: 'a frame over the egress MTU', frame: eth(MAC.h2, MAC.h1, ETH_P_IP, v4('198.18.0.2', {}, udp(1, 2, Buffer.alloc(1100)))), expect: 'mtu', setup: () => lab.patchDev(X.p2, { mtu: 1000 }) });
+runCase({ name: 'a frame of exactly the egress MTU still goes', frame: eth(MAC.h2, MAC.h1, ETH_P_IP, v4('198.18.0.2', {}, udp(1, 2, Buffer.alloc(972)))), expect: 'fast_l2', setup: () => lab.patchDev(X.p2, { mtu: 1000 }) });
+runCase({ name: 'a frame to the bridge itself on a pure switch', chain: 'bridge', frame: routed4('198.18.2.5'), expect: 'l2_local' });
+runCase({ name: '802.1Q tagged frames go to the kernel', frame: eth(MAC.h2, MAC.h1, ETH_P_8021Q, vlanTag(10, ETH_P_IP, v4('198.18.0.2'))), expect: 'vlan' });
+
+t.test('the source entry is refreshed at most every 250 ms, static ones never', async (tt) => {
+  lab.fillMaps();
+  tt.equal(lab.run('gw', X.p1, bridged4()).retval, XDP_REDIRECT);
+  const first = decodeFdbValue(lab.getFdb(MAC.h1)!).lastSeenNs;
+  tt.ok(first > 0n, 'last_seen_ns written');
+  tt.equal(decodeFdbValue(lab.getFdb(MAC.h2)!).lastSeenNs, 0n, 'the destination entry is not touched');
+  lab.run('gw', X.p1, bridged4());
+  tt.equal(decodeFdbValue(lab.getFdb(MAC.h1)!).lastSeenNs, first, 'not rewritten within 250 ms');
+  lab.setFdb(MAC.h1, { portIfindex: X.p1, flags: SS_FDB_STATIC, lastSeenNs: 0n });
+  tt.equal(lab.run('gw', X.p1, bridged4()).retval, XDP_REDIRECT);
+  tt.equal(decodeFdbValue(lab.getFdb(MAC.h1)!).lastSeenNs, 0n, 'static entry untouched');
+});
+
+// ---- parse
+runCase({ name: 'IPv4 whose tot_len runs past the frame', frame: bridged4({ totLenDelta: 40 }), expect: 'malformed' });
+runCase({ name: 'IPv4 with a bad version', frame: (() => { const f = bridged4(); f[14] = 0x55; return f; })(), expect: 'malformed' });
+runCase({ name: 'IPv4 with ihl < 5', frame: (() => { const f = bridged4(); f[14] = 0x44; return f; })(), expect: 'malformed' });
+runCase({ name: 'IPv6 whose payload runs past the frame', frame: eth(MAC.h2, MAC.h1, ETH_P_IPV6, v6('2001:2::2', { payloadLenDelta: 8 })), expect: 'malformed' });
+runCase({ name: 'IPv6 with a truncated extension header', frame: eth(MAC.h2, MAC.h1, ETH_P_IPV6, ipv6({ src: '2001:2::3', dst: '2001:2::2', nextHeader: 0 }, Buffer.alloc(4))), expect: 'malformed' });
+runCase({ name: 'a bare Ethernet header continues down the chain', chain: 'nop', frame: eth(MAC.h2, MAC.h1, 0x88b5, Buffer.alloc(0)), expect: 'end_of_chain' });
+runCase({
+  name: 'a missing successor is a counted tail-call miss',
+  chain: 'nop',
+  frame: bridged4(),
+  expect: 'tailcall_miss',
+  setup: () => lab.chainSlot('nop', 1, false),
+  cleanup: () => lab.chainSlot('nop', 1, true),
+});
+
+// ---- l3-router, IPv4
+const checkRouted4 = (dmac: string, smac: string, ttl: number) => (out: Buffer, tt: Test) => {
+  tt.same(out.subarray(0, 6), mac(dmac), 'dst MAC is the next hop');
+  tt.same(out.subarray(6, 12), mac(smac), 'src MAC is the egress device');
+  tt.equal(out[14 + 8], ttl, 'TTL decremented');
+  tt.equal(out.readUInt16BE(14 + 10), ipv4HeaderChecksum(out.subarray(14, 34)), 'header checksum still right');
+};
+runCase({ name: 'routed IPv4 from a bridge port out the routed port', frame: routed4('198.18.2.5'), expect: 'fast_l3', check: checkRouted4(MAC.n1, MAC.r1, 63) });
+runCase({ name: 'routed IPv4 with the lowest forwardable TTL', frame: routed4('198.18.2.5', { ttl: 2 }), expect: 'fast_l3', check: checkRouted4(MAC.n1, MAC.r1, 1) });
+runCase({ name: 'routed IPv4 from the routed port into the bridge resolves the port', chain: 'router', ingress: X.r1, frame: fromR1('198.18.0.2'), expect: 'fast_l3', check: checkRouted4(MAC.h2, MAC.br0, 63) });
+runCase({
+  name: 'Ethernet padding is trimmed to the IP length',
+  chain: 'router',
+  ingress: X.r1,
+  frame: Buffer.concat([fromR1('198.18.0.2', {}, udp(1, 2, Buffer.alloc(2))), Buffer.alloc(12, 0xee)]),
+  expect: 'fast_l3',
+  check: (out, tt) => tt.equal(out.length, 14 + 20 + 8 + 2, 'trailing bytes dropped'),
+});
+runCase({ name: 'a frame not addressed to the router MAC', chain: 'router', ingress: X.r1, frame: eth(MAC.stranger, MAC.n1, ETH_P_IP, ipv4({ src: '198.18.2.7', dst: '198.18.0.2' }, udp(1, 2))), expect: 'l3_not_for_us' });
+runCase({ name: 'routing not enabled on the ingress device', chain: 'router', ingress: X.r1, frame: fromR1('198.18.0.2'), expect: 'l3_disabled', setup: () => lab.patchDev(X.r1, { flags: SS_DEV_UP | SS_DEV_TX }) });
+runCase({ name: 'an ingress device unknown to the fast path', chain: 'router', ingress: X.r1x, frame: fromR1('198.18.0.2'), expect: 'l3_disabled' });
+runCase({ name: 'non-IP to the router', frame: eth(MAC.br0, MAC.h1, ETH_P_ARP, arpRequest(MAC.h1, '198.18.0.3', '198.18.0.1')), expect: 'unparsed_proto' });
+runCase({ name: 'TTL 1 is the kernel\'s (ICMP time exceeded)', frame: routed4('198.18.2.5', { ttl: 1 }), expect: 'ttl' });
+runCase({ name: 'IPv4 options', frame: routed4('198.18.2.5', { options: Buffer.from([1, 1, 1, 0]) }), expect: 'ip_options' });
+runCase({ name: 'first fragment', frame: routed4('198.18.2.5', { fragOff: 0x2000 }), expect: 'fragment' });
+runCase({ name: 'later fragment', frame: routed4('198.18.2.5', { fragOff: 0x0010 }), expect: 'fragment' });
+runCase({ name: 'bad header checksum', frame: routed4('198.18.2.5', { badChecksum: true }), expect: 'bad_checksum' });
+runCase({ name: 'loopback destination', frame: routed4('127.0.0.1'), expect: 'martian' });
+runCase({ name: 'limited broadcast destination', frame: routed4('255.255.255.255'), expect: 'martian' });
+runCase({ name: 'zero-net source', frame: eth(MAC.br0, MAC.h1, ETH_P_IP, ipv4({ src: '0.0.0.0', dst: '198.18.2.5' }, udp(1, 2))), expect: 'martian' });
+runCase({ name: 'addressed to the router itself', frame: routed4('198.18.0.1'), expect: 'fib_local' });
+runCase({ name: 'the router\'s address on another interface', frame: routed4('198.18.1.1'), expect: 'fib_local' });
+runCase({ name: 'a subnet broadcast', frame: routed4('198.18.1.255'), expect: 'fib_local' });
+runCase({ name: 'no route at all', frame: routed4('198.19.200.1'), expect: 'fib_local' });
+runCase({ name: 'blackhole route', frame: routed4('198.18.9.1'), expect: 'fib_blackhole' });
+runCase({ name: 'unreachable route', frame: routed4('198.18.10.1'), expect: 'fib_blackhole' });
+runCase({ name: 'prohibit route', frame: routed4('198.18.11.1'), expect: 'fib_blackhole' });
+runCase({ name: 'next hop without a neighbour entry', frame: routed4('198.18.3.5'), expect: 'fib_no_neigh' });
+runCase({ name: 'larger than the route MTU', frame: routed4('198.18.4.5', {}, udp(1, 2, Buffer.alloc(700))), expect: 'fib_frag_needed' });
+runCase({
+  name: 'forwarding disabled on the (bridge) ingress',
+  frame: routed4('198.18.2.5'),
+  expect: 'fib_fwd_disabled',
+  setup: () => lab.sysctl('net.ipv4.conf.br0.forwarding', 0),
+  cleanup: () => lab.sysctl('net.ipv4.conf.br0.forwarding', 1),
+});
+runCase({ name: 'strict rp_filter: source routed out another device', frame: eth(MAC.br0, MAC.h1, ETH_P_IP, ipv4({ src: '198.18.2.9', dst: '198.18.1.2' }, udp(1, 2))), expect: 'rp_filter' });
+runCase({ name: 'loose rp_filter: source with no route back', chain: 'router', ingress: X.r1, frame: eth(MAC.r1, MAC.n1, ETH_P_IP, ipv4({ src: '198.19.77.1', dst: '198.18.0.2' }, udp(1, 2))), expect: 'rp_filter' });
+runCase({ name: 'loose rp_filter: a route back via another device is fine', chain: 'router', ingress: X.r1, frame: eth(MAC.r1, MAC.n1, ETH_P_IP, ipv4({ src: '198.18.0.77', dst: '198.18.0.2' }, udp(1, 2))), expect: 'fast_l3' });
+runCase({
+  name: 'rp_filter off: a source that is the router\'s own address',
+  chain: 'router',
+  ingress: X.r1,
+  frame: eth(MAC.r1, MAC.n1, ETH_P_IP, ipv4({ src: '198.18.0.1', dst: '198.18.0.2' }, udp(1, 2))),
+  expect: 'martian',
+  setup: () => lab.patchDev(X.r1, { rpFilter: 0 }),
+});
+runCase({
+  name: 'rp_filter off: any routable source is fine',
+  chain: 'router',
+  ingress: X.r1,
+  frame: eth(MAC.r1, MAC.n1, ETH_P_IP, ipv4({ src: '198.18.0.77', dst: '198.18.0.2' }, udp(1, 2))),
+  expect: 'fast_l3',
+  setup: () => lab.patchDev(X.r1, { rpFilter: 0 }),
+});
+runCase({ name: 'routed back out the ingress device', chain: 'router', ingress: X.r1, frame: fromR1('198.18.1.2'), expect: 'l3_hairpin' });
+runCase({ name: 'routed between two hosts of the same bridge', frame: routed4('198.18.0.2'), expect: 'l3_hairpin' });
+runCase({ name: 'route out the bridge, next hop MAC not in the FDB mirror', chain: 'router', ingress: X.r1, frame: fromR1('198.18.0.2'), expect: 'bridge_egress_miss', setup: () => lab.delFdb(MAC.h2) });
+runCase({ name: 'route out the bridge to a port not forwarding', chain: 'router', ingress: X.r1, frame: fromR1('198.18.0.2'), expect: 'l2_port_state', setup: () => lab.patchDev(X.p2, { flags: SS_DEV_UP | SS_DEV_TX | SS_DEV_L3 }) });
+runCase({ name: 'route out the bridge whose port has a qdisc', chain: 'router', ingress: X.r1, frame: fromR1('198.18.0.2'), expect: 'egress_qdisc', setup: () => lab.patchDev(X.p2, { flags: SS_DEV_UP | SS_DEV_TX | SS_DEV_PORT_FWD | SS_DEV_QDISC }) });
+runCase({ name: 'route out a device with a qdisc', frame: routed4('198.18.2.5'), expect: 'egress_qdisc', setup: () => lab.patchDev(X.r1, { flags: SS_DEV_UP | SS_DEV_TX | SS_DEV_L3 | SS_DEV_QDISC }) });
+runCase({ name: 'route out a device that takes no redirects', frame: routed4('198.18.2.5'), expect: 'egress_not_redirectable', setup: () => lab.patchDev(X.r1, { flags: SS_DEV_UP | SS_DEV_L3 }) });
+runCase({ name: 'route out a device unknown to the fast path', frame: routed4('198.18.2.5'), expect: 'egress_not_redirectable', setup: () => lab.delDev(X.r1) });
+runCase({ name: 'route out a device with a smaller MTU than the frame', frame: routed4('198.18.2.5', {}, udp(1, 2, Buffer.alloc(700))), expect: 'mtu', setup: () => lab.patchDev(X.r1, { mtu: 600 }) });
+runCase({
+  name: 'a failed redirect leaves the frame untouched',
+  frame: routed4('198.18.2.5'),
+  expect: 'egress_not_redirectable',
+  setup: () => lab.delTx(X.r1),
+  check: (out, tt) => tt.same(out, routed4('198.18.2.5')),
+});
+
+// ---- l3-router, IPv6
+const checkRouted6 = (dmac: string, smac: string, hops: number) => (out: Buffer, tt: Test) => {
+  tt.same(out.subarray(0, 6), mac(dmac), 'dst MAC is the next hop');
+  tt.same(out.subarray(6, 12), mac(smac), 'src MAC is the egress device');
+  tt.equal(out[14 + 7], hops, 'hop limit decremented');
+};
+runCase({ name: 'routed IPv6 out the routed port', frame: routed6('2001:2:0:2::5'), expect: 'fast_l3', check: checkRouted6(MAC.n1, MAC.r1, 63) });
+runCase({ name: 'routed IPv6 into the bridge', chain: 'router', ingress: X.r1, frame: fromR1v6('2001:2::2'), expect: 'fast_l3', check: checkRouted6(MAC.h2, MAC.br0, 63) });
+runCase({ name: 'routed ICMPv6 echo', frame: routed6('2001:2:0:2::5', { nextHeader: 58 }, icmpEcho(128, 7, 1)), expect: 'fast_l3' });
+runCase({ name: 'IPv6 hop limit 1', frame: routed6('2001:2:0:2::5', { hopLimit: 1 }), expect: 'ttl' });
+runCase({ name: 'IPv6 hop-by-hop header', frame: routed6('2001:2:0:2::5', { nextHeader: 0 }, ext6(17, udp(1, 2))), expect: 'ip_options' });
+runCase({ name: 'IPv6 fragment header', frame: routed6('2001:2:0:2::5', { nextHeader: 44 }, frag6(17, 0, true, udp(1, 2))), expect: 'ip_options' });
+runCase({ name: 'IPv6 link-local destination', frame: routed6('fe80::1'), expect: 'martian' });
+runCase({ name: 'IPv6 multicast destination', frame: routed6('ff02::1'), expect: 'martian' });
+runCase({ name: 'IPv6 loopback source', frame: eth(MAC.br0, MAC.h1, ETH_P_IPV6, ipv6({ src: '::1', dst: '2001:2:0:2::5' }, udp(1, 2))), expect: 'martian' });
+runCase({ name: 'IPv6 to the router', frame: routed6('2001:2::1'), expect: 'fib_local' });
+runCase({ name: 'IPv6 blackhole route', frame: routed6('2001:2:0:9::1'), expect: 'fib_blackhole' });
+runCase({ name: 'IPv6 next hop without a neighbour', frame: routed6('2001:2:0:3::5'), expect: 'fib_no_neigh' });
+
+// ---- root dispatcher
+runCase({ name: 'root: a fresh heartbeat runs the pipeline', chain: 'root', slot: 'gw', frame: bridged4(), expect: 'fast_l2' });
+runCase({ name: 'root: a stale heartbeat fails open', chain: 'root', frame: bridged4(), expect: 'heartbeat_stale', setup: () => lab.heartbeat(false) });
+runCase({ name: 'root: an unset heartbeat fails open', chain: 'root', frame: bridged4(), expect: 'heartbeat_stale', setup: () => lab.heartbeat('unset') });
+runCase({ name: 'root: a heartbeat just inside its timeout is fresh', chain: 'root', slot: 'gw', frame: bridged4(), expect: 'fast_l2', setup: () => lab.heartbeat(-900_000_000n) });
+runCase({ name: 'root: a heartbeat just past its timeout is stale', chain: 'root', frame: bridged4(), expect: 'heartbeat_stale', setup: () => lab.heartbeat(-1_100_000_000n) });
+runCase({ name: 'root: a heartbeat a few ms ahead (coarse clock lag) is fresh', chain: 'root', slot: 'gw', frame: bridged4(), expect: 'fast_l2', setup: () => lab.heartbeat(20_000_000n) });
+runCase({ name: 'root: a heartbeat far in the future is garbage and fails open', chain: 'root', frame: bridged4(), expect: 'heartbeat_stale', setup: () => lab.heartbeat(3_600_000_000_000n) });
+runCase({
+  name: 'root: no generation installed',
+  chain: 'root',
+  frame: bridged4(),
+  expect: 'no_pipeline',
+  setup: () => lab.rootAttach(null),
+  cleanup: () => lab.rootAttach('gw'),
+});
+runCase({
+  name: 'root: swapping the slot switches generations',
+  chain: 'root',
+  slot: 'bridge',
+  frame: routed4('198.18.2.5'),
+  expect: 'l2_local',
+  setup: () => lab.rootAttach('bridge'),
+  cleanup: () => lab.rootAttach('gw'),
+});

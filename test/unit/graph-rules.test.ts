@@ -1,0 +1,320 @@
+// The graph rules (docs/graph-rules.md) on models built from recorded and crafted netlink
+// messages. buildGraph is pure, so each rule is checked by changing one fact.
+import t from 'tap';
+import { buildGraph, bridgeFdb, deviceRoles, diffGraphs, graphToDot, type Graph, type ServiceNode } from '../../controller/graph';
+import type { GraphConfig } from '../../controller/graph/config';
+import { assumeAllCapabilities, type Capabilities } from '../../controller/capabilities/types';
+import { emptyModel, type KernelModel, type Link, type NfChain } from '../../controller/model/types';
+import { parseIptablesSave, parseNftJson } from '../../controller/model/netfilter';
+import { addrMessage, apply, bridgeData, bridgePortData, linkMessage, loadFixture, modelFromFixture, vlanData } from '../fixtures/helpers';
+
+const caps = assumeAllCapabilities('test');
+
+function forwardingOn(m: KernelModel): KernelModel {
+  m.sysctls.ipv4Forward = true;
+  m.sysctls.ipv6Forward = true;
+  m.sysctls.rpFilterAll = 0;
+  for (const l of m.links.values()) m.sysctls.devices.set(l.name, { v4Forwarding: true, rpFilter: 0, v6Forwarding: true });
+  m.netfilter.checked = true;
+  m.netfilter.nftOk = true;
+  return m;
+}
+
+function svc(g: Graph, id: string): ServiceNode {
+  const s = g.services.find((x) => x.id === id);
+  if (!s) throw new Error(`no service ${id}: ${g.services.map((x) => x.id).join(', ')}`);
+  return s;
+}
+
+function link(m: KernelModel, name: string): Link {
+  const l = [...m.links.values()].find((x) => x.name === name);
+  if (!l) throw new Error(`no link ${name}`);
+  return l;
+}
+
+function build(m: KernelModel, cfg: GraphConfig = {}, c: Capabilities = caps): Graph {
+  return buildGraph(m, c, cfg, 1);
+}
+
+function bridge3(steps: string[] = []): KernelModel {
+  const all = loadFixture('bridge3');
+  const m = modelFromFixture('bridge3');
+  for (const label of steps) apply(m, all.find((s) => s.label === label)!.messages);
+  return forwardingOn(m);
+}
+
+function gateway(steps: string[] = []): KernelModel {
+  const all = loadFixture('gateway');
+  const m = modelFromFixture('gateway');
+  for (const label of steps) apply(m, all.find((s) => s.label === label)!.messages);
+  return forwardingOn(m);
+}
+
+const chain = (o: Partial<NfChain>): NfChain => ({
+  family: 'inet', table: 'f', name: 'fwd', hook: 'forward', type: 'filter', priority: 0, policy: 'accept', rules: 1, devices: [], ...o,
+});
+
+t.test('L2: a bridge with >= 2 up forwarding ports is accelerated; down ports are left out with a reason', async (t) => {
+  const g = build(bridge3());
+  const s = svc(g, 'l2-bridge:br0');
+  t.equal(s.verdict, 'accelerated');
+  t.same(s.devices, ['p1', 'p2']);
+  t.ok(s.reasons.includes('p3 is down'), 'p3 left out because it is down');
+  const up = svc(build(bridge3(['p3 up'])), 'l2-bridge:br0');
+  t.same(up.devices, ['p1', 'p2', 'p3']);
+});
+
+t.test('L2: STP state of a port', async (t) => {
+  const s = svc(build(bridge3(['p3 up', 'p2 STP disabled'])), 'l2-bridge:br0');
+  t.equal(s.verdict, 'accelerated', 'two forwarding ports remain');
+  t.same(s.devices, ['p1', 'p3']);
+  t.ok(s.reasons.includes('port p2 is in STP disabled state'));
+  const m = bridge3(['p2 STP disabled']); // p3 is down too: one port left
+  const s2 = svc(build(m), 'l2-bridge:br0');
+  t.equal(s2.verdict, 'slow-path');
+  t.same(s2.devices, []);
+  t.ok(s2.reasons.includes('br0 has 1 usable forwarding port (needs 2)'));
+  link(m, 'p2').port!.state = 'learning';
+  t.ok(svc(build(m), 'l2-bridge:br0').reasons.includes('port p2 is in STP learning state'));
+});
+
+t.test('L2: vlan_filtering, bridge netfilter, br_netfilter', async (t) => {
+  const m = bridge3();
+  link(m, 'br0').bridge!.vlanFiltering = true;
+  let s = svc(build(m), 'l2-bridge:br0');
+  t.equal(s.verdict, 'slow-path');
+  t.ok(s.reasons.includes('br0 has vlan_filtering on (not supported yet)'));
+
+  const m2 = bridge3();
+  m2.netfilter.chains = [chain({ family: 'bridge', table: 'b', name: 'fw' })];
+  s = svc(build(m2), 'l2-bridge:br0');
+  t.equal(s.verdict, 'slow-path');
+  t.ok(s.reasons.includes('netfilter has rules for bridged traffic (bridge b fw)'));
+
+  const m3 = bridge3();
+  m3.netfilter.chains = [chain({})];
+  t.equal(svc(build(m3), 'l2-bridge:br0').verdict, 'accelerated', 'inet forward rules alone do not touch bridged traffic');
+  m3.sysctls.bridgeNfCallIptables = true;
+  s = svc(build(m3), 'l2-bridge:br0');
+  t.equal(s.verdict, 'slow-path', 'but they do with br_netfilter calling iptables');
+  t.match(s.reasons.join('\n'), /br_netfilter passes bridged IPv4 to netfilter \(net\.bridge\.bridge-nf-call-iptables=1\)/);
+  const m4 = bridge3();
+  m4.netfilter.chains = [chain({ rules: 0 })];
+  m4.sysctls.bridgeNfCallIptables = true;
+  t.equal(svc(build(m4), 'l2-bridge:br0').verdict, 'accelerated', 'an empty accept chain is harmless');
+});
+
+t.test('egress: a non-default root qdisc means no XDP redirect out of that device', async (t) => {
+  const m = bridge3(['htb on p1']);
+  const g = build(m);
+  const s = svc(g, 'l2-bridge:br0');
+  t.equal(s.verdict, 'accelerated', 'p1 still takes ingress traffic');
+  t.ok(s.reasons.includes('p1 has an htb root qdisc: bridged traffic out of p1 stays on the slow path'));
+  const roles = deviceRoles(g, m);
+  t.equal(roles.get('p1')?.egressOk, false);
+  t.equal(roles.get('p1')?.egressQdisc, 'htb');
+  t.equal(roles.get('p2')?.egressOk, true);
+  t.equal(roles.get('p2')?.egressQdisc, null);
+  const back = deviceRoles(build(bridge3(['htb on p1', 'htb off p1'])), m);
+  t.ok(back.get('p1'), 'p1 present');
+  const g2 = build(bridge3(['htb on p1', 'htb off p1']));
+  t.equal(g2.nodes.find((n) => n.id === 'device:p1')?.attrs.egress_ok, true, 'default again after the delete');
+  // mq with a shaping child counts as shaped; the kernel default with handle 0: does not.
+  const m3 = bridge3();
+  const p2 = link(m3, 'p2').ifindex;
+  for (const [k, q] of m3.qdiscs) if (q.ifindex === p2) m3.qdiscs.delete(k);
+  m3.qdiscs.set('a', { key: 'a', ifindex: p2, kind: 'mq', handle: 0, parent: 0xffffffff, root: true, ingress: false });
+  m3.qdiscs.set('b', { key: 'b', ifindex: p2, kind: 'pfifo_fast', handle: 0, parent: 1, root: false, ingress: false });
+  t.equal(build(m3).nodes.find((n) => n.id === 'device:p2')?.attrs.egress_ok, true);
+  m3.qdiscs.set('c', { key: 'c', ifindex: p2, kind: 'tbf', handle: 0x80010000, parent: 2, root: false, ingress: false });
+  t.equal(build(m3).nodes.find((n) => n.id === 'device:p2')?.attrs.egress_ok, false);
+});
+
+t.test('ingress: tc ingress filters keep a device out', async (t) => {
+  const g = build(bridge3(['p3 up', 'ingress filter on p3']));
+  const s = svc(g, 'l2-bridge:br0');
+  t.same(s.devices, ['p1', 'p2']);
+  t.ok(s.reasons.includes('p3 has tc ingress filters (bpf), which run after XDP'));
+});
+
+t.test('someone else\'s XDP program, config exclusions, API-disabled devices', async (t) => {
+  const m = bridge3(['p3 up']);
+  link(m, 'p2').xdp = { mode: 'native', progId: 42, drvProgId: 42, skbProgId: 0, hwProgId: 0 };
+  let s = svc(build(m), 'l2-bridge:br0');
+  t.same(s.devices, ['p1', 'p3']);
+  t.ok(s.reasons.includes('p2 already has an XDP program attached by someone else (id 42)'));
+  s = svc(build(m, { ownedXdpProgIds: [42] }), 'l2-bridge:br0');
+  t.same(s.devices, ['p1', 'p2', 'p3'], 'our own program is not a reason');
+  s = svc(build(m, { ownedXdpProgIds: [42], exclude: ['p3'] }), 'l2-bridge:br0');
+  t.ok(s.reasons.includes('p3 is excluded by configuration'));
+  s = svc(build(m, { ownedXdpProgIds: [42], disabledDevices: ['p1'] }), 'l2-bridge:br0');
+  t.ok(s.reasons.includes('p1 is disabled via the API'));
+  s = svc(build(m, { ownedXdpProgIds: [42], include: ['p1', 'p2', 'br*'] }), 'l2-bridge:br0');
+  t.ok(s.reasons.includes('p3 is not in the configured device list'));
+  t.same(s.devices, ['p1', 'p2']);
+  s = svc(build(m, { exclude: ['br0'] }), 'l2-bridge:br0');
+  t.equal(s.verdict, 'slow-path');
+  t.ok(s.reasons.includes('br0 is excluded by configuration'));
+});
+
+t.test('unsupported kinds: 802.1Q, bond, macvlan (crafted: this kernel has no 8021q)', async (t) => {
+  const m = emptyModel();
+  apply(m, [
+    linkMessage({ ifindex: 2, name: 'eth0', mac: '02:00:00:00:00:02' }),
+    linkMessage({ ifindex: 3, name: 'eth0.100', kind: 'vlan', data: vlanData(100), link: 2 }),
+    linkMessage({ ifindex: 4, name: 'bond0', kind: 'bond' }),
+    linkMessage({ ifindex: 5, name: 'br0', kind: 'bridge', data: bridgeData({}) }),
+    linkMessage({ ifindex: 6, name: 'eth1', master: 5, slaveKind: 'bridge', slaveData: bridgePortData(3) }),
+    linkMessage({ ifindex: 7, name: 'eth2', master: 5, slaveKind: 'bridge', slaveData: bridgePortData(3) }),
+    linkMessage({ ifindex: 8, name: 'mv0', kind: 'macvlan', link: 2, master: 5, slaveKind: 'bridge', slaveData: bridgePortData(3) }),
+    addrMessage(3, '198.18.3.1/24'),
+    addrMessage(2, '198.18.2.1/24'),
+    addrMessage(4, '198.18.4.1/24'),
+  ]);
+  forwardingOn(m);
+  t.equal(link(m, 'eth0.100').kind, 'vlan');
+  t.equal(link(m, 'eth0.100').vlanId, 100);
+  t.equal(link(m, 'eth0').kind, 'physical');
+  const g = build(m);
+  const l3 = svc(g, 'l3-router');
+  t.same(l3.devices, ['eth0']);
+  t.ok(l3.reasons.includes('eth0.100 is an 802.1Q VLAN device (not accelerated yet)'));
+  t.ok(l3.reasons.includes('bond0 is a bond (not accelerated yet)'));
+  const l2 = svc(g, 'l2-bridge:br0');
+  t.same(l2.devices, ['eth1', 'eth2']);
+  t.ok(l2.reasons.includes('mv0 is a macvlan device (not accelerated yet)'));
+  t.equal(g.nodes.find((n) => n.id === 'device:eth0.100')?.attrs.vlan_id, 100);
+});
+
+t.test('L3 on the gateway: bridge ports take routed traffic; per-family verdicts', async (t) => {
+  const m = gateway();
+  let g = build(m);
+  let l3 = svc(g, 'l3-router');
+  t.equal(l3.verdict, 'accelerated');
+  t.same(l3.devices, ['lan1', 'lan2', 'wan0']);
+  t.same(l3.attrs, { ipv4: true, ipv6: true, ipv4_devices: ['lan1', 'lan2', 'wan0'], ipv6_devices: ['lan1', 'lan2', 'wan0'] });
+  t.ok(l3.reasons.includes('br0 has an address and routes: its ports (lan1, lan2) take routed traffic'));
+  t.ok(l3.reasons.includes('1 IPv4 policy rule is honoured by bpf_fib_lookup'));
+  const roles = deviceRoles(g, m);
+  t.same(roles.get('lan1')?.l3, { v4: true, v6: true });
+  t.equal(roles.get('lan1')?.l2Bridge, 'br0', 'and it is an L2 port too');
+  t.equal(roles.get('lan1')?.routerMac, link(m, 'br0').mac, 'routed frames to the LAN are addressed to br0');
+  t.same(roles.get('wan0')?.l3, { v4: true, v6: true });
+  t.equal(roles.get('wan0')?.l2Bridge, null);
+  t.ok(g.edges.some((e) => e.from === 'l3-router' && e.to === 'device:wan0' && e.kind === 'egress-via'));
+
+  // ip_forward=0: IPv4 off, IPv6 still accelerated.
+  m.sysctls.ipv4Forward = false;
+  g = build(m);
+  l3 = svc(g, 'l3-router');
+  t.equal(l3.verdict, 'accelerated');
+  t.equal(l3.attrs?.ipv4, false);
+  t.equal(l3.attrs?.ipv6, true);
+  t.ok(l3.reasons.includes('IPv4 stays on the slow path: IPv4 forwarding is off (net.ipv4.ip_forward=0)'));
+  t.same(deviceRoles(g, m).get('wan0')?.l3, { v4: false, v6: true });
+  m.sysctls.ipv6Forward = false;
+  l3 = svc(build(m), 'l3-router');
+  t.equal(l3.verdict, 'slow-path');
+  t.same(l3.devices, []);
+  t.ok(l3.reasons.includes('IPv6 forwarding is off (net.ipv6.conf.all.forwarding=0)'));
+});
+
+t.test('L3: netfilter forward/nat rules and policy rules', async (t) => {
+  const m = gateway();
+  m.netfilter.chains = [chain({ family: 'ip', table: 'nat', name: 'post', hook: 'postrouting', type: 'nat' })];
+  let l3 = svc(build(m), 'l3-router');
+  t.equal(l3.attrs?.ipv4, false);
+  t.equal(l3.attrs?.ipv6, true, 'an ip-family chain leaves IPv6 alone');
+  t.ok(l3.reasons.includes('IPv4 stays on the slow path: netfilter has NAT rules (ip nat post)'));
+  m.netfilter.chains = [chain({})];
+  l3 = svc(build(m), 'l3-router');
+  t.equal(l3.verdict, 'slow-path', 'inet covers both families');
+  t.ok(l3.reasons.includes('netfilter has rules in the forward path (inet f fwd)'));
+  m.netfilter.chains = [];
+  m.netfilter.iptables.v4 = parseIptablesSave('*filter\n:FORWARD DROP [0:0]\n-A FORWARD -i wan0 -j ACCEPT\nCOMMIT\n');
+  l3 = svc(build(m), 'l3-router');
+  t.ok(l3.reasons.includes('IPv4 stays on the slow path: iptables has 2 rules in the forward path (filter FORWARD)'));
+  m.netfilter.iptables.v4 = null;
+  const fw = gateway(['fwmark rule']);
+  l3 = svc(build(fw), 'l3-router');
+  t.equal(l3.attrs?.ipv4, false);
+  t.ok(l3.reasons.includes('IPv4 stays on the slow path: policy rule 200 selects on fwmark (not visible to the fast path)'));
+});
+
+t.test('L3: a device going down or losing its address leaves the router', async (t) => {
+  let l3 = svc(build(gateway(['wan0 down'])), 'l3-router');
+  t.same(l3.devices, ['lan1', 'lan2']);
+  t.ok(l3.reasons.includes('wan0 is down'));
+  l3 = svc(build(gateway(['addr del br0'])), 'l3-router');
+  t.same(l3.attrs?.ipv4_devices, ['wan0'], 'no IPv4 address on br0: its ports take no routed IPv4');
+  t.same(l3.attrs?.ipv6_devices, ['lan1', 'lan2', 'wan0']);
+  const m = gateway();
+  m.sysctls.devices.get('wan0')!.v4Forwarding = false;
+  l3 = svc(build(m), 'l3-router');
+  t.same(l3.attrs?.ipv4_devices, ['lan1', 'lan2']);
+  t.ok(l3.reasons.includes('wan0 has net.ipv4.conf.wan0.forwarding=0'));
+});
+
+t.test('optional services and capabilities', async (t) => {
+  const m = gateway();
+  let g = build(m, { epping: { enabled: true, devices: ['wan0'] }, queueing: { enabled: true, devices: ['wan0'] } });
+  t.equal(svc(g, 'latency-monitor:wan0').verdict, 'accelerated');
+  t.equal(svc(g, 'queueing:wan0').verdict, 'accelerated');
+  t.equal(deviceRoles(g, m).get('wan0')?.epping, true);
+  t.equal(deviceRoles(g, m).get('lan1')?.epping, false);
+  g = build(m, { epping: { enabled: true } });
+  t.same(g.services.filter((s) => s.kind === 'latency-monitor').map((s) => s.id), ['latency-monitor:lan1', 'latency-monitor:lan2', 'latency-monitor:wan0'], 'default: every accelerated ingress');
+  const noFib: Capabilities = { ...caps, helpers: { ...caps.helpers, bpf_fib_lookup: false } };
+  const l3 = svc(build(m, {}, noFib), 'l3-router');
+  t.equal(l3.verdict, 'slow-path');
+  t.ok(l3.reasons.includes('this kernel lacks bpf_fib_lookup'));
+  t.equal(svc(build(m, {}, noFib), 'l2-bridge:br0').verdict, 'accelerated', 'L2 does not need it');
+});
+
+t.test('determinism, diff, DOT, fdb records', async (t) => {
+  const m = gateway();
+  const a = build(m);
+  const b = buildGraph(m, caps, {}, 1);
+  t.equal(JSON.stringify(a), JSON.stringify(b), 'same input, same JSON');
+  const ids = a.nodes.map((n) => n.id);
+  t.same(ids, [...ids].sort(), 'nodes sorted by id');
+  for (const id of ['device:br0', 'bridge:br0', 'port:br0/lan1', 'fdb:br0', 'addresses', 'routes:main', 'routes:local', 'routes:100', 'routes:rules', 'neighbours', 'netfilter', 'sysctl', 'capabilities']) {
+    t.ok(ids.includes(id), `node ${id}`);
+  }
+  t.ok(a.edges.some((e) => e.from === 'port:br0/lan1' && e.to === 'bridge:br0' && e.kind === 'member-of'));
+  const m2 = gateway(['wan0 down']);
+  const c = buildGraph(m2, caps, {}, 2);
+  const d = diffGraphs(a, c, ['RTM_NEWLINK wan0']);
+  t.equal(d.version, 2);
+  t.ok(d.changed.includes('device:wan0'));
+  t.ok(d.changed.includes('l3-router'));
+  t.same(d.causes, ['RTM_NEWLINK wan0']);
+  t.same(diffGraphs(a, b, []).changed, []);
+  const dot = graphToDot(a);
+  t.match(dot, /^digraph slipstream \{/);
+  t.match(dot, /"l2-bridge:br0" -> "device:lan1"/);
+  const fdb = bridgeFdb(a, m);
+  t.ok(fdb.length > 0);
+  t.ok(fdb.every((e) => e.bridgeIfindex === link(m, 'br0').ifindex));
+  t.ok(fdb.some((e) => e.local && e.portIfindex === link(m, 'lan1').ifindex), 'a port\'s own address is local');
+  t.notOk(fdb.some((e) => e.mac.startsWith('33:33')), 'no self (device) entries');
+});
+
+t.test('netfilter parsers', async (t) => {
+  const chains = parseNftJson(JSON.stringify({
+    nftables: [
+      { metainfo: { version: '1.0.6' } },
+      { table: { family: 'inet', name: 'f', handle: 1 } },
+      { chain: { family: 'inet', table: 'f', name: 'fw', handle: 1, type: 'filter', hook: 'forward', prio: 0, policy: 'accept' } },
+      { chain: { family: 'inet', table: 'f', name: 'helper', handle: 2 } },
+      { chain: { family: 'netdev', table: 'n', name: 'in', handle: 1, type: 'filter', hook: 'ingress', prio: 0, policy: 'accept', dev: 'eth0' } },
+      { rule: { family: 'inet', table: 'f', chain: 'fw', handle: 3, expr: [] } },
+      { rule: { family: 'inet', table: 'f', chain: 'fw', handle: 4, expr: [] } },
+      { rule: { family: 'inet', table: 'f', chain: 'helper', handle: 5, expr: [] } },
+    ],
+  }));
+  t.same(chains.map((c) => [c.family, c.name, c.hook, c.rules, c.devices]), [['inet', 'fw', 'forward', 2, []], ['netdev', 'in', 'ingress', 0, ['eth0']]]);
+  t.throws(() => parseNftJson('{"x":1}'));
+  const s = parseIptablesSave('*nat\n:PREROUTING ACCEPT [0:0]\n-A POSTROUTING -j MASQUERADE\nCOMMIT\n*filter\n:FORWARD ACCEPT [0:0]\n:INPUT DROP [0:0]\n-A INPUT -j ACCEPT\nCOMMIT\n*mangle\n-A PREROUTING -j MARK --set-mark 1\nCOMMIT\n');
+  t.same(s, { forward: { 'mangle PREROUTING': 1 }, nat: 1 });
+});
