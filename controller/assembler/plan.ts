@@ -50,10 +50,15 @@ function lacking(m: FpmManifest, missing: Set<string>): string[] {
 }
 
 // Knobs every FPM may declare; values follow from the device's role and the chain itself.
-function derivedKnobs(role: DeviceRole, chain: string[], manifests: Map<string, FpmManifest>): KnobValues {
+// An FPM that implements l3-router routes exactly the families the role allows; the parser
+// parses what any FPM of the chain needs.
+function derivedKnobs(role: DeviceRole, m: FpmManifest, chain: string[], manifests: Map<string, FpmManifest>): KnobValues {
   const has = (svc: ServiceKind) => chain.some((n) => manifests.get(n)?.services.includes(svc));
   const l3 = has('l3-router');
   const monitor = has('latency-monitor');
+  if (m.services.includes('l3-router')) {
+    return { cfg_ipv4: role.l3.v4, cfg_ipv6: role.l3.v6 };
+  }
   return {
     cfg_ipv4: (l3 && role.l3.v4) || monitor,
     cfg_ipv6: (l3 && role.l3.v6) || monitor,
@@ -97,9 +102,9 @@ export function planDevice(
   const serving = [...chosen].some((n) => (manifests.get(n)?.services.length ?? 0) > 0);
   if (!serving) return null;
   const chain = [...chosen].sort((a, b) => manifests.get(a)!.order - manifests.get(b)!.order);
-  const derived = derivedKnobs(role, chain, manifests);
   const fpms = chain.map((name) => {
     const m = manifests.get(name)!;
+    const derived = derivedKnobs(role, m, chain, manifests);
     const knobs: KnobValues = {};
     const fromConfig = configKnobs.get(name) ?? {};
     for (const k of m.knobs) {

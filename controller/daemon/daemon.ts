@@ -5,10 +5,12 @@ import { assemble, type KnobValues } from '../assembler/plan';
 import { capabilitiesSummary, probeCapabilities, probeDevicesOf, type Capabilities } from '../capabilities';
 import { deviceSelected, reloadConfig, type Config, type ConfigOverrides } from '../config';
 import { bridgeFdb, deviceRoles, graphToDot, type Graph, type GraphConfig } from '../graph';
+import { qdiscInfo } from '../graph/analysis';
 import { Introspector, type UpdateEvent } from '../model';
 import { Deployer, type DeployError, type SwapEvent } from '../deployer';
 import type { DpDevice } from '../deployer/datapath';
 import type { Metrics } from '../api';
+import { EppingService, eppingKnobs, eppingMapSizes } from '../epping';
 import type { Logger } from '../util/log';
 import type {
   DaemonEvent, DaemonView, DeviceStats, ErrorInfo, PipelineView, ReloadResult, StatusView,
@@ -24,24 +26,12 @@ export interface DaemonOptions {
   version: string;
 }
 
-// Config sections that become FPM knobs. Keyed by FPM name; adding an FPM with config
-// knobs means adding its mapping here or accepting its manifest defaults.
+// Config sections that become FPM knobs, keyed by FPM name.
 function configKnobs(cfg: Config): Map<string, KnobValues> {
-  const e = cfg.epping;
-  return new Map<string, KnobValues>([
-    ['latency-monitor', {
-      cfg_tcp: e.protocols.includes('tcp'),
-      cfg_icmp: e.protocols.includes('icmp'),
-      rate_limit_ns: e.rate_limit_ms * 1_000_000,
-      rtt_rate: e.rtt_rate,
-      rtt_smoothed: e.rtt_basis === 'smoothed',
-      include_syn: e.include_syn,
-      local_filter: e.local_filter,
-      v4_prefix: e.aggregation.ipv4_prefix,
-      v6_prefix: e.aggregation.ipv6_prefix,
-    }],
-  ]);
+  return new Map<string, KnobValues>([['latency-monitor', eppingKnobs(cfg.epping)]]);
 }
+
+const EPPING_MAPS = ['ss_ep_events', 'ss_ep_hist', 'ss_ep_flows', 'ss_ep_ts', 'ss_ep_local', 'ss_ep_stats'];
 
 // The running daemon: introspection feeds the graph, the graph feeds the assembler, the
 // deployer makes it live. Implements everything the API and CLI read.
@@ -59,12 +49,24 @@ export class Daemon implements DaemonView {
   private lastError: ErrorInfo | null = null;
   private disabled = new Set<string>();
   private owned = new Set<number>();
+  readonly epping: EppingService;
+  private eppingMapIds = '';
 
   constructor(private readonly o: DaemonOptions) {
     this.cfg = o.config;
     this.log = o.logger;
     this.manifests = loadManifests();
     this.events.setMaxListeners(0);
+    this.epping = new EppingService({ log: o.logger, config: o.config.epping });
+    this.epping.on('sample', (sample) => {
+      this.o.metrics.observeRtt(sample.device, sample.side, sample.rtt_us / 1e6);
+      this.emit({ type: 'rtt', sample: { ...sample } });
+    });
+  }
+
+  // Samples for GET /v1/rtt when the richer epping routes are not registered.
+  rttSamples(limit: number): Record<string, unknown>[] {
+    return this.epping.rttSamples(limit);
   }
 
   get config(): Config {
@@ -102,6 +104,7 @@ export class Daemon implements DaemonView {
       heartbeatIntervalMs: c.heartbeat.interval_ms,
       heartbeatTimeoutMs: c.heartbeat.timeout_ms,
       fdbRefreshMs: c.fdb_refresh_ms,
+      mapSizes: () => eppingMapSizes(this.cfg.epping),
       sendNetlink: (b) => this.nlSend?.(b),
     });
     // Programs an earlier daemon attached are ours, not "someone else's XDP".
@@ -171,6 +174,15 @@ export class Daemon implements DaemonView {
     try {
       const model = this.intro.model;
       const roles = deviceRoles(graph, model);
+      const shaped = (ifindex: number): boolean => {
+        const link = model.links.get(ifindex);
+        return link ? !qdiscInfo(link, model).isDefault : false;
+      };
+      // A bridge port answers to the bridge's addresses: it inherits the bridge's rp_filter.
+      const rpOf = (r: { rpFilter: number; bridgeIfindex: number; l2Bridge: string | null }): number => {
+        const br = r.l2Bridge ? roles.get(r.l2Bridge) : undefined;
+        return br ? Math.max(br.rpFilter, r.rpFilter) : r.rpFilter;
+      };
       const dp: DpDevice[] = [...roles.values()].map((r) => ({
         ifindex: r.ifindex,
         ifname: r.ifname,
@@ -182,9 +194,9 @@ export class Daemon implements DaemonView {
         portForwarding: r.portForwarding,
         isolated: r.isolated,
         tx: r.egressOk,
-        qdisc: r.egressQdisc !== null,
+        qdisc: shaped(r.ifindex),
         l3: r.l3.v4 || r.l3.v6,
-        rpFilter: r.rpFilter,
+        rpFilter: rpOf(r),
       }));
       this.deployer.syncData(dp, bridgeFdb(graph, model));
       const candidates = [...roles.values()].filter((r) => r.managed && r.ingressOk && deviceSelected(this.cfg.devices, r.ifname));
@@ -196,6 +208,7 @@ export class Daemon implements DaemonView {
       });
       for (const p of problems) this.log.warn(p);
       this.deployer.apply(plans, firstEventAt);
+      this.syncEpping();
       const ids = this.deployer.rootProgIds();
       if (ids.some((id) => !this.owned.has(id))) {
         for (const id of ids) this.owned.add(id);
@@ -204,6 +217,31 @@ export class Daemon implements DaemonView {
     } catch (e) {
       this.recordError(`reconcile: ${(e as Error).message}`);
     }
+  }
+
+  // The monitor's maps exist once a chain with it has loaded; follow them if they are recreated.
+  private syncEpping(): void {
+    const model = this.intro.model;
+    const links = [...model.links.values()];
+    this.epping.setDevices(links.map((l) => ({ ifindex: l.ifindex, ifname: l.name })));
+    const sides: Record<string, string> = {};
+    for (const l of links) {
+      const br = l.port && l.master ? model.links.get(l.master) : undefined;
+      sides[l.name] = br ? br.name : l.name;
+    }
+    this.epping.setSides(sides);
+    this.epping.setLocalAddresses([...model.addresses.values()].map((a) => a.address));
+    const fds: Record<string, number> = {};
+    for (const name of EPPING_MAPS) {
+      const fd = this.deployer.shared.fd(name);
+      if (fd !== undefined) fds[name] = fd;
+    }
+    const running = this.deployer.pipelines().some((p) => p.fpms.includes('latency-monitor'));
+    const ids = running && fds.ss_ep_events !== undefined ? EPPING_MAPS.map((n) => this.deployer.shared.info(n)?.id ?? 0).join(',') : '';
+    if (ids === this.eppingMapIds) return;
+    this.eppingMapIds = ids;
+    if (ids) this.epping.attachMaps(fds);
+    else this.epping.detach();
   }
 
   private onSwap(ev: SwapEvent): void {
@@ -285,6 +323,7 @@ export class Daemon implements DaemonView {
   }
 
   stop(): void {
+    this.epping.close();
     this.intro?.stop();
     this.deployer?.shutdown(this.cfg.on_exit);
     this.closeNl?.();

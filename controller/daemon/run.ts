@@ -2,6 +2,7 @@ import { native } from '../native';
 import { createApi, listenApi, Metrics } from '../api';
 import type { RunOptions } from '../cli/run-options';
 import { Daemon } from './daemon';
+import { registerEppingRoutes } from '../epping';
 
 function watchdogIntervalMs(): number | null {
   const usec = Number(process.env.WATCHDOG_USEC ?? '');
@@ -27,6 +28,8 @@ export async function runDaemon(o: RunOptions): Promise<number> {
   // The API listens before entering --netns, so operators reach it from the host namespace.
   const app = await createApi(daemon, {
     listen: o.config.api.listen, tokenFile: o.config.api.token_file, logger: log, metrics, version: o.version,
+    rttRoute: false,
+    extraRoutes: (a) => registerEppingRoutes(a, daemon.epping),
   });
   const bound = await listenApi(app, o.config.api.listen);
   log.info({ api: `http://${bound}` }, 'api listening');

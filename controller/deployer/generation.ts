@@ -37,6 +37,7 @@ export class Generation {
     devSlot: number,
     manifests: Map<string, FpmManifest>,
     shared: SharedMaps,
+    mapSizes: Record<string, number> = {},
   ): Generation {
     if (plan.fpms.length === 0 || plan.fpms.length > SS_MAX_CHAIN) {
       throw new LoadError(`pipeline for ${plan.ifname} has ${plan.fpms.length} FPMs`, '');
@@ -60,7 +61,10 @@ export class Generation {
           ss_dev_slot: devSlot,
           ss_next_slot: i + 1 < plan.fpms.length ? i + 1 : SS_SLOT_NONE,
         });
-        if (obj.maps().some((x) => x.name === 'ss_chain')) obj.reuseMap('ss_chain', chainFd);
+        const declared = new Set(obj.maps().map((x) => x.name));
+        // Sizes from config must be equal on every object sharing a map, or it is recreated.
+        for (const [name, n] of Object.entries(mapSizes)) if (declared.has(name)) obj.setMaxEntries(name, n);
+        if (declared.has('ss_chain')) obj.reuseMap('ss_chain', chainFd);
         const creates = shared.prepare(obj);
         try {
           obj.load();

@@ -24,6 +24,8 @@ export interface DeployerOptions {
   heartbeatIntervalMs: number;
   heartbeatTimeoutMs: number;
   fdbRefreshMs: number;
+  // Max entries for maps whose size comes from config (e.g. the latency monitor's tables).
+  mapSizes?: () => Record<string, number>;
   // Sends raw rtnetlink requests (FDB refresh); null disables the refresh.
   sendNetlink: ((msg: Buffer) => void) | null;
 }
@@ -173,7 +175,7 @@ export class Deployer extends EventEmitter {
       this.markSlot(plan.ifindex, slot);
     }
     // Load the whole new generation first; the running one is untouched if this throws.
-    const next = Generation.load(this.native, this.generation + 1, plan, dev.devSlot, this.opts.manifests, this.shared);
+    const next = Generation.load(this.native, this.generation + 1, plan, dev.devSlot, this.opts.manifests, this.shared, this.opts.mapSizes?.() ?? {});
     this.generation = next.id;
     const old = dev.swap(next);
     old?.close();

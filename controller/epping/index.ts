@@ -22,6 +22,7 @@ export * from './layout';
 export * from './sample';
 export * from './store';
 export { registerEppingRoutes } from './routes';
+export * from './egress';
 
 export interface EppingServiceOptions {
   log: Logger;

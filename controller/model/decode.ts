@@ -305,10 +305,15 @@ function dstAt(b: Buffer, off: number, len: number): string {
 const RTA = { DST: 1, SRC: 2, OIF: 4, GATEWAY: 5, PRIORITY: 6, PREFSRC: 7, MULTIPATH: 9, TABLE: 15, NH_ID: 30 } as const;
 
 export function decodeRoute(type: number, payload: Buffer): Op | null {
-  if (payload.length < 12) return null;
-  const family = fam(payload[0]);
+  return decodeRouteAt(type, payload, 0, payload.length);
+}
+
+// Works on a slice [s, e) of a datagram, so a 100k-route dump allocates no Buffer per route.
+export function decodeRouteAt(type: number, b: Buffer, s: number, e: number): Op | null {
+  if (e - s < 12) return null;
+  const family = fam(b[s]);
   if (!family) return null;
-  const rtmFlags = payload.readUInt32LE(8);
+  const rtmFlags = b.readUInt32LE(s + 8);
   if (rtmFlags & RTM_F_CLONED) return null; // route cache / exceptions are not configuration
   let dst = '';
   let src = '';
@@ -316,27 +321,27 @@ export function decodeRoute(type: number, payload: Buffer): Op | null {
   let gateway: string | null = null;
   let priority = 0;
   let prefsrc: string | null = null;
-  let table = payload[4];
+  let table = b[s + 4];
   let nhId = 0;
   let multipath: NextHop[] | null = null;
-  let off = 12;
-  const end = payload.length;
+  let off = s + 12;
+  const end = e;
   while (off + 4 <= end) {
-    const len = payload.readUInt16LE(off);
+    const len = b.readUInt16LE(off);
     if (len < 4 || off + len > end) break;
-    const t = payload.readUInt16LE(off + 2) & 0x3fff;
+    const t = b.readUInt16LE(off + 2) & 0x3fff;
     const v = off + 4;
     const vlen = len - 4;
     switch (t) {
-      case RTA.DST: dst = dstAt(payload, v, vlen); break;
-      case RTA.SRC: src = ipAt(payload, v, vlen); break;
-      case RTA.OIF: if (vlen >= 4) oif = payload.readInt32LE(v); break;
-      case RTA.GATEWAY: gateway = ipAt(payload, v, vlen); break;
-      case RTA.PRIORITY: if (vlen >= 4) priority = payload.readUInt32LE(v); break;
-      case RTA.PREFSRC: prefsrc = ipAt(payload, v, vlen); break;
-      case RTA.TABLE: if (vlen >= 4) table = payload.readUInt32LE(v); break;
-      case RTA.NH_ID: if (vlen >= 4) nhId = payload.readUInt32LE(v); break;
-      case RTA.MULTIPATH: multipath = parseMultipath(payload.subarray(v, v + vlen)); break;
+      case RTA.DST: dst = dstAt(b, v, vlen); break;
+      case RTA.SRC: src = ipAt(b, v, vlen); break;
+      case RTA.OIF: if (vlen >= 4) oif = b.readInt32LE(v); break;
+      case RTA.GATEWAY: gateway = ipAt(b, v, vlen); break;
+      case RTA.PRIORITY: if (vlen >= 4) priority = b.readUInt32LE(v); break;
+      case RTA.PREFSRC: prefsrc = ipAt(b, v, vlen); break;
+      case RTA.TABLE: if (vlen >= 4) table = b.readUInt32LE(v); break;
+      case RTA.NH_ID: if (vlen >= 4) nhId = b.readUInt32LE(v); break;
+      case RTA.MULTIPATH: multipath = parseMultipath(b.subarray(v, v + vlen)); break;
       default: break;
     }
     off += (len + 3) & ~3;
@@ -351,14 +356,14 @@ export function decodeRoute(type: number, payload: Buffer): Op | null {
     family,
     table,
     dst,
-    dstLen: payload[1],
+    dstLen: b[s + 1],
     src,
-    srcLen: payload[2],
-    tos: payload[3],
+    srcLen: b[s + 2],
+    tos: b[s + 3],
     priority,
-    protocol: payload[5],
-    scope: payload[6],
-    type: ROUTE_TYPES[payload[7]] ?? 'unspec',
+    protocol: b[s + 5],
+    scope: b[s + 6],
+    type: ROUTE_TYPES[b[s + 7]] ?? 'unspec',
     prefsrc,
     nexthops,
     nhId,

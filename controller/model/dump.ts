@@ -58,10 +58,15 @@ export class DumpError extends Error {
   }
 }
 
+// Fast path: called with the message's place in the datagram instead of a RawMessage;
+// return false to get the RawMessage call after all.
+export type RawHook = (dgram: Buffer, payloadStart: number, payloadEnd: number, type: number) => boolean;
+
 interface Pending {
   seq: number;
   req: DumpRequest;
   onMessage: (m: RawMessage) => void;
+  raw?: RawHook;
   resolve: (interrupted: boolean) => void;
   reject: (e: Error) => void;
   interrupted: boolean;
@@ -80,7 +85,40 @@ export class Dumper {
 
   onDatagrams(datagrams: Buffer[]): void {
     const msgs: RawMessage[] = [];
-    for (const d of datagrams) splitMessages(d, msgs);
+    for (const d of datagrams) {
+      const p = this.current;
+      if (p?.raw) this.rawWalk(d, p, msgs);
+      else splitMessages(d, msgs);
+    }
+    this.deliver(msgs);
+  }
+
+  // Messages of the running dump go to the raw hook; anything else (DONE, ERROR, other
+  // sequence numbers, messages the hook declines) is collected for deliver().
+  private rawWalk(d: Buffer, p: Pending, out: RawMessage[]): void {
+    let off = 0;
+    while (off + 16 <= d.length) {
+      const len = d.readUInt32LE(off);
+      if (len < 16 || off + len > d.length) break;
+      const type = d.readUInt16LE(off + 4);
+      const flags = d.readUInt16LE(off + 6);
+      const seq = d.readUInt32LE(off + 8);
+      let handled = false;
+      if (seq === p.seq && type > NLMSG_OVERRUN && this.current === p) {
+        if (flags & NLM_F_DUMP_INTR) p.interrupted = true;
+        try {
+          handled = p.raw!(d, off + 16, off + len, type);
+        } catch (e) {
+          this.finish(e as Error, false);
+          return;
+        }
+      }
+      if (!handled) out.push({ type, flags, seq, pid: d.readUInt32LE(off + 12), payload: d.subarray(off + 16, off + len) });
+      off += (len + 3) & ~3;
+    }
+  }
+
+  private deliver(msgs: RawMessage[]): void {
     for (const m of msgs) {
       const p = this.current;
       if (!p || m.seq !== p.seq) continue; // stale reply of an aborted dump
@@ -117,7 +155,7 @@ export class Dumper {
   }
 
   // Resolves with true when the kernel flagged the dump as interrupted (inconsistent).
-  dump(req: DumpRequest, onMessage: (m: RawMessage) => void): Promise<boolean> {
+  dump(req: DumpRequest, onMessage: (m: RawMessage) => void, raw?: RawHook): Promise<boolean> {
     return new Promise((resolve, reject) => {
       const start = (): void => {
         if (!this.sock) {
@@ -126,7 +164,7 @@ export class Dumper {
           return;
         }
         this.seq = (this.seq + 1) >>> 0 || 1;
-        const p: Pending = { seq: this.seq, req, onMessage, resolve, reject, interrupted: false };
+        const p: Pending = { seq: this.seq, req, onMessage, raw, resolve, reject, interrupted: false };
         this.current = p;
         const hdr = Buffer.alloc(16);
         hdr.writeUInt32LE(16 + req.header.length, 0);

@@ -10,7 +10,7 @@ import type { GraphConfig } from '../graph/config';
 import type { Graph, GraphDiff } from '../graph/types';
 import { buildGraph } from '../graph/build';
 import { diffGraphs, isEmptyDiff } from '../graph/diff';
-import { decode, MSG_NAMES, splitMessages, type Op, type RawMessage } from './decode';
+import { decode, decodeRouteAt, MSG_NAMES, RTM, splitMessages, type Op, type RawMessage } from './decode';
 import { Dumper, filterDumpRequest, fullDumpRequests, routeDumpRequest, type DumpRequest } from './dump';
 import { checkNetfilter } from './netfilter';
 import { applyOp, countDiff, diffModels, loadOp, sameValue } from './store';
@@ -199,10 +199,12 @@ export class Introspector extends EventEmitter {
       this.log('warn', 'no nftables event socket: netfilter is checked periodically only', { err: (e as Error).message });
     }
     try {
+      // The netfilter tools run while we dump.
+      const nf = this.netfilterNow();
       const fresh = await this.exclusive(() => this.dumpAll());
       this.discarding = false;
       this._model = fresh;
-      this._model.netfilter = await this.netfilterNow();
+      this._model.netfilter = await nf;
       this.replayHeld(this._model);
       this._model.sysctls = this.inTarget(() => readSysctls(this.ifnames()));
     } catch (e) {
@@ -431,10 +433,19 @@ export class Introspector extends EventEmitter {
 
   private async dumpInto(model: KernelModel, req: DumpRequest): Promise<void> {
     for (let attempt = 0; ; attempt++) {
-      const interrupted = await this.dumper.dump(req, (m) => {
-        const op = decode(m);
-        if (op && op.op !== 'netconf') loadOp(model, op);
-      });
+      const interrupted = await this.dumper.dump(
+        req,
+        (m) => {
+          const op = decode(m);
+          if (op && op.op !== 'netconf') loadOp(model, op);
+        },
+        (d, s, e, type) => {
+          if (type !== RTM.NEWROUTE) return false;
+          const op = decodeRouteAt(type, d, s, e);
+          if (op) loadOp(model, op);
+          return true;
+        },
+      );
       if (!interrupted || attempt >= 3) return;
       this.log('debug', `dump of ${req.label} was interrupted: again`);
     }

@@ -85,7 +85,8 @@ FdKind KindOfFd(int fd) {
   target[n] = '\0';
   if (strcmp(target, "anon_inode:bpf-map") == 0) return FdKind::BpfMap;
   if (strcmp(target, "anon_inode:bpf-prog") == 0) return FdKind::BpfProg;
-  if (strcmp(target, "anon_inode:bpf_link") == 0) return FdKind::BpfLink;
+  // bpf_link_create names the file "bpf_link"; BPF_OBJ_GET of a pinned link, "bpf-link".
+  if (strcmp(target, "anon_inode:bpf_link") == 0 || strcmp(target, "anon_inode:bpf-link") == 0) return FdKind::BpfLink;
   if (strncmp(target, "anon_inode:bpf", 14) == 0) return FdKind::BpfOther;
   return FdKind::Other;
 }

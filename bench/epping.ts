@@ -1,0 +1,80 @@
+// The latency monitor's throughput cost: the router pipeline with epping off, on with the
+// default 100 ms per-flow sampling, and on without a rate limit, over 1/100/1000 TCP flows
+// whose every segment carries a fresh TSval (the injector stamps it). Linux is measured too.
+import { Lab } from '../test/lab';
+import type { BenchContext, ScenarioResult } from './context';
+import { BPFFS_ROOT, setupRouter } from './forwarding';
+import { BenchPipeline } from './pipeline';
+import { buildFrame, flowSet, tsvalOffset } from './frames';
+import { interleave, type Variant } from './interleave';
+import { DeliveryCounter, Injector, type Sample } from './probe';
+import { ratio, round, spread, type Spread } from './stats';
+
+export const EPPING_FRAME = 96; // TCP + timestamps + 30 bytes of payload (a data segment)
+
+function mpps(s: Sample[]): Spread {
+  const sp = spread(s.map((x) => x.mpps));
+  return { median: round(sp.median, 4)!, min: round(sp.min, 4)!, max: round(sp.max, 4)!, samples: sp.samples.map((x) => round(x, 4)!) };
+}
+
+export async function runEpping(ctx: BenchContext, flows: number): Promise<ScenarioResult> {
+  const lab = new Lab();
+  ctx.defer(() => lab.destroy());
+  // The daemon runs with epping on (it creates and drains the monitor's maps); the three
+  // pipelines are loaded next to it with the deployer's classes, since the daemon does not
+  // yet pass epping.rate_limit_ms on as the FPM's cfg_rate_limit_ms knob.
+  const s = await setupRouter(ctx, lab, 4, { epping: { enabled: true } });
+  const base = { ...s.base, proto: 'tcp' as const, length: EPPING_FRAME };
+  const counter = new DeliveryCounter(s.counterNs, s.counterIf, 'tcp', base.dport);
+  ctx.defer(() => counter.close());
+  const frames = flowSet(base, flows, s.vary).map(buildFrame);
+  const inj = new Injector({ frames, tsvalOffset: tsvalOffset(base) });
+  ctx.defer(() => inj.close());
+  const role = { ifname: s.ingressIfname, ifindex: s.run.ingressIfindex, l2Bridge: null, l3: { v4: true, v6: true }, epping: false };
+  const load = (epping: boolean, rateLimitMs: number, id: number): BenchPipeline => {
+    const p = BenchPipeline.load(BPFFS_ROOT, s.run.netns, { ...role, epping }, new Map([['latency-monitor', { cfg_rate_limit_ms: rateLimitMs }]]), 1_000_000 + id);
+    ctx.defer(() => p.close());
+    return p;
+  };
+  const pOff = load(false, 100, 1);
+  const pSampled = load(true, 100, 2);
+  const pUnl = load(true, 0, 3);
+  if (!pSampled.fpms.includes('latency-monitor') || pOff.fpms.includes('latency-monitor')) throw new Error(`unexpected pipelines ${pOff.fpms} / ${pSampled.fpms}`);
+  const variants: Variant[] = [
+    { name: 'linux', prepare: (i) => i.setTarget(null) },
+    { name: 'off', prepare: (i) => i.setTarget(pOff.rootFd) },
+    { name: 'sampled', prepare: (i) => i.setTarget(pSampled.rootFd) },
+    { name: 'unlimited', prepare: (i) => i.setTarget(pUnl.rootFd) },
+  ];
+  ctx.log(`epping-${flows}: ${EPPING_FRAME}-byte TCP segments with timestamps, ${flows} flow(s)`);
+  const res = await interleave(ctx, inj, counter, s.run, variants, `${flows}fl`);
+  const lin = mpps(res.get('linux')!);
+  const off = mpps(res.get('off')!);
+  const sampled = mpps(res.get('sampled')!);
+  const unl = mpps(res.get('unlimited')!);
+  const cost = (on: number): number | null => round(off.median > 0 ? ((off.median - on) / off.median) * 100 : null, 1);
+  return {
+    scenario: `epping-${flows}`,
+    linux_mpps: lin.median,
+    slipstream_mpps: sampled.median,
+    reference_mpps: off.median,
+    speedup_vs_linux: round(ratio(sampled.median, lin.median), 3),
+    fraction_of_reference: round(ratio(sampled.median, off.median), 3),
+    runs: ctx.reps,
+    flows,
+    frame_size: EPPING_FRAME,
+    frames_per_run: ctx.frames,
+    epping_off_mpps: off.median,
+    epping_sampled_mpps: sampled.median,
+    epping_unlimited_mpps: unl.median,
+    cost_sampled_pct: cost(sampled.median),
+    cost_unlimited_pct: cost(unl.median),
+    linux: lin,
+    off,
+    sampled,
+    unlimited: unl,
+    pipeline_off: pOff.fpms.join(' > '),
+    pipeline_on: pSampled.fpms.join(' > '),
+    note: 'slipstream_mpps = router pipeline with epping on (100 ms sampling); reference_mpps = the same pipeline with epping off',
+  };
+}

@@ -1,0 +1,64 @@
+// Transparency, scenario 3: a gateway. A LAN bridge with an address on it, routed to a WAN
+// port. LAN<->LAN is bridged, LAN<->WAN is routed into and out of the bridge.
+import t from 'tap';
+import { Lab, gatewayLab, iperf3Client, iperf3Server, ping } from '../lab';
+import { startDaemon } from '../harness/daemon';
+import { deliver, measure, nodeAttr, sleep, waitGraph } from '../harness/fastpath';
+
+t.test('gateway: LAN bridge routed to WAN', async (t) => {
+  const lab = new Lab({ t });
+  const topo = gatewayLab(lab);
+  const gw = topo.gw;
+  const [l1, l2] = topo.lanHosts;
+  const wan = topo.wanHost;
+  const lanPorts = topo.lanPorts.map((p) => p.ifname);
+  const all = [...lanPorts, topo.wan.ifname];
+
+  t.equal(await deliver(lab, l1.ns, wan.ns, wan.ip4, 7201, 200), 200, 'kernel routes LAN to WAN');
+  await ping(wan.ns, l1.ip4, { count: 1 });
+  await ping(l2.ns, l1.ip4, { count: 1 });
+
+  const d = await startDaemon({ netns: gw });
+  t.teardown(() => d.stop());
+  const pipes = await d.get<{ pipelines: Array<{ ifname: string; fpms: string[] }> }>('/v1/pipelines');
+  for (const p of lanPorts) t.same(pipes.pipelines.find((x) => x.ifname === p)?.fpms, ['parse', 'l2-bridge', 'l3-router'], `${p}: bridged and routed`);
+  t.same(pipes.pipelines.find((x) => x.ifname === topo.wan.ifname)?.fpms, ['parse', 'l3-router'], 'wan0: routed');
+
+  await t.test('every direction delivered, on the fast path', async (t) => {
+    const up = await measure(d, all, async () => t.equal(await deliver(lab, l1.ns, wan.ns, wan.ip4, 7202, 300), 300, 'LAN to WAN'));
+    t.ok(up.fast >= 300, `LAN->WAN routed in XDP (${up.fast}; ${JSON.stringify(up.reasons)})`);
+    const down = await measure(d, all, async () => t.equal(await deliver(lab, wan.ns, l1.ns, l1.ip4, 7203, 300), 300, 'WAN to LAN'));
+    t.ok(down.fast >= 300, `WAN->LAN routed out the bridge port found in the FDB mirror (${down.fast}; ${JSON.stringify(down.reasons)})`);
+    const v6 = await measure(d, all, async () => t.equal(await deliver(lab, l1.ns, wan.ns, wan.ip6, 7204, 300), 300, 'LAN to WAN, IPv6'));
+    t.ok(v6.fast >= 290, `IPv6 too (${v6.fast}; ${JSON.stringify(v6.reasons)})`);
+    const lan = await measure(d, all, async () => t.equal(await deliver(lab, l1.ns, l2.ns, l2.ip4, 7205, 300), 300, 'LAN to LAN'));
+    t.ok(lan.fast >= 300, `LAN<->LAN bridged in XDP (${lan.fast})`);
+    const srv = iperf3Server(lab, wan.ns, 5201);
+    await srv.ready;
+    const tcp = await measure(d, all, () => iperf3Client(l1.ns, wan.ip4, { seconds: 2 }));
+    const share = tcp.fast / (tcp.fast + tcp.slow);
+    t.ok(tcp.fast > 1000 && share >= 0.95, `TCP LAN->WAN fast-path share ${share.toFixed(4)} (${JSON.stringify(tcp.reasons)})`);
+  });
+
+  await t.test('a disabled LAN port receives nothing from the WAN', async (t) => {
+    const p1 = topo.lanPorts[0].ifname;
+    lab.exec(gw, ['bridge', 'link', 'set', 'dev', p1, 'state', '0']);
+    await waitGraph(d, 'port disabled', (g) => nodeAttr(g, `port:br0/${p1}`, 'state') === 'disabled');
+    t.equal(await deliver(lab, wan.ns, l1.ns, l1.ip4, 7206, 200), 0, 'nothing routed out a disabled port');
+    lab.exec(gw, ['bridge', 'link', 'set', 'dev', p1, 'state', '3']);
+    await waitGraph(d, 'port forwarding', (g) => nodeAttr(g, `port:br0/${p1}`, 'state') === 'forwarding');
+    await ping(l1.ns, topo.bridge.ip4, { count: 1 });
+    t.equal(await deliver(lab, wan.ns, l1.ns, l1.ip4, 7206, 200), 200);
+  });
+
+  await t.test('deleting the bridge address stops routing into the LAN', async (t) => {
+    lab.exec(gw, ['ip', 'addr', 'del', `${topo.bridge.ip4}/24`, 'dev', 'br0']);
+    await sleep(400);
+    t.equal(await deliver(lab, wan.ns, l1.ns, l1.ip4, 7207, 200), 0, 'no route to the LAN: nothing forwarded');
+    t.equal(await deliver(lab, l1.ns, l2.ns, l2.ip4, 7207, 200), 200, 'bridging inside the LAN goes on');
+    lab.exec(gw, ['ip', 'addr', 'add', `${topo.bridge.ip4}/24`, 'dev', 'br0']);
+    await sleep(400);
+    await ping(l1.ns, topo.bridge.ip4, { count: 1 });
+    t.equal(await deliver(lab, wan.ns, l1.ns, l1.ip4, 7207, 200), 200);
+  });
+});
