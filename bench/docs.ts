@@ -1,3 +1,235 @@
-import type { ScenarioResult } from './context';
-import type { BenchArgs } from './main';
-export async function writeDocs(r: ScenarioResult[], cmd: string, a: BenchArgs): Promise<string[]> { void r; void cmd; void a; return []; }
+// docs/benchmarks.md and its plots, generated from a run's results (JSON lines).
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { repoRoot } from '../controller/util/paths';
+import type { BenchOptions, ScenarioResult } from './context';
+import type { CaseResult } from './forwarding';
+import { barChart, lineChart, writeChart, type BarGroup } from './plot';
+
+const DOCS = path.join(repoRoot, 'docs');
+const IMG = path.join(DOCS, 'img');
+
+export function machine(): { cpu: string; cores: number; kernel: string; memGb: number } {
+  const info = fs.readFileSync('/proc/cpuinfo', 'utf8');
+  const cpu = /^model name\s*:\s*(.+)$/m.exec(info)?.[1]?.trim() ?? 'unknown';
+  const cores = info.match(/^processor\s*:/gm)?.length ?? os.cpus().length;
+  return { cpu, cores, kernel: os.release(), memGb: Math.round(os.totalmem() / 2 ** 30) };
+}
+
+const n = (x: unknown, d = 2): string => (typeof x === 'number' && Number.isFinite(x) ? x.toFixed(d) : '–');
+const pct = (x: unknown): string => (typeof x === 'number' && Number.isFinite(x) ? `${(x * 100).toFixed(0)}%` : '–');
+const range = (s: { min: number; max: number } | null | undefined): string => (s ? `${n(s.min)}–${n(s.max)}` : '–');
+
+function byName(rs: ScenarioResult[], name: string): ScenarioResult | undefined {
+  return rs.find((r) => r.scenario === name && !r.status);
+}
+
+function goals(rs: ScenarioResult[]): string[] {
+  const rows: string[] = ['| goal (issue 7) | measured here | met? |', '|---|---|---|'];
+  const add = (goal: string, value: string, ok: boolean | null): void => {
+    rows.push(`| ${goal} | ${value} | ${ok === null ? 'not measured' : ok ? 'yes' : '**no**'} |`);
+  };
+  const br = byName(rs, 'bridge');
+  add('bridge ≥ 5× Linux (64 B)', br ? `${n(br.speedup_vs_linux)}×` : '–', br ? Number(br.speedup_vs_linux) >= 5 : null);
+  for (const name of ['router-v4', 'router-v6']) {
+    const r = byName(rs, name);
+    add(`${name} ≥ 2.2× Linux (64 B)`, r ? `${n(r.speedup_vs_linux)}×` : '–', r ? Number(r.speedup_vs_linux) >= 2.2 : null);
+  }
+  for (const name of ['bridge', 'router-v4', 'router-v6', 'gateway']) {
+    const r = byName(rs, name);
+    add(`${name}: pipeline within 10% of the reference`, r ? `${pct(r.fraction_of_reference)} of reference` : '–', r ? Number(r.fraction_of_reference) >= 0.9 : null);
+  }
+  const tc = byName(rs, 'tailcall-hops');
+  add('tail-call hop ≤ 5 ns', tc ? `${n(tc.ns_per_hop)} ns` : '–', tc ? Number(tc.ns_per_hop) <= 5 : null);
+  const sw = byName(rs, 'swap-latency');
+  add('swap p99 < 50 ms', sw ? `p99 ${n(sw.p99_ms, 0)} ms (p50 ${n(sw.p50_ms, 0)} ms)` : '–', sw ? Number(sw.p99_ms) < 50 : null);
+  const ep = byName(rs, 'epping-1000');
+  add('ePPing cost at 1000 flows ≤ 15% (100 ms sampling)', ep ? `${n(ep.cost_sampled_pct, 1)}%` : '–', ep ? Number(ep.cost_sampled_pct) <= 15 : null);
+  add('ePPing cost at 1000 flows ≤ 30% (unlimited)', ep ? `${n(ep.cost_unlimited_pct, 1)}%` : '–', ep ? Number(ep.cost_unlimited_pct) <= 30 : null);
+  const cp = byName(rs, 'control-plane-scale');
+  add('control plane start < 2 s (100k routes, 10k FDB, 200 devices)', cp ? `introspector ${n(cp.introspector_start_ms, 0)} ms; daemon ready ${n(cp.daemon_start_ms, 0)} ms` : '–', cp ? Number(cp.daemon_start_ms) < 2000 : null);
+  add('control plane RSS < 150 MB', cp ? `introspector ${n(cp.introspector_rss_mb, 0)} MB; daemon ${n(cp.daemon_rss_mb, 0)} MB` : '–', cp ? Number(cp.daemon_rss_mb) < 150 : null);
+  return rows;
+}
+
+function forwardingTable(rs: ScenarioResult[]): string[] {
+  const rows = [
+    '| scenario | frame | flows | Linux Mpps (min–max) | slipstream Mpps (min–max) | reference Mpps (min–max) | × Linux | of reference | slipstream delivered |',
+    '|---|---|---|---|---|---|---|---|---|',
+  ];
+  for (const name of ['bridge', 'router-v4', 'router-v6', 'gateway']) {
+    const r = byName(rs, name);
+    if (!r) continue;
+    for (const c of (r.cases as CaseResult[]) ?? []) {
+      rows.push(`| ${name} | ${c.frame_size} B | ${c.flows} | ${n(c.linux_mpps)} (${range(c.linux)}) | ${n(c.slipstream_mpps)} (${range(c.slipstream)}) | ${n(c.reference_mpps)} (${range(c.reference)}) | ${n(c.speedup_vs_linux)} | ${pct(c.fraction_of_reference)} | ${pct(c.slipstream_delivered_fraction)} |`);
+    }
+  }
+  return rows;
+}
+
+function eppingTable(rs: ScenarioResult[]): string[] {
+  const rows = ['| flows | Linux | pipeline, epping off | on, 100 ms sampling | on, unlimited | cost sampled | cost unlimited |', '|---|---|---|---|---|---|---|'];
+  for (const f of [1, 100, 1000]) {
+    const r = byName(rs, `epping-${f}`);
+    if (!r) continue;
+    rows.push(`| ${f} | ${n(r.linux_mpps)} | ${n(r.epping_off_mpps)} | ${n(r.epping_sampled_mpps)} | ${n(r.epping_unlimited_mpps)} | ${n(r.cost_sampled_pct, 1)}% | ${n(r.cost_unlimited_pct, 1)}% |`);
+  }
+  return rows;
+}
+
+function otherTable(rs: ScenarioResult[]): string[] {
+  const out: string[] = [];
+  const tc = byName(rs, 'tailcall-hops');
+  if (tc) {
+    const pts = (tc.points as Array<{ hops: number; ns_per_frame: number }>).map((p) => `${p.hops}: ${n(p.ns_per_frame, 1)}`).join(', ');
+    out.push(`* **tailcall-hops**: ${n(tc.ns_per_hop)} ns per hop (least-squares slope, r² ${n(tc.r2, 3)}); ns per frame by number of nop FPMs — ${pts}.`);
+  }
+  const sw = byName(rs, 'swap-latency');
+  if (sw) out.push(`* **swap-latency**: ${sw.swaps} swaps of ${sw.changes} changes: p50 ${n(sw.p50_ms, 1)} ms, p90 ${n(sw.p90_ms, 1)} ms, p99 ${n(sw.p99_ms, 1)} ms, max ${n(sw.max_ms, 1)} ms (the daemon's own histogram agrees: mean ${n(sw.metrics_mean_ms, 1)} ms over ${sw.metrics_count}).`);
+  const cp = byName(rs, 'control-plane-scale');
+  if (cp) {
+    out.push(`* **control-plane-scale**: ~100k routes, 10k static FDB entries, 200 veths + bridge (the model held ${cp.routes} routes, ${cp.fdb_entries} FDB entries and ${cp.devices} links after the burst). Introspector (fresh process): start ${n(cp.introspector_start_ms, 0)} ms, RSS ${n(cp.introspector_rss_mb, 0)} MB; a burst of ${cp.burst_routes} route additions (\`ip -batch\`, itself ${n(cp.burst_ip_batch_ms, 0)} ms) was fully in the model after ${n(cp.burst_ms, 0)} ms. Daemon: spawn to "ready" ${n(cp.daemon_start_ms, 0)} ms, RSS ${n(cp.daemon_rss_mb, 0)} MB.`);
+  }
+  for (const r of rs.filter((x) => x.status)) out.push(`* **${r.scenario}**: ${String(r.status)}${r.note ? ` (${String(r.note)})` : ''}.`);
+  return out;
+}
+
+export function renderDocs(rs: ScenarioResult[], cmd: string, opts: Pick<BenchOptions, 'cpu' | 'reps' | 'frames' | 'batchSize' | 'quick'>, when: Date): string {
+  const m = machine();
+  return [
+    '# Benchmarks',
+    '',
+    `Latest results, generated by the bench itself (\`bench/docs.ts\`) from its JSON output on ${when.toISOString().slice(0, 10)}.`,
+    '',
+    `* Machine: ${m.cores} cores, ${m.cpu} (from /proc/cpuinfo), ${m.memGb} GB RAM, a VM; kernel ${m.kernel}.`,
+    `* Command: \`${cmd}\` (as root, from the repository, after \`npm run build\`).`,
+    `* Generator pinned to CPU ${opts.cpu}; ${opts.frames.toLocaleString('en')} frames per run, live-frame batches of ${opts.batchSize}; each variant ${opts.reps}× interleaved (A B C A B C …); medians, with min–max.`,
+    '* Other helpers were running test suites on the same 2-core machine during the run (load average 5–8), so single',
+    '  runs scatter widely (see min–max) even though the bench runs at nice −20. Compare ratios measured in one run,',
+    '  not absolute Mpps across runs; treat differences under ~20% as noise.',
+    '',
+    '![Mpps by scenario](img/bench-mpps.png)',
+    '',
+    '## Goals and today\'s values',
+    '',
+    ...goals(rs),
+    '',
+    'Headline rows are 64-byte frames, one flow. Misses are misses; likely causes (not yet profiled):',
+    '',
+    '* **Pipelines vs references.** The slipstream path is root (heartbeat check, coarse clock) → parse → service FPM,',
+    '  two or three tail calls, per-CPU statistics and every fidelity check. The bridge FPM looks up the source *and*',
+    '  the destination in the FDB (the reference: destination only); the router FPM does a second `bpf_fib_lookup`',
+    '  for source validation (rp_filter / the local-source check), which the reference skips. With many flows the',
+    '  bridge also refreshes `last_seen_ns` of more FDB entries.',
+    '* **× Linux.** The kernel baselines here are higher than the ones in ../shared/NOTES.md (veth, one core, the',
+    '  far-host XDP counter dropping early), so the ratios are lower than the goals assume; the references reach',
+    '  about 3–6× Linux in the same runs, which bounds what any pipeline can show on this lab.',
+    '* **ePPing.** Every TCP packet with a timestamp pays `bpf_ktime_get_ns()` (tens of ns under kvm-clock), a flow',
+    '  hash lookup, two local-address lookups and per-CPU counters, whether or not it is then rate-limited: that is',
+    '  why "100 ms" costs about as much as "unlimited" (whose timestamp map is full after 16384 entries anyway).',
+    '* **Swap latency** includes the 50 ms debounce, a sysctl re-read, the graph rebuild and loading a whole new',
+    '  generation (every FPM object through the verifier) before the one-map-update swap.',
+    '* **Control plane.** RSS is dominated by the model of 100k routes; the daemon adds the API server, probes and',
+    '  the BPF objects.',
+    '',
+    '## Forwarding capacity (one core)',
+    '',
+    ...forwardingTable(rs),
+    '',
+    '## Latency monitor (ePPing) cost',
+    '',
+    `Router pipeline (IPv4) with TCP segments carrying the timestamp option (${byName(rs, 'epping-1')?.frame_size ?? 96}-byte frames, every segment a fresh TSval, one direction).`,
+    '',
+    ...eppingTable(rs),
+    '',
+    '![Mpps by flow count with ePPing](img/bench-epping.png)',
+    '',
+    '## Control plane and pipeline mechanics',
+    '',
+    ...otherTable(rs),
+    '',
+    '## How it is measured',
+    '',
+    '* Frames are generated in the kernel with `BPF_PROG_TEST_RUN` and `BPF_F_TEST_XDP_LIVE_FRAMES`, run in the',
+    '  lab router\'s namespace with `ingress_ifindex` = its ingress port, the worker thread pinned to one CPU. Their',
+    '  verdicts are executed for real: `XDP_PASS` hands a frame to the Linux stack as if the port had received it,',
+    '  `XDP_REDIRECT` transmits it. Everything — generator, forwarding, the far host\'s receive path — runs on that one core.',
+    '* The program run is `bpf/bench/inject.bpf.c`: it restores the frame\'s headers from a map first (live-frame',
+    '  pages are recycled with whatever the last run wrote: TTL and MAC rewrites would accumulate), picks the next of',
+    '  K precomputed flows (distinct source MACs/addresses/ports), optionally stamps a fresh TCP TSval, then',
+    '  tail-calls the program under test. An empty slot returns `XDP_PASS`: that is the **Linux** baseline (bridge,',
+    '  IPv4/IPv6 forwarding in the kernel). **slipstream** is the root program the daemon attached to the ingress',
+    '  port (heartbeat check, stats, every fidelity check of the FPMs), with the daemon running. **reference** is a',
+    '  hand-written minimal program (`bpf/ref/ref_l2`, `bpf/ref/ref_fib`, `bpf/bench/ref_gw`): the practical limit.',
+    '  The wrapper\'s cost is in all three.',
+    '* Delivery is counted by `bpf/bench/count.bpf.c` on the far host\'s veth: only the test flow, dropped after',
+    '  counting; ARP/ND pass. Mpps = frames delivered / wall time of the run.',
+    '* The epping variants (off / 100 ms / unlimited) are loaded by the bench with the deployer\'s classes',
+    '  (`bench/pipeline.ts`: assembler plan, `Generation`, its own root with the heartbeat check) next to a running',
+    '  daemon whose maps they share, because the daemon does not pass `epping.rate_limit_ms` on to the FPM knob yet.',
+    '  Traffic is one-directional, so the monitor creates flows and timestamps but never matches a reply; matching',
+    '  costs are not in these numbers. Without a rate limit the timestamp map fills up (16384 entries) and later',
+    '  inserts fail.',
+    '* tailcall-hops: chains of 0–8 `fpm/nop.bpf.o` (real `ss_next`) before `bpf/bench/drop.bpf.c`; the slope of ns per',
+    '  frame over chain length.',
+    '* swap-latency: each change flips `net.ipv4.conf.<ingress>.forwarding` (an RTM_NEWNETCONF event), which changes',
+    '  the ingress device\'s pipeline; the daemon reports first event → slot updated (includes its 50 ms debounce).',
+    '* `queueing` is not available yet (no queueing FPM).',
+    '',
+    '## What the ratios mean, and why veth labs differ from real NICs',
+    '',
+    '* **× Linux** is slipstream\'s rate over the kernel\'s on the same core in the same run; **of reference** is how',
+    '  close the full pipeline (root + parse + the service FPM, with statistics and every check that keeps it',
+    '  exactly like the kernel) comes to the least an XDP program could do.',
+    '* On veth there is no DMA, no driver RX ring and no interrupt: the generator hands frames straight to XDP, and a',
+    '  redirect into a veth is a pointer handoff to the peer\'s NAPI. Both paths skip costs a real NIC has, but the',
+    '  kernel path skips proportionally less (it still allocates an skb per frame, runs the bridge/IP stack and the',
+    '  qdisc), so XDP\'s advantage looks larger here than the per-packet driver costs of a real NIC would leave it, while',
+    '  the *absolute* Mpps are higher than a NIC at the same clock would sustain. Real NICs add cache misses on',
+    '  descriptors and payload; large frames cost almost nothing extra here (no copy) but do on the wire.',
+    '* Everything shares one core with the receiving host\'s veth, so the far host\'s counter is part of every',
+    '  number (the same for all variants).',
+    '',
+  ].join('\n');
+}
+
+function forwardingGroups(rs: ScenarioResult[]): BarGroup[] {
+  const g: BarGroup[] = [];
+  for (const name of ['bridge', 'router-v4', 'router-v6', 'gateway']) {
+    const r = byName(rs, name);
+    if (!r) continue;
+    for (const c of (r.cases as CaseResult[]) ?? []) {
+      g.push({ label: `${name} ${c.frame_size}B/${c.flows}fl`, values: [c.linux_mpps, c.slipstream_mpps, c.reference_mpps] });
+    }
+  }
+  return g;
+}
+
+export async function writeDocs(rs: ScenarioResult[], cmd: string, opts: Pick<BenchOptions, 'cpu' | 'reps' | 'frames' | 'batchSize' | 'quick'>): Promise<string[]> {
+  fs.mkdirSync(IMG, { recursive: true });
+  const files: string[] = [];
+  const groups = forwardingGroups(rs);
+  if (groups.length) files.push(...writeChart(barChart('Forwarding capacity on one core (Mpps)', 'Mpps', ['Linux', 'slipstream', 'reference'], groups), path.join(IMG, 'bench-mpps.png')));
+  const flows = [1, 100, 1000].filter((f) => byName(rs, `epping-${f}`));
+  if (flows.length) {
+    const get = (f: number, k: string): number | null => {
+      const v = byName(rs, `epping-${f}`)?.[k];
+      return typeof v === 'number' ? v : null;
+    };
+    const svg = lineChart('Router pipeline with ePPing, by flow count', 'Mpps', 'TCP flows', flows.map(String), [
+      { name: 'Linux', points: flows.map((f) => get(f, 'linux_mpps')) },
+      { name: 'epping off', points: flows.map((f) => get(f, 'epping_off_mpps')) },
+      { name: 'on, 100 ms', points: flows.map((f) => get(f, 'epping_sampled_mpps')) },
+      { name: 'on, unlimited', points: flows.map((f) => get(f, 'epping_unlimited_mpps')) },
+    ]);
+    files.push(...writeChart(svg, path.join(IMG, 'bench-epping.png')));
+  }
+  const json = path.join(DOCS, 'benchmarks.json');
+  fs.writeFileSync(json, rs.map((r) => JSON.stringify(r)).join('\n') + '\n');
+  files.push(json);
+  const md = path.join(DOCS, 'benchmarks.md');
+  fs.writeFileSync(md, renderDocs(rs, cmd, opts, new Date()));
+  files.push(md);
+  return files;
+}

@@ -136,7 +136,7 @@ export async function setupRouter(ctx: BenchContext, lab: Lab, family: 4 | 6, da
 }
 
 export async function setupGateway(ctx: BenchContext, lab: Lab): Promise<FwdSetup> {
-  const topo = gatewayLab(lab, { lanHosts: 1 });
+  const topo = gatewayLab(lab, { lanHosts: 2 }); // the bridge is accelerated (and its FDB mirrored) only with 2+ ports
   const { gw, wan, wanHost, lanHosts, lanPorts } = topo;
   const l1 = lanHosts[0];
   const lan1 = lanPorts[0];

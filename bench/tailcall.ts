@@ -75,8 +75,10 @@ export async function runTailcallHops(ctx: BenchContext): Promise<ScenarioResult
   ctx.defer(() => inj.close());
   const variants: Variant[] = depths.map((n, i) => ({ name: String(n), prepare: (j) => j.setTarget(chains[i].headFd) }));
   ctx.log(`tailcall-hops: chains of ${depths.join(', ')} nop FPMs before XDP_DROP`);
-  const res = await interleave(ctx, inj, null, { netns: ns, ingressIfindex: 1, cpu: ctx.cpu, batchSize: ctx.batchSize }, variants, 'hops');
-  const nsPerFrame = depths.map((n) => median(res.get(String(n))!.map((s) => s.wallNs / ctx.frames)));
+  // Frames are cheap here (no forwarding): longer runs for a steadier slope.
+  const hctx = { ...ctx, frames: ctx.quick ? ctx.frames : ctx.frames * 3 };
+  const res = await interleave(hctx, inj, null, { netns: ns, ingressIfindex: 1, cpu: ctx.cpu, batchSize: ctx.batchSize }, variants, 'hops');
+  const nsPerFrame = depths.map((n) => median(res.get(String(n))!.map((s) => s.wallNs / hctx.frames)));
   const mpps = depths.map((n) => median(res.get(String(n))!.map((s) => s.mpps)));
   const fit = linearFit(depths, nsPerFrame);
   return {

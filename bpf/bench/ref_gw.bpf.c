@@ -78,7 +78,7 @@ int ref_gw(struct xdp_md *ctx)
 		check += bpf_htons(0x0100);
 		iph->check = (__u16)(check + (check >= 0xFFFF));
 		iph->ttl--;
-	} else {
+	} else if (ip6) {
 		ip6->hop_limit--;
 	}
 	__builtin_memcpy(eth->h_dest, f.dmac, 6);

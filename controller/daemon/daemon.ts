@@ -7,6 +7,7 @@ import { deviceSelected, reloadConfig, type Config, type ConfigOverrides } from 
 import { bridgeFdb, deviceRoles, graphToDot, type Graph, type GraphConfig } from '../graph';
 import { qdiscInfo } from '../graph/analysis';
 import { Introspector, type UpdateEvent } from '../model';
+import { XdpFeatureWatcher } from '../model/xdp-features';
 import { Deployer, type DeployError, type SwapEvent } from '../deployer';
 import type { DpDevice } from '../deployer/datapath';
 import type { Metrics } from '../api';
@@ -50,6 +51,8 @@ export class Daemon implements DaemonView {
   private disabled = new Set<string>();
   private owned = new Set<number>();
   readonly epping: EppingService;
+  private xdpFeatures: XdpFeatureWatcher | null = null;
+  private live = false;
   private eppingMapIds = '';
 
   constructor(private readonly o: DaemonOptions) {
@@ -123,6 +126,20 @@ export class Daemon implements DaemonView {
       this.log.warn({ reason: ev.reason, changes: ev.changes }, 'netlink resync');
     });
     await this.intro.start();
+    // A device is a redirect target only while the kernel says it can transmit XDP frames
+    // (xdp_features NDO_XMIT; a veth needs GRO or XDP on its peer), else redirects are dropped.
+    const watcher = new XdpFeatureWatcher({ netns: this.o.netns ?? undefined, log: (level, msg, obj) => this.log[level](obj ?? {}, msg) });
+    try {
+      await watcher.start();
+      this.xdpFeatures = watcher;
+      watcher.on('change', (ev: { ifindex: number }) => {
+        this.log.debug({ ifindex: ev.ifindex }, 'xdp features changed');
+        if (this.live) this.reconcile(this.intro.graph, process.hrtime.bigint());
+      });
+      watcher.on('error', (err: Error) => this.recordError(`xdp features: ${err.message}`));
+    } catch (e) {
+      this.recordError(`cannot watch xdp features: ${(e as Error).message}`);
+    }
     // Device capabilities need the device list, which the first dump provides.
     this.caps = probeCapabilities({
       native,
@@ -144,6 +161,7 @@ export class Daemon implements DaemonView {
     this.o.metrics.bind({ heartbeatAge: () => this.deployer.heartbeatAgeSeconds() ?? Number.NaN });
     this.intro.on('update', (ev) => this.onUpdate(ev));
     this.reconcile(this.intro.graph, null);
+    this.live = true;
   }
 
   private openRequestSocket(): void {
@@ -193,7 +211,7 @@ export class Daemon implements DaemonView {
         bridgeIfindex: r.l2Bridge ? r.bridgeIfindex : 0,
         portForwarding: r.portForwarding,
         isolated: r.isolated,
-        tx: r.egressOk,
+        tx: r.egressOk && this.redirectable(r.ifindex),
         qdisc: shaped(r.ifindex),
         l3: r.l3.v4 || r.l3.v6,
         rpFilter: rpOf(r),
@@ -217,6 +235,13 @@ export class Daemon implements DaemonView {
     } catch (e) {
       this.recordError(`reconcile: ${(e as Error).message}`);
     }
+  }
+
+  // Unknown (a kernel without the netdev family) counts as able: that kernel cannot tell us.
+  private redirectable(ifindex: number): boolean {
+    const w = this.xdpFeatures;
+    if (!w || !w.supported) return true;
+    return w.canRedirectInto(ifindex) === true;
   }
 
   // The monitor's maps exist once a chain with it has loaded; follow them if they are recreated.
@@ -324,6 +349,7 @@ export class Daemon implements DaemonView {
 
   stop(): void {
     this.epping.close();
+    this.xdpFeatures?.stop();
     this.intro?.stop();
     this.deployer?.shutdown(this.cfg.on_exit);
     this.closeNl?.();

@@ -8,6 +8,7 @@ import { ApiClient } from '../cli/client';
 import { table, count } from '../cli/table';
 import type { DeviceStats, PipelineView } from '../daemon/view';
 import type { Graph } from '../graph/types';
+import { counterTable } from '../deployer/counters';
 import { DaemonChild } from './daemon-child';
 import { cpuPerGiB, gbit, pingAvgMs, ratio, withCpu, type Throughput } from './measure';
 import {
@@ -180,6 +181,12 @@ export async function runDemo(io: DemoIo = { out: (s) => void process.stdout.wri
       runs.map((r) => [r.name, r.result, count(r.d.fast), count(r.d.slow), share(r.d.fast, r.d.slow), topReasons(r.d.reasons)]),
       [false, false, true, true, true, false]));
     io.out('\nSlow path means XDP_PASS: the kernel handles the packet exactly as without slipstream, and the reason is counted.\n');
+    const seen = Object.keys(sumDelta(perDev).reasons).sort();
+    if (seen.length) {
+      const defs = counterTable().byName;
+      io.out('Reasons seen here:\n');
+      for (const r of seen) io.out(`  ${r.padEnd(24)} ${defs.get(r)?.text ?? ''}\n`);
+    }
 
     const a = after as Before | null;
     io.out(heading('Before / after (same lab, same traffic)'));
@@ -226,14 +233,19 @@ export async function runDemo(io: DemoIo = { out: (s) => void process.stdout.wri
   }
 }
 
-// ARP/ND and the bridge FDB settle before anything is measured.
+// ARP/ND and the bridge FDB settle before anything is measured. A busy machine may lose the
+// very first echo, so each pair gets a few tries.
 async function warmUp(L: LabModule, topo: GatewayLabTopo): Promise<void> {
   const [l1, l2] = topo.lanHosts;
   const w = topo.wanHost;
-  await Promise.all([
-    L.pingOk(l1.ns, w.ip4), L.pingOk(l2.ns, w.ip4), L.pingOk(l1.ns, l2.ip4),
-    L.pingOk(l1.ns, w.ip6), L.pingOk(l2.ns, w.ip6), L.pingOk(l2.ns, l1.ip4),
-  ]);
+  const pairs: Array<[string, string]> = [[l1.ns, w.ip4], [l2.ns, w.ip4], [l1.ns, l2.ip4], [l1.ns, w.ip6], [l2.ns, w.ip6], [l2.ns, l1.ip4]];
+  await Promise.all(pairs.map(async ([ns, dst]) => {
+    for (let i = 0; ; i++) {
+      const r = await L.ping(ns, dst, { count: 2, interval: 0.1, timeout: 1 });
+      if (r.received > 0) return;
+      if (i === 4) throw new DemoError(`the lab does not work: no ping reply from ${dst} to ${ns}`);
+    }
+  }));
 }
 
 async function measureForwarding(L: LabModule, lab: Lab, topo: GatewayLabTopo, port: number): Promise<Before> {

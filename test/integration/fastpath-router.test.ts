@@ -91,6 +91,18 @@ t.test('router between two subnets', async (t) => {
     await waitGraph(d, 'l3 accelerated again', (g) => service(g, 'l3-router')?.verdict === 'accelerated', 15000);
   });
 
+  await t.test('an egress whose veth peer cannot take XDP frames is left to the kernel', async (t) => {
+    // GRO off on host B: the kernel would drop frames redirected into pb, so the fast path must not.
+    lab.exec(b.ns, ['ethtool', '-K', 'eth0', 'gro', 'off']);
+    await sleep(300);
+    const delta = await measure(d, [portA.ifname], async () => t.equal(await deliver(lab, a.ns, b.ns, b.ip4, 7111, 200), 200, 'all delivered, by the kernel'));
+    t.ok((delta.reasons.egress_not_redirectable ?? 0) >= 200 && delta.fast === 0, `passed as egress_not_redirectable (${JSON.stringify(delta.reasons)}, fast ${delta.fast})`);
+    lab.exec(b.ns, ['ethtool', '-K', 'eth0', 'gro', 'on']);
+    await sleep(300);
+    const back = await measure(d, [portA.ifname], async () => t.equal(await deliver(lab, a.ns, b.ns, b.ip4, 7111, 200), 200));
+    t.ok(back.fast >= 200, `fast again once the peer can receive (${back.fast})`);
+  });
+
   await t.test('an htb root qdisc on the egress is never bypassed', async (t) => {
     lab.sh(rt, `tc qdisc add dev ${portB.ifname} root handle 1: htb default 10 && tc class add dev ${portB.ifname} parent 1: classid 1:10 htb rate 50mbit`);
     await waitGraph(d, 'qdisc seen', (g) => g.nodes.some((n) => n.kind === 'qdisc' && n.name.startsWith(`${portB.ifname} root`)));

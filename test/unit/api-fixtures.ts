@@ -95,8 +95,8 @@ export class FakeView implements DaemonView {
 export class FakeRttView extends FakeView {
   // The latency monitor's RttSample shape (controller/epping/sample.ts).
   samples: Record<string, unknown>[] = [
-    { time: '2023-11-14T22:13:20.123Z', time_us: 1700000000123456, src: '198.18.0.2', dst: '198.18.1.2', sport: 40000, dport: 80, proto: 'tcp', rtt_us: 1234.5, min_rtt_us: 1000, srtt_us: 1100, device: 'eth0', side: 'lan', req_device: 'eth1' },
-    { time: '2023-11-14T22:13:21.000Z', time_us: 1700000001000000, src: '2001:2::2', dst: '2001:2:0:1::2', sport: 7, dport: 0, proto: 'icmpv6', rtt_us: 250, min_rtt_us: 250, srtt_us: 250, device: 'eth1', side: 'wan', req_device: 'local' },
+    { time: '2023-11-14T22:13:20.123Z', time_us: 1700000000123456, src: '198.18.0.2', dst: '198.18.1.2', sport: 40000, dport: 80, proto: 'tcp', rtt_us: 1234.5, min_rtt_us: 1000, srtt_us: 1100, device: 'eth0', side: 'lan', req_device: 'eth1', id: 1 },
+    { time: '2023-11-14T22:13:21.000Z', time_us: 1700000001000000, src: '2001:2::2', dst: '2001:2:0:1::2', sport: 7, dport: 0, proto: 'icmpv6', rtt_us: 250, min_rtt_us: 250, srtt_us: 250, device: 'eth1', side: 'wan', req_device: 'local', id: 2 },
   ];
   rttSamples(limit: number): Record<string, unknown>[] {
     return this.samples.slice(-limit);

@@ -1,0 +1,51 @@
+// Smoke test of the benchmark suite in quick mode: each scenario run here builds its lab,
+// produces numbers and cleans up. Performance is never asserted.
+import t from 'tap';
+import * as fs from 'fs';
+import { parseBenchArgs, runScenario } from '../../bench/main';
+import { SCENARIOS } from '../../bench/scenarios';
+import { renderTable } from '../../bench/report';
+
+const root = process.getuid?.() === 0;
+
+function positive(x: unknown): boolean {
+  return typeof x === 'number' && Number.isFinite(x) && x > 0;
+}
+
+t.test('argument parsing', async (t) => {
+  const a = parseBenchArgs(['--scenario', 'bridge', '--scenario=router-v4,gateway', '--json', '--quick', '--cpu', '0']);
+  t.same(a.scenarios, ['bridge', 'router-v4', 'gateway']);
+  t.ok(a.json && a.quick);
+  t.equal(a.cpu, 0);
+  t.equal(a.reps, 1, 'quick: one repetition');
+  t.throws(() => parseBenchArgs(['--scenario', 'nope']), /unknown scenario/);
+  t.throws(() => parseBenchArgs(['--frames', 'x']), /integer/);
+  t.same(parseBenchArgs(['--scenario', 'queueing']).scenarios, ['queueing'], 'queueing is listed');
+});
+
+t.test('quick scenarios produce numbers', { skip: root ? false : 'needs root' }, async (t) => {
+  const opts = { ...parseBenchArgs(['--quick']), frames: 20_000 };
+  const logs: string[] = [];
+  const before = fs.existsSync('/var/run/netns') ? fs.readdirSync('/var/run/netns').length : 0;
+  for (const name of ['router-v4', 'tailcall-hops']) {
+    const s = SCENARIOS.find((x) => x.name === name)!;
+    const r = await runScenario(s, opts, (m) => logs.push(m));
+    t.equal(r.scenario, name);
+    t.equal(r.runs, 1);
+    if (name === 'router-v4') {
+      t.ok(positive(r.linux_mpps), `linux ${r.linux_mpps}`);
+      t.ok(positive(r.slipstream_mpps), `slipstream ${r.slipstream_mpps}`);
+      t.ok(positive(r.reference_mpps), `reference ${r.reference_mpps}`);
+      t.ok(positive(r.speedup_vs_linux) && positive(r.fraction_of_reference), 'ratios');
+      const c = (r.cases as Array<{ slipstream_delivered_fraction: number }>)[0];
+      t.ok(c.slipstream_delivered_fraction > 0, 'the slipstream pipeline delivered frames');
+    } else {
+      t.ok(typeof r.ns_per_hop === 'number' && Number.isFinite(r.ns_per_hop), `ns per hop ${r.ns_per_hop}`);
+      t.equal((r.points as unknown[]).length, 4);
+    }
+    t.match(renderTable([r]), name);
+  }
+  const after = fs.existsSync('/var/run/netns') ? fs.readdirSync('/var/run/netns').length : 0;
+  t.ok(logs.length > 0, 'progress was logged');
+  t.comment(`netns count before ${before}, after ${after} (other tests may run concurrently)`);
+});
