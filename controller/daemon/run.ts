@@ -12,9 +12,23 @@ function watchdogIntervalMs(): number | null {
   return Math.max(100, Math.floor(usec / 2000)); // half the period, in ms
 }
 
+// sd_notify must never take the daemon down: a stale NOTIFY_SOCKET only costs one warning.
+function notifier(log: RunOptions['logger']): (state: string) => void {
+  let warned = false;
+  return (state) => {
+    try {
+      native.sdNotify(state);
+    } catch (e) {
+      if (!warned) log.warn({ err: e }, 'cannot notify systemd');
+      warned = true;
+    }
+  };
+}
+
 // `slipstream run`: serve until SIGTERM/SIGINT. Resolves with the exit code.
 export async function runDaemon(o: RunOptions): Promise<number> {
   const log = o.logger;
+  const notify = notifier(log);
   const metrics = new Metrics();
   const daemon = new Daemon({
     config: o.config, configPath: o.configPath, overrides: o.overrides, netns: o.netns,
@@ -34,6 +48,15 @@ export async function runDaemon(o: RunOptions): Promise<number> {
   const bound = await listenApi(app, o.config.api.listen);
   log.info({ api: `http://${bound}` }, 'api listening');
 
+  // Signals are caught from here on, so a stop during start-up still detaches cleanly.
+  let signalled: string | null = null;
+  let onSignal: (sig: string) => void = (sig) => {
+    signalled = sig;
+  };
+  process.on('SIGTERM', () => onSignal('SIGTERM'));
+  process.on('SIGINT', () => onSignal('SIGINT'));
+  process.on('SIGHUP', () => void daemon.reload());
+
   if (o.netns) native.enterNetns(o.netns);
   try {
     await daemon.start();
@@ -44,18 +67,18 @@ export async function runDaemon(o: RunOptions): Promise<number> {
     return 1;
   }
   log.info({ pipelines: daemon.pipelines().map((p) => `${p.ifname}:${p.fpms.join('>')}`) }, 'ready');
-  native.sdNotify('READY=1\nSTATUS=slipstream running');
+  notify('READY=1\nSTATUS=slipstream running');
 
   const wd = watchdogIntervalMs();
-  const wdTimer = wd ? setInterval(() => native.sdNotify('WATCHDOG=1'), wd) : null;
+  const wdTimer = wd ? setInterval(() => notify('WATCHDOG=1'), wd) : null;
 
   return new Promise<number>((resolve) => {
     let stopping = false;
-    const stop = (sig: string): void => {
+    onSignal = (sig: string): void => {
       if (stopping) return;
       stopping = true;
       log.info({ signal: sig, on_exit: daemon.config.on_exit }, 'stopping');
-      native.sdNotify('STOPPING=1');
+      notify('STOPPING=1');
       if (wdTimer) clearInterval(wdTimer);
       void app.close().finally(() => {
         daemon.stop();
@@ -63,8 +86,6 @@ export async function runDaemon(o: RunOptions): Promise<number> {
         resolve(0);
       });
     };
-    process.on('SIGTERM', () => stop('SIGTERM'));
-    process.on('SIGINT', () => stop('SIGINT'));
-    process.on('SIGHUP', () => void daemon.reload());
+    if (signalled) onSignal(signalled);
   });
 }
