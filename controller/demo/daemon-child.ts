@@ -7,6 +7,7 @@ import * as os from 'os';
 import * as path from 'path';
 import YAML from 'yaml';
 import { repoRoot } from '../util/paths';
+import { eachLine } from '../util/lines';
 
 export interface LogLine {
   msg?: string;
@@ -49,15 +50,8 @@ export class DaemonChild {
       env,
     });
     this.child = child;
-    let buf = '';
-    child.stdout!.on('data', (d: Buffer) => {
-      buf += d.toString();
-      let nl: number;
-      while ((nl = buf.indexOf('\n')) >= 0) {
-        const line = buf.slice(0, nl);
-        buf = buf.slice(nl + 1);
-        this.logs.push(parseLine(line));
-      }
+    eachLine(child.stdout!, (line) => {
+      this.logs.push(parseLine(line));
       this.wake();
     });
     child.stderr!.on('data', (d: Buffer) => {

@@ -4,6 +4,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import YAML from 'yaml';
+import { eachLine } from '../../controller/util/lines';
 
 const repoRoot = path.resolve(__dirname, '..', '..', '..');
 const cli = path.join(repoRoot, 'bin', 'slipstream');
@@ -58,21 +59,14 @@ export async function startDaemon(opts: DaemonOptions): Promise<DaemonHandle> {
   running.add(child);
   const logs: LogLine[] = [];
   const waiters: Array<() => void> = [];
-  let buf = '';
   let stderr = '';
-  child.stdout!.on('data', (d: Buffer) => {
-    buf += d.toString();
-    let nl: number;
-    while ((nl = buf.indexOf('\n')) >= 0) {
-      const line = buf.slice(0, nl);
-      buf = buf.slice(nl + 1);
-      try {
-        logs.push(JSON.parse(line) as LogLine);
-      } catch {
-        logs.push({ msg: line });
-      }
-      for (const w of waiters.splice(0)) w();
+  eachLine(child.stdout!, (line) => {
+    try {
+      logs.push(JSON.parse(line) as LogLine);
+    } catch {
+      logs.push({ msg: line });
     }
+    for (const w of waiters.splice(0)) w();
   });
   child.stderr!.on('data', (d: Buffer) => { stderr += d.toString(); });
   let exitCode: number | null | undefined;

@@ -2,6 +2,7 @@
 // the first generation is live, WATCHDOG=1 within every half period, STOPPING=1 on SIGTERM.
 // Node has no unix datagram sockets, so a python3 child plays systemd's side.
 import t from 'tap';
+import { eachLine } from '../../controller/util/lines';
 import { spawn, type ChildProcess } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
@@ -39,18 +40,11 @@ async function notifyListener(t: { teardown(fn: () => unknown): void }): Promise
     fs.rmSync(dir, { recursive: true, force: true });
   });
   const notices: Notice[] = [];
-  let buf = '';
   let ready: () => void = () => undefined;
   const listening = new Promise<void>((r) => (ready = r));
-  child.stdout!.on('data', (d: Buffer) => {
-    buf += d.toString();
-    let nl: number;
-    while ((nl = buf.indexOf('\n')) >= 0) {
-      const line = buf.slice(0, nl);
-      buf = buf.slice(nl + 1);
-      if (line === 'listening') ready();
-      else notices.push(JSON.parse(line) as Notice);
-    }
+  eachLine(child.stdout!, (line) => {
+    if (line === 'listening') ready();
+    else notices.push(JSON.parse(line) as Notice);
   });
   let stderr = '';
   child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
