@@ -176,8 +176,10 @@ t.test('ICMP: ePPing agrees with ping through the router (IPv4 and IPv6)', async
     );
     // ePPing times a sub-path of ping's (router -> host B -> router): never longer.
     tt.ok(gaps.filter((g) => g > 0).length >= 0.95 * gaps.length, `${proto}: ePPing < ping for >= 95% of echoes`);
-    // What ping adds is host A's own leg, which ping to the router measures.
-    tt.ok(Math.abs(mp - (me + lanLeg)) < 60, `${proto}: ping ${r1(mp)} µs = ePPing ${r1(me)} + LAN leg ${r1(lanLeg)} within 60 µs`);
+    // What ping adds is host A's own leg, which ping to the router measures. That leg is
+    // measured in a separate run, and tap runs two test files at once on two cores, so the
+    // bound allows for scheduling jitter between the runs.
+    tt.ok(Math.abs(mp - (me + lanLeg)) < 120, `${proto}: ping ${r1(mp)} µs = ePPing ${r1(me)} + LAN leg ${r1(lanLeg)} within 120 µs`);
     // Against the wire at the same points (request in on pa, reply in on pb). A loose check:
     // the tap keeps an skb timestamp set before XDP ran (the echo request's comes out 10-45 µs
     // early here), so it is no better a clock than ping. TCP below gets the tight comparison.
