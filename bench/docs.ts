@@ -95,6 +95,14 @@ function otherTable(rs: ScenarioResult[]): string[] {
   return out;
 }
 
+function loadAverage(): string {
+  try {
+    return fs.readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
+  } catch {
+    return 'unknown';
+  }
+}
+
 export function renderDocs(rs: ScenarioResult[], cmd: string, opts: Pick<BenchOptions, 'cpu' | 'reps' | 'frames' | 'batchSize' | 'quick'>, when: Date): string {
   const m = machine();
   return [
@@ -105,9 +113,9 @@ export function renderDocs(rs: ScenarioResult[], cmd: string, opts: Pick<BenchOp
     `* Machine: ${m.cores} cores, ${m.cpu} (from /proc/cpuinfo), ${m.memGb} GB RAM, a VM; kernel ${m.kernel}.`,
     `* Command: \`${cmd}\` (as root, from the repository, after \`npm run build\`).`,
     `* Generator pinned to CPU ${opts.cpu}; ${opts.frames.toLocaleString('en')} frames per run, live-frame batches of ${opts.batchSize}; each variant ${opts.reps}× interleaved (A B C A B C …); medians, with min–max.`,
-    '* Other helpers were running test suites on the same 2-core machine during the run (load average 5–8), so single',
-    '  runs scatter widely (see min–max) even though the bench runs at nice −20. Compare ratios measured in one run,',
-    '  not absolute Mpps across runs; treat differences under ~20% as noise.',
+    `* Load average when the report was written: ${loadAverage()}. On a shared machine single runs scatter widely`,
+    '  (see min–max) even though the bench runs at nice −20. Compare ratios measured in one run, not absolute Mpps',
+    '  across runs; treat differences under ~20% as noise.',
     '',
     '![Mpps by scenario](img/bench-mpps.png)',
     '',

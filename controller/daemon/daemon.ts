@@ -322,6 +322,7 @@ export class Daemon implements DaemonView {
     if (r.ok) {
       this.cfg = r.config;
       this.log.level = this.cfg.log_level;
+      this.epping.reconfigure(this.cfg.epping);
       this.intro.setGraphConfig(this.graphConfig());
     }
     const message = r.ok && r.restartRequired.length ? `${r.message} (restart needed for: ${r.restartRequired.join(', ')})` : r.message;

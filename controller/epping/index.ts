@@ -45,7 +45,7 @@ function loadNative(): NativeAddon {
 }
 
 export class EppingService extends EventEmitter<EppingServiceEvents> {
-  readonly config: EppingConfig;
+  private cfg: EppingConfig;
   private readonly log: Logger;
   private readonly nativeOpt?: NativeAddon;
   private readonly store: SampleStore;
@@ -64,7 +64,7 @@ export class EppingService extends EventEmitter<EppingServiceEvents> {
   constructor(opts: EppingServiceOptions) {
     super();
     this.log = opts.log.child({ component: 'epping' });
-    this.config = opts.config;
+    this.cfg = opts.config;
     this.nativeOpt = opts.native;
     this.store = new SampleStore(opts.storeSize ?? 10000);
     this.timersOn = opts.timers ?? true;
@@ -104,6 +104,17 @@ export class EppingService extends EventEmitter<EppingServiceEvents> {
       every(this.config.aggregation.interval_s, () => this.collectAggregates());
     }
     this.log.info({ maps: Object.keys(maps) }, 'epping attached');
+  }
+
+  get config(): EppingConfig {
+    return this.cfg;
+  }
+
+  // A config reload: intervals and timeouts take effect now; knobs arrive with the next
+  // generation, which the daemon loads because the plan's knob values changed.
+  reconfigure(config: EppingConfig): void {
+    this.cfg = config;
+    if (this.ring) this.attachMaps(this.maps);
   }
 
   detach(): void {
