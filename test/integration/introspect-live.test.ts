@@ -28,7 +28,8 @@ t.test('bridge: ports, STP state, FDB, qdisc, bridge netfilter', async (t) => {
   lab.exec(sw, ['bridge', 'link', 'set', 'dev', 'p2', 'state', '0']);
   u = await waitFor(intro, (g) => service(g, 'l2-bridge:br0')!.reasons.includes('port p2 is in STP disabled state'), 'p2 disabled');
   t.same(l2().devices, ['p1', 'p3']);
-  t.same(u?.diff.causes, ['RTM_NEWLINK p2 (port disabled)']);
+  // Hosts' own traffic (FDB refreshes, ND) may share the burst: the port event must be among the causes.
+  t.ok(u?.diff.causes.includes('RTM_NEWLINK p2 (port disabled)'), `causes: ${u?.diff.causes.join(', ')}`);
   lab.exec(sw, ['bridge', 'link', 'set', 'dev', 'p2', 'state', '3']);
   await waitFor(intro, (g) => service(g, 'l2-bridge:br0')!.devices.length === 3, 'p2 forwarding again');
 
