@@ -47,7 +47,7 @@ int ss_fpm_l2_bridge(struct xdp_md *ctx)
 	if (p->flags & SS_PKT_VLAN)
 		return ss_pass(ctx, SS_P_VLAN);
 
-	in = bpf_map_lookup_elem(&ss_devs, &in_if);
+	in = ss_dev_get(in_if);
 	if (!in || !in->bridge_ifindex)
 		return ss_pass(ctx, SS_P_NOT_A_PORT);
 	if ((in->flags & (SS_DEV_PORT_FWD | SS_DEV_UP)) != (SS_DEV_PORT_FWD | SS_DEV_UP))
@@ -84,7 +84,7 @@ int ss_fpm_l2_bridge(struct xdp_md *ctx)
 	if (out_if == in_if)
 		return ss_pass(ctx, SS_P_L2_SAME_PORT);
 
-	out = bpf_map_lookup_elem(&ss_devs, &out_if);
+	out = ss_dev_get(out_if);
 	if (!out || out->bridge_ifindex != bridge ||
 	    (out->flags & (SS_DEV_PORT_FWD | SS_DEV_UP)) != (SS_DEV_PORT_FWD | SS_DEV_UP))
 		return ss_pass(ctx, SS_P_L2_PORT_STATE);

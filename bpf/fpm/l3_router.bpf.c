@@ -181,7 +181,7 @@ int ss_fpm_l3_router(struct xdp_md *ctx)
 	if (v4 ? !cfg_ipv4 : (!cfg_ipv6 || !(p->flags & SS_PKT_IPV6)))
 		return ss_pass(ctx, SS_P_L3_DISABLED);
 
-	in = bpf_map_lookup_elem(&ss_devs, &in_if);
+	in = ss_dev_get(in_if);
 	if (!in || !(in->flags & SS_DEV_L3))
 		return ss_pass(ctx, SS_P_L3_DISABLED);
 	if (!ss_mac_eq(eth->h_dest, in->mac))
@@ -220,7 +220,7 @@ int ss_fpm_l3_router(struct xdp_md *ctx)
 			return ss_pass(ctx, rc);
 	}
 
-	out = bpf_map_lookup_elem(&ss_devs, &out_if);
+	out = ss_dev_get(out_if);
 	if (!out || !(out->flags & SS_DEV_UP))
 		return ss_pass(ctx, SS_P_EGRESS_NOT_TX);
 	if (out->flags & SS_DEV_QDISC)
@@ -236,7 +236,7 @@ int ss_fpm_l3_router(struct xdp_md *ctx)
 		if (fdb->flags & SS_FDB_LOCAL)
 			return ss_pass(ctx, SS_P_FIB_LOCAL);
 		out_if = fdb->port_ifindex;
-		port = bpf_map_lookup_elem(&ss_devs, &out_if);
+		port = ss_dev_get(out_if);
 		if (!port || port->bridge_ifindex != key.bridge_ifindex ||
 		    (port->flags & (SS_DEV_PORT_FWD | SS_DEV_UP)) != (SS_DEV_PORT_FWD | SS_DEV_UP))
 			return ss_pass(ctx, SS_P_L2_PORT_STATE);

@@ -42,6 +42,14 @@ static __always_inline int ss_pass(struct xdp_md *ctx, __u32 reason)
 	return XDP_PASS;
 }
 
+/* The device's entry, or NULL when slipstream knows nothing about it (see ss_devs). */
+static __always_inline struct ss_dev *ss_dev_get(__u32 ifindex)
+{
+	struct ss_dev *d = bpf_map_lookup_elem(&ss_devs, &ifindex);
+
+	return d && d->flags ? d : NULL;
+}
+
 static __always_inline struct ss_pkt *ss_pkt_get(void)
 {
 	__u32 zero = 0;

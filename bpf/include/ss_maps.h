@@ -94,9 +94,14 @@ struct ss_dev {
 	__u8  pad;
 };
 
+/* Indexed by ifindex: array lookups are inlined by the JIT, and every packet does two or
+ * three of them. An all-zero entry means "unknown device", exactly like a missing one; an
+ * ifindex beyond the array is unknown too, so such devices simply stay with the kernel. */
+#define SS_IFINDEX_MAX 65536
+
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, SS_DEVS_SIZE);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, SS_IFINDEX_MAX);
 	__type(key, __u32);
 	__type(value, struct ss_dev);
 } ss_devs SEC(".maps");

@@ -1,7 +1,7 @@
 import type { NativeAddon } from '../native/types';
 import {
   SS_DEV_BRIDGE, SS_DEV_ISOLATED, SS_DEV_L3, SS_DEV_PORT_FWD, SS_DEV_QDISC, SS_DEV_TX, SS_DEV_UP,
-  SS_FDB_LOCAL, SS_FDB_STATIC, decodeFdbKey, decodeFdbValue, encodeDev, encodeFdbKey, encodeFdbValue, u32Key,
+  SS_FDB_LOCAL, SS_FDB_STATIC, SS_IFINDEX_MAX, decodeFdbKey, decodeFdbValue, encodeDev, encodeFdbKey, encodeFdbValue, u32Key,
 } from './layout';
 
 // What the fast path must know about a device, whether or not it has a pipeline.
@@ -37,6 +37,8 @@ export interface SyncCounts {
   fdbDeleted: number;
 }
 
+const ABSENT_DEV = Buffer.alloc(20);
+
 function devFlags(d: DpDevice): number {
   let f = 0;
   if (d.up) f |= SS_DEV_UP;
@@ -60,8 +62,10 @@ export class DatapathSync {
     private readonly native: NativeAddon,
     private readonly fds: { devs: number; txPorts: number; fdb: number },
   ) {
-    // Start from what is in the (possibly adopted) maps.
-    for (const { key, value } of native.mapDump(fds.devs)) this.devs.set(key.readUInt32LE(0), value.toString('hex'));
+    // Start from what is in the (possibly adopted) maps. ss_devs is an array: zero entries are absent.
+    for (const { key, value } of native.mapDump(fds.devs)) {
+      if (value.some((b) => b !== 0)) this.devs.set(key.readUInt32LE(0), value.toString('hex'));
+    }
     for (const { key } of native.mapDump(fds.txPorts)) this.tx.add(key.readUInt32LE(0));
     for (const { key, value } of native.mapDump(fds.fdb)) {
       const v = decodeFdbValue(value);
@@ -75,13 +79,14 @@ export class DatapathSync {
     const wantDevs = new Map<number, string>();
     const wantTx = new Set<number>();
     for (const d of devices) {
+      if (d.ifindex >= SS_IFINDEX_MAX) continue; // beyond the array: stays with the kernel
       const flags = devFlags(d);
       wantDevs.set(d.ifindex, encodeDev({ bridgeIfindex: d.bridgeIfindex, mtu: d.mtu, flags, mac: d.mac, rpFilter: d.rpFilter }).toString('hex'));
       if (flags & SS_DEV_TX) wantTx.add(d.ifindex);
     }
     for (const [ifindex] of this.devs) {
       if (!wantDevs.has(ifindex)) {
-        this.native.mapDelete(this.fds.devs, u32Key(ifindex));
+        this.native.mapUpdate(this.fds.devs, u32Key(ifindex), ABSENT_DEV);
         this.devs.delete(ifindex);
         counts.devs++;
       }

@@ -3,6 +3,7 @@
 export const SS_SLOT_NONE = 0xffffffff;
 export const SS_MAX_DEVS = 256;
 export const SS_MAX_CHAIN = 16;
+export const SS_IFINDEX_MAX = 65536; // ss_devs is an array indexed by ifindex
 
 export const SS_FDB_LOCAL = 1 << 0;
 export const SS_FDB_STATIC = 1 << 1;

@@ -209,8 +209,8 @@ export class DataPathLab {
 
   // Back to the reference state: every test case starts from here.
   fillMaps(): void {
-    const devs = this.sharedFd('ss_devs');
-    for (const e of native.mapDump(devs)) native.mapDelete(devs, e.key);
+    // ss_devs is an array indexed by ifindex: clearing an entry means zeroing it.
+    for (const ifindex of this.devs.keys()) this.zeroDev(ifindex);
     this.devs.clear();
     for (const [ifindex, d] of this.defaultDevs()) this.setDev(ifindex, d);
     const fdb = this.sharedFd('ss_fdb');
@@ -235,7 +235,11 @@ export class DataPathLab {
 
   delDev(ifindex: number): void {
     this.devs.delete(ifindex);
-    native.mapDelete(this.sharedFd('ss_devs'), u32Key(ifindex));
+    this.zeroDev(ifindex);
+  }
+
+  private zeroDev(ifindex: number): void {
+    native.mapUpdate(this.sharedFd('ss_devs'), u32Key(ifindex), Buffer.alloc(20));
   }
 
   setFdb(macAddr: string, v: FdbValue): void {
