@@ -1,5 +1,5 @@
 // Netlink event -> new generation live. The daemon runs on the router lab; each change
-// flips net.ipv4.conf.<ingress>.forwarding (an RTM_NEWNETCONF event), which changes the
+// flips net.ipv4.conf.<ingress>.forwarding (an RTM_NEWNETCONF event), 100 ms apart, which changes the
 // ingress device's role (IPv4 routing on/off) and so its pipeline: a full generation is
 // loaded and swapped in. The daemon measures from the first netlink event of the burst to
 // the slot update and logs it with the swap ('generation live', latency_ms).
@@ -15,6 +15,7 @@ export async function runSwapLatency(ctx: BenchContext): Promise<ScenarioResult>
   const d = s.daemon;
   const dev = s.ingressIfname;
   const changes = ctx.quick ? 10 : 200;
+  const SPACING_MS = 100;
   const lat: number[] = [];
   let missed = 0;
   ctx.log(`swap-latency: ${changes} changes of net.ipv4.conf.${dev}.forwarding`);
@@ -28,6 +29,9 @@ export async function runSwapLatency(ctx: BenchContext): Promise<ScenarioResult>
     } catch {
       missed++;
     }
+    // Operator changes are isolated events: leave more than the debounce between them, so each
+    // is measured as a lone change (back-to-back changes coalesce behind the 50 ms debounce).
+    await new Promise((r) => setTimeout(r, SPACING_MS));
   }
   if (changes % 2 === 1) lab.sysctl(s.run.netns, `net.ipv4.conf.${dev}.forwarding`, 1);
   const metrics = await fetch(d.api + '/metrics').then((r) => r.text());

@@ -26,6 +26,7 @@ const NETLINK_ROUTE = 0;
 const NETLINK_NETFILTER = 12;
 const NFNLGRP_NFTABLES = 7;
 const MAX_CAUSES = 50;
+const LEADING_SETTLE_MS = 5;
 
 export type LogFn = (level: 'debug' | 'info' | 'warn' | 'error', msg: string, obj?: Record<string, unknown>) => void;
 
@@ -86,6 +87,7 @@ export class Introspector extends EventEmitter {
   private dirty = false;
   private firstEventAt: bigint | null = null;
   private burstStart = 0;
+  private lastFlushEnd = 0;
   private debounceTimer: NodeJS.Timeout | null = null;
   private flushing: Promise<void> | null = null;
   private needRoutes4 = false;
@@ -336,7 +338,13 @@ export class Introspector extends EventEmitter {
     }
     if (this.debounceTimer) clearTimeout(this.debounceTimer);
     const waited = Date.now() - this.burstStart;
-    const delay = Math.max(0, Math.min(this.opts.debounceMs, this.opts.maxBurstMs - waited));
+    // Leading edge: the first change after a quiet period is handled after a short settle
+    // (one command's messages arrive within it), so a lone change goes live in milliseconds.
+    // Changes that keep coming coalesce behind the debounce.
+    const quietBefore = this.burstStart - this.lastFlushEnd >= this.opts.debounceMs;
+    const delay = quietBefore
+      ? Math.max(0, Math.min(LEADING_SETTLE_MS, this.opts.debounceMs) - waited)
+      : Math.max(0, Math.min(this.opts.debounceMs, this.opts.maxBurstMs - waited));
     this.debounceTimer = setTimeout(() => {
       this.debounceTimer = null;
       void this.flush();
@@ -354,6 +362,7 @@ export class Introspector extends EventEmitter {
       await this.flushing;
     } finally {
       this.flushing = null;
+      this.lastFlushEnd = Date.now();
     }
   }
 
