@@ -90,14 +90,7 @@ export class Daemon implements DaemonView {
 
   async start(): Promise<void> {
     const c = this.cfg;
-    const allFpmNeeds = [...this.manifests.values()].map((m) => m.capabilities);
-    this.caps = probeCapabilities({
-      native,
-      extraHelpers: allFpmNeeds.flatMap((x) => x.helpers),
-      extraMapTypes: allFpmNeeds.flatMap((x) => x.map_types),
-      extraKfuncs: allFpmNeeds.flatMap((x) => x.kfuncs),
-      attachProbe: false,
-    });
+    this.caps = this.probe();
     this.deployer = new Deployer({
       native,
       manifests: this.manifests,
@@ -116,7 +109,7 @@ export class Daemon implements DaemonView {
     this.intro = new Introspector({
       netns: this.o.netns ?? undefined,
       debounceMs: c.debounce_ms,
-      log: (level, msg, obj) => this.log[level](obj ?? {}, msg),
+      log: this.logFn,
       graphConfig: this.graphConfig(),
       capabilities: this.caps,
     });
@@ -128,7 +121,7 @@ export class Daemon implements DaemonView {
     await this.intro.start();
     // A device is a redirect target only while the kernel says it can transmit XDP frames
     // (xdp_features NDO_XMIT; a veth needs GRO or XDP on its peer), else redirects are dropped.
-    const watcher = new XdpFeatureWatcher({ netns: this.o.netns ?? undefined, log: (level, msg, obj) => this.log[level](obj ?? {}, msg) });
+    const watcher = new XdpFeatureWatcher({ netns: this.o.netns ?? undefined, log: this.logFn });
     try {
       await watcher.start();
       this.xdpFeatures = watcher;
@@ -141,14 +134,7 @@ export class Daemon implements DaemonView {
       this.recordError(`cannot watch xdp features: ${(e as Error).message}`);
     }
     // Device capabilities need the device list, which the first dump provides.
-    this.caps = probeCapabilities({
-      native,
-      devices: probeDevicesOf(this.intro.model.links.values()),
-      extraHelpers: allFpmNeeds.flatMap((x) => x.helpers),
-      extraMapTypes: allFpmNeeds.flatMap((x) => x.map_types),
-      extraKfuncs: allFpmNeeds.flatMap((x) => x.kfuncs),
-      attachProbe: false,
-    });
+    this.caps = this.probe(probeDevicesOf(this.intro.model.links.values()));
     this.intro.setCapabilities(this.caps);
     const { adopted } = this.deployer.init((ifindex) => this.intro.model.links.get(ifindex)?.name);
     if (adopted.length) this.log.info({ devices: adopted }, 'adopted pinned pipelines');
@@ -162,6 +148,23 @@ export class Daemon implements DaemonView {
     this.intro.on('update', (ev) => this.onUpdate(ev));
     this.reconcile(this.intro.graph, null);
     this.live = true;
+  }
+
+  private readonly logFn = (level: 'debug' | 'info' | 'warn' | 'error', msg: string, obj?: Record<string, unknown>): void => {
+    this.log[level](obj ?? {}, msg);
+  };
+
+  // Every helper, map type and kfunc the FPM library needs, asked of the kernel.
+  private probe(devices?: ReturnType<typeof probeDevicesOf>): Capabilities {
+    const needs = [...this.manifests.values()].map((m) => m.capabilities);
+    return probeCapabilities({
+      native,
+      devices,
+      extraHelpers: needs.flatMap((x) => x.helpers),
+      extraMapTypes: needs.flatMap((x) => x.map_types),
+      extraKfuncs: needs.flatMap((x) => x.kfuncs),
+      attachProbe: false,
+    });
   }
 
   private openRequestSocket(): void {
