@@ -85,6 +85,7 @@ export class Daemon implements DaemonView {
       queueing: { enabled: c.queueing.enabled, devices: c.queueing.devices.length ? c.queueing.devices : undefined },
       ownedXdpProgIds: [...this.owned],
       disabledDevices: [...this.disabled],
+      noXdpTransmit: this.noXdpTransmit(),
     };
   }
 
@@ -127,7 +128,10 @@ export class Daemon implements DaemonView {
       this.xdpFeatures = watcher;
       watcher.on('change', (ev: { ifindex: number }) => {
         this.log.debug({ ifindex: ev.ifindex }, 'xdp features changed');
-        if (this.live) this.reconcile(this.intro.graph, process.hrtime.bigint());
+        if (!this.live) return;
+        // Data first (withdraws the redirect target at once), then the graph says why.
+        this.reconcile(this.intro.graph, process.hrtime.bigint());
+        this.intro.setGraphConfig(this.graphConfig());
       });
       watcher.on('error', (err: Error) => this.recordError(`xdp features: ${err.message}`));
     } catch (e) {
@@ -135,6 +139,7 @@ export class Daemon implements DaemonView {
     }
     // Device capabilities need the device list, which the first dump provides.
     this.caps = this.probe(probeDevicesOf(this.intro.model.links.values()));
+    this.intro.setGraphConfig(this.graphConfig()); // now with the xdp_features verdicts
     this.intro.setCapabilities(this.caps);
     const { adopted } = this.deployer.init((ifindex) => this.intro.model.links.get(ifindex)?.name);
     if (adopted.length) this.log.info({ devices: adopted }, 'adopted pinned pipelines');
@@ -238,6 +243,11 @@ export class Daemon implements DaemonView {
     } catch (e) {
       this.recordError(`reconcile: ${(e as Error).message}`);
     }
+  }
+
+  private noXdpTransmit(): string[] {
+    if (!this.intro) return [];
+    return [...this.intro.model.links.values()].filter((l) => !this.redirectable(l.ifindex)).map((l) => l.name).sort();
   }
 
   // Unknown (a kernel without the netdev family) counts as able: that kernel cannot tell us.

@@ -135,6 +135,11 @@ export function egressReasons(link: Link, m: KernelModel, cfg: GraphConfig, caps
   }
   const dc = caps.devices[link.name];
   if (dc && !dc.xdpNative && link.kind === 'physical') out.push(`${link.name} (driver ${dc.driver || 'unknown'}) has no native XDP transmit`);
+  if (cfg.noXdpTransmit?.includes(link.name)) {
+    out.push(link.kind === 'veth'
+      ? `${link.name} cannot take XDP redirects: its veth peer has neither GRO nor an XDP program`
+      : `${link.name} cannot take XDP redirects (the kernel reports no ndo_xdp_xmit)`);
+  }
   return out;
 }
 

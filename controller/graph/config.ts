@@ -7,4 +7,6 @@ export interface GraphConfig {
   queueing?: { enabled: boolean; devices?: string[] };
   ownedXdpProgIds?: number[]; // XDP programs slipstream itself attached (not "someone else's")
   disabledDevices?: string[]; // disabled via the API
+  // Devices whose xdp_features lack NDO_XMIT (netdev genetlink): redirects into them are dropped.
+  noXdpTransmit?: string[];
 }

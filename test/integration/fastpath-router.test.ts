@@ -3,7 +3,7 @@
 import t from 'tap';
 import { Lab, iperf3Client, iperf3Server, ping, routerLab } from '../lab';
 import { startDaemon } from '../harness/daemon';
-import { deliver, measure, service, sleep, waitGraph } from '../harness/fastpath';
+import { deliver, measure, nodeAttr, service, sleep, waitGraph } from '../harness/fastpath';
 
 t.test('router between two subnets', async (t) => {
   const lab = new Lab({ t });
@@ -94,7 +94,8 @@ t.test('router between two subnets', async (t) => {
   await t.test('an egress whose veth peer cannot take XDP frames is left to the kernel', async (t) => {
     // GRO off on host B: the kernel would drop frames redirected into pb, so the fast path must not.
     lab.exec(b.ns, ['ethtool', '-K', 'eth0', 'gro', 'off']);
-    await sleep(300);
+    const g = await waitGraph(d, 'pb not redirectable', (g) => JSON.stringify(nodeAttr(g, `device:${portB.ifname}`, 'egress_reasons') ?? []).includes('cannot take XDP redirects'));
+    t.match(JSON.stringify(nodeAttr(g, `device:${portB.ifname}`, 'egress_reasons')), /veth peer has neither GRO nor an XDP program/, 'the graph says why');
     const delta = await measure(d, [portA.ifname], async () => t.equal(await deliver(lab, a.ns, b.ns, b.ip4, 7111, 200), 200, 'all delivered, by the kernel'));
     t.ok((delta.reasons.egress_not_redirectable ?? 0) >= 200 && delta.fast === 0, `passed as egress_not_redirectable (${JSON.stringify(delta.reasons)}, fast ${delta.fast})`);
     lab.exec(b.ns, ['ethtool', '-K', 'eth0', 'gro', 'on']);

@@ -130,6 +130,16 @@ t.test('egress: a non-default root qdisc means no XDP redirect out of that devic
   t.equal(build(m3).nodes.find((n) => n.id === 'device:p2')?.attrs.egress_ok, false);
 });
 
+t.test('egress: a device the kernel says cannot take XDP redirects', async (t) => {
+  const m = bridge3();
+  const g = build(m, { noXdpTransmit: ['p2'] });
+  const roles = deviceRoles(g, m);
+  t.equal(roles.get('p2')?.egressOk, false, 'p2 is no redirect target');
+  t.equal(roles.get('p1')?.egressOk, true, 'others are');
+  t.match(JSON.stringify(g.nodes.find((n) => n.id === 'device:p2')?.attrs.egress_reasons), /veth peer has neither GRO nor an XDP program/);
+  t.ok(svc(g, 'l2-bridge:br0').reasons.some((r) => r.includes('p2 cannot take XDP redirects')), 'the bridge service says why traffic out of p2 stays slow');
+});
+
 t.test('ingress: tc ingress filters keep a device out', async (t) => {
   const g = build(bridge3(['p3 up', 'ingress filter on p3']));
   const s = svc(g, 'l2-bridge:br0');
