@@ -145,7 +145,7 @@ export class DaemonChild {
 }
 
 // A child that exited but was not reaped yet is a zombie: treat it as gone.
-function alive(pid: number): boolean {
+export function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
   } catch {

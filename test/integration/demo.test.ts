@@ -4,22 +4,9 @@ import t from 'tap';
 import { spawn } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
+import { alive } from '../../controller/demo/daemon-child';
 
 const repoRoot = path.resolve(__dirname, '..', '..', '..');
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch {
-    return false;
-  }
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
-  } catch {
-    return false;
-  }
-}
 
 // Rows of the first table after `title`, up to the first blank line.
 function section(out: string, title: string): string[] {
