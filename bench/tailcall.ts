@@ -59,7 +59,14 @@ export async function runTailcallHops(ctx: BenchContext): Promise<ScenarioResult
   ctx.defer(() => lab.destroy());
   const ns = lab.addNamespace('hops');
   const pins = new PinLayout(BENCH_BPFFS, ns);
-  ctx.defer(() => fs.rmSync(pins.base, { recursive: true, force: true }));
+  ctx.defer(() => {
+    fs.rmSync(pins.base, { recursive: true, force: true });
+    try {
+      fs.rmdirSync(BENCH_BPFFS); // only when no other bench still uses it
+    } catch {
+      /* not empty, or already gone */
+    }
+  });
   const shared = new SharedMaps(native, pins);
   ctx.defer(() => shared.closeAll(true));
   const drop = new LoadedProgram(path.join('bench', 'drop.bpf.o'), 'bench_drop');
