@@ -1,4 +1,6 @@
 // Byte layouts of the shared map keys and values in bpf/include/ss_maps.h. Change both together.
+import { macBytes, u32le } from '../util/bytes';
+import { macString } from '../model/addr';
 
 export const SS_SLOT_NONE = 0xffffffff;
 export const SS_MAX_DEVS = 256;
@@ -16,21 +18,8 @@ export const SS_DEV_ISOLATED = 1 << 4;
 export const SS_DEV_BRIDGE = 1 << 5;
 export const SS_DEV_L3 = 1 << 6;
 
-export function macBytes(mac: string): Buffer {
-  const parts = mac.split(':');
-  if (parts.length !== 6) throw new Error(`bad MAC ${mac}`);
-  return Buffer.from(parts.map((p) => parseInt(p, 16)));
-}
-
-export function macString(b: Buffer, off = 0): string {
-  return [...b.subarray(off, off + 6)].map((x) => x.toString(16).padStart(2, '0')).join(':');
-}
-
-export function u32Key(n: number): Buffer {
-  const b = Buffer.alloc(4);
-  b.writeUInt32LE(n >>> 0);
-  return b;
-}
+export { macBytes };
+export const u32Key = u32le;
 
 export interface DevValue {
   bridgeIfindex: number;
@@ -65,7 +54,7 @@ export function encodeFdbKey(k: FdbKey): Buffer {
 }
 
 export function decodeFdbKey(b: Buffer): FdbKey {
-  return { bridgeIfindex: b.readUInt32LE(0), mac: macString(b, 4), vlan: b.readUInt16LE(10) };
+  return { bridgeIfindex: b.readUInt32LE(0), mac: macString(b.subarray(4, 10)), vlan: b.readUInt16LE(10) };
 }
 
 export interface FdbValue {

@@ -79,8 +79,4 @@ export function sumPerCpuU64(buf: Buffer, ncpu: number, valueSize: number): bigi
 }
 
 // Little-endian u32 key/value buffers, the common case for array maps.
-export function u32(n: number): Buffer {
-  const b = Buffer.alloc(4);
-  b.writeUInt32LE(n >>> 0);
-  return b;
-}
+export { u32le as u32 } from '../util/bytes';

@@ -63,6 +63,20 @@ void LinkDetach(const Napi::CallbackInfo& info) {
   if (bpf_link_detach(link) != 0) ThrowErrno(env, "linkDetach", errno);
 }
 
+// With an expected program fd at `arg`: XDP_FLAGS_REPLACE semantics (fail unless it is attached).
+// Filled in place: libbpf rejects opts whose padding is not zero, and a struct copy may not keep it.
+static void ExpectedProgram(const Napi::CallbackInfo& info, size_t arg, const char* op, uint32_t* flags,
+                            struct bpf_xdp_attach_opts* opts) {
+  memset(opts, 0, sizeof *opts);
+  opts->sz = sizeof *opts;
+  if (ArgPresent(info, arg)) {
+    int old = static_cast<int>(ArgInt(info, arg, op, "expectedProgFd"));
+    RequireKind(info.Env(), old, FdKind::BpfProg, op);
+    opts->old_prog_fd = old;
+    *flags |= XDP_FLAGS_REPLACE;
+  }
+}
+
 void XdpAttach(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const char* op = "xdpAttach";
@@ -72,14 +86,7 @@ void XdpAttach(const Napi::CallbackInfo& info) {
   RequireKind(env, prog, FdKind::BpfProg, op);
   if (ifindex == 0) ThrowErrno(env, "xdpAttach: ifindex 0", ENODEV);
   struct bpf_xdp_attach_opts opts;
-  memset(&opts, 0, sizeof opts);
-  opts.sz = sizeof opts;
-  if (ArgPresent(info, 3)) {
-    int old = static_cast<int>(ArgInt(info, 3, op, "expectedProgFd"));
-    RequireKind(env, old, FdKind::BpfProg, op);
-    opts.old_prog_fd = old;
-    flags |= XDP_FLAGS_REPLACE;
-  }
+  ExpectedProgram(info, 3, op, &flags, &opts);
   int err = bpf_xdp_attach(static_cast<int>(ifindex), prog, flags, &opts);
   if (err != 0) ThrowErrno(env, "xdpAttach ifindex " + std::to_string(ifindex), err);
 }
@@ -91,14 +98,7 @@ void XdpDetach(const Napi::CallbackInfo& info) {
   uint32_t flags = ArgPresent(info, 1) ? ArgU32(info, 1, op, "flags") : 0;
   if (ifindex == 0) ThrowErrno(env, "xdpDetach: ifindex 0", ENODEV);
   struct bpf_xdp_attach_opts opts;
-  memset(&opts, 0, sizeof opts);
-  opts.sz = sizeof opts;
-  if (ArgPresent(info, 2)) {
-    int old = static_cast<int>(ArgInt(info, 2, op, "expectedProgFd"));
-    RequireKind(env, old, FdKind::BpfProg, op);
-    opts.old_prog_fd = old;
-    flags |= XDP_FLAGS_REPLACE;
-  }
+  ExpectedProgram(info, 2, op, &flags, &opts);
   int err = bpf_xdp_detach(static_cast<int>(ifindex), flags, &opts);
   if (err != 0) ThrowErrno(env, "xdpDetach ifindex " + std::to_string(ifindex), err);
 }

@@ -1,10 +1,8 @@
 // Hand-built frames for BPF_PROG_TEST_RUN and live-frame generation.
 
-export function macBytes(mac: string): Buffer {
-  const parts = mac.split(':');
-  if (parts.length !== 6) throw new Error(`bad MAC ${mac}`);
-  return Buffer.from(parts.map((p) => parseInt(p, 16)));
-}
+import { macBytes } from '../../controller/util/bytes';
+
+export { macBytes };
 
 function ip4Bytes(ip: string): Buffer {
   const o = ip.split('.').map(Number);
