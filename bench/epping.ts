@@ -9,8 +9,35 @@ import { buildFrame, flowSet, tsvalOffset } from './frames';
 import { interleave, type Variant } from './interleave';
 import { DeliveryCounter, Injector, type Sample } from './probe';
 import { ratio, round, spread, type Spread } from './stats';
+import { native } from '../controller/native';
+import { COUNTER_NAMES, NR_COUNTERS } from '../controller/epping/layout';
 
 export const EPPING_FRAME = 96; // TCP + timestamps + 30 bytes of payload (a data segment)
+
+// The monitor's own counters (ss_ep_stats), summed over CPUs.
+function monitorCounters(statsFd: number): Record<string, number> {
+  const ncpu = native.numPossibleCpus();
+  const out: Record<string, number> = {};
+  for (let i = 0; i < Math.min(NR_COUNTERS, COUNTER_NAMES.length); i++) {
+    const key = Buffer.alloc(4);
+    key.writeUInt32LE(i);
+    const v = native.mapLookup(statsFd, key);
+    let sum = 0n;
+    if (v) for (let c = 0; c < ncpu; c++) sum += v.readBigUInt64LE(c * 8);
+    out[COUNTER_NAMES[i]] = Number(sum);
+  }
+  return out;
+}
+
+// Every variant shares the daemon's flow and timestamp maps: each run starts from empty ones,
+// so one variant's leftovers (a timestamp map the unlimited run filled) never tax the next.
+function clearMonitorState(p: BenchPipeline): void {
+  for (const name of ['ss_ep_ts', 'ss_ep_flows']) {
+    const fd = p.mapFd(name);
+    const keys = native.mapDump(fd).map((e) => e.key);
+    if (keys.length) native.mapDeleteBatch(fd, keys);
+  }
+}
 
 function mpps(s: Sample[]): Spread {
   const sp = spread(s.map((x) => x.mpps));
@@ -40,11 +67,28 @@ export async function runEpping(ctx: BenchContext, flows: number): Promise<Scena
   const pSampled = load(true, 100, 2);
   const pUnl = load(true, 0, 3);
   if (!pSampled.fpms.includes('latency-monitor') || pOff.fpms.includes('latency-monitor')) throw new Error(`unexpected pipelines ${pOff.fpms} / ${pSampled.fpms}`);
+  // Per run of each monitored variant: what the monitor did with the frames (timestamps
+  // stored, rate-limited, refused because the timestamp map was full).
+  const statsFd = pSampled.mapFd('ss_ep_stats');
+  const did: Record<string, Record<string, number>> = { sampled: {}, unlimited: {} };
+  let before: Record<string, number> = {};
+  const monitored = (name: 'sampled' | 'unlimited', p: BenchPipeline): Variant => ({
+    name,
+    prepare: (i) => {
+      clearMonitorState(p);
+      before = monitorCounters(statsFd);
+      i.setTarget(p.rootFd);
+    },
+    finish: () => {
+      const after = monitorCounters(statsFd);
+      for (const k of ['packets', 'timestamps', 'rate_limited', 'ts_map_full', 'flows_opened']) did[name][k] = (did[name][k] ?? 0) + (after[k] - (before[k] ?? 0));
+    },
+  });
   const variants: Variant[] = [
     { name: 'linux', prepare: (i) => i.setTarget(null) },
     { name: 'off', prepare: (i) => i.setTarget(pOff.rootFd) },
-    { name: 'sampled', prepare: (i) => i.setTarget(pSampled.rootFd) },
-    { name: 'unlimited', prepare: (i) => i.setTarget(pUnl.rootFd) },
+    monitored('sampled', pSampled),
+    monitored('unlimited', pUnl),
   ];
   ctx.log(`epping-${flows}: ${EPPING_FRAME}-byte TCP segments with timestamps, ${flows} flow(s)`);
   const res = await interleave(ctx, inj, counter, s.run, variants, `${flows}fl`);
@@ -73,6 +117,8 @@ export async function runEpping(ctx: BenchContext, flows: number): Promise<Scena
     off,
     sampled,
     unlimited: unl,
+    monitor_sampled: did.sampled,
+    monitor_unlimited: did.unlimited,
     pipeline_off: pOff.fpms.join(' > '),
     pipeline_on: pSampled.fpms.join(' > '),
     note: 'slipstream_mpps = router pipeline with epping on (100 ms sampling); reference_mpps = the same pipeline with epping off',

@@ -7,6 +7,8 @@ export interface Variant {
   name: string;
   // Sets up the injector (target slot) or anything else before each of this variant's runs.
   prepare(inj: Injector): Promise<void> | void;
+  // After each measured run (not the warm-up), with its sample.
+  finish?(s: Sample): void;
 }
 
 export async function interleave(
@@ -29,6 +31,7 @@ export async function interleave(
       await v.prepare(inj);
       const s = await measureOnce(inj, counter, run, ctx.frames);
       out.get(v.name)!.push(s);
+      v.finish?.(s);
       ctx.log(`  ${label} ${v.name} #${r + 1}: ${s.mpps.toFixed(3)} Mpps (${s.delivered}/${ctx.frames} delivered)`);
     }
   }

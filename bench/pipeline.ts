@@ -58,6 +58,13 @@ export class BenchPipeline {
     }
   }
 
+  // A shared map this pipeline uses (the daemon's pinned instance).
+  mapFd(name: string): number {
+    const fd = this.shared.fd(name);
+    if (fd === undefined) throw new Error(`bench pipeline: no shared map ${name}`);
+    return fd;
+  }
+
   close(): void {
     this.gen.close();
     this.root.close();

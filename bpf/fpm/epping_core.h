@@ -18,6 +18,9 @@
 #ifndef EEXIST
 #define EEXIST 17
 #endif
+#ifndef E2BIG
+#define E2BIG 7
+#endif
 
 #define EP_ETH_P_IP     0x0800
 #define EP_ETH_P_IPV6   0x86DD
@@ -44,6 +47,7 @@ const volatile __u8  cfg_ipv6_prefix = 48;
 const volatile __u8  cfg_aggregate = 1;
 const volatile __u8  cfg_samples = 1;
 const volatile __u8  cfg_flow_events = 1;
+const volatile __u32 cfg_ts_full_backoff_ms = 10;
 
 /* What the caller found out about the packet's headers. */
 struct ep_loc {
@@ -363,6 +367,15 @@ static __always_inline __u64 ep_rate_limit_ns(const struct ss_ep_dir *d)
 	return (__u64)cfg_rate_limit_ms * 1000000ULL;
 }
 
+/* Once ss_ep_ts is full, inserts are not tried again for cfg_ts_full_backoff_ms: a
+ * failed insert costs as much as a stored one, and with nothing being answered (one-way
+ * traffic, a flood) every message would pay it. Per object, in .bss; a lost race costs
+ * one try. */
+__u64 ep_ts_full_until = 0;
+
+/* `now` is the coarse clock: good enough for a rate limit of milliseconds, and a
+ * tenth of the precise clock's cost. Only a stored timestamp reads the precise one.
+ * The rate limit counts attempts, stored or not, as in pping. */
 static __always_inline void ep_timestamp(struct ss_ep_dir *d, const struct ss_ep_tuple *t,
 					 __u32 id, __u32 ifindex, __u64 now)
 {
@@ -382,30 +395,36 @@ static __always_inline void ep_timestamp(struct ss_ep_dir *d, const struct ss_ep
 		ep_count(SS_EP_C_RATE_LIMITED);
 		return;
 	}
+	d->last_ts_ns = now;
+	if ((__s64)(ep_ts_full_until - now) > 0) {
+		ep_count(SS_EP_C_TS_FULL);
+		return;
+	}
 	__builtin_memcpy(&k.flow, t, sizeof(*t));
 	k.id = id;
-	v.ts_ns = now;
+	v.ts_ns = bpf_ktime_get_ns();
 	v.ifindex = ifindex;
 	v.pad = 0;
 	err = bpf_map_update_elem(&ss_ep_ts, &k, &v, BPF_NOEXIST);
 	if (err) {
 		if (err != -EEXIST)
 			ep_count(SS_EP_C_TS_FULL);
+		if (err == -E2BIG)
+			ep_ts_full_until = now + (__u64)cfg_ts_full_backoff_ms * 1000000ULL;
 		return;
 	}
-	d->last_ts_ns = now;
 	__sync_fetch_and_add(&d->outstanding, 1);
 	ep_count(SS_EP_C_TIMESTAMPS);
 }
 
 /* The packet `t` (coming in on ifindex) echoes reply_id: look for the message it answers. */
 static __always_inline void ep_match(struct ss_ep_dir *rd, const struct ss_ep_tuple *t,
-				     __u32 reply_id, __u32 ifindex, __u64 now)
+				     __u32 reply_id, __u32 ifindex)
 {
 	struct ss_ep_ts_key k;
 	struct ss_ep_ts_val *v;
 	struct ss_ep_rtt_event *ev;
-	__u64 ts, rtt;
+	__u64 ts, rtt, now;
 	__u32 req_if;
 
 	if (rd->outstanding == 0)
@@ -417,6 +436,7 @@ static __always_inline void ep_match(struct ss_ep_dir *rd, const struct ss_ep_tu
 		ep_count(SS_EP_C_NO_MATCH);
 		return;
 	}
+	now = bpf_ktime_get_ns();
 	ts = v->ts_ns;
 	req_if = v->ifindex;
 	/* Only the first reply counts; the delete also settles a race between CPUs. */
@@ -453,6 +473,11 @@ static __always_inline void ep_match(struct ss_ep_dir *rd, const struct ss_ep_tu
 	bpf_ringbuf_submit(ev, 0);
 }
 
+static __always_inline int ep_tuple_is_local(const struct ss_ep_tuple *t)
+{
+	return ep_is_local(t->daddr) || ep_is_local(t->saddr);
+}
+
 static __always_inline void ep_process(void *data, void *data_end, const struct ep_loc *loc)
 {
 	struct ss_ep_tuple t, key;
@@ -484,37 +509,38 @@ static __always_inline void ep_process(void *data, void *data_end, const struct 
 	}
 	if (!m.relevant)
 		return;
-
 	if (loc->egress) {
 		/* tc egress sees what the box sends; forwarded packets were seen at XDP ingress. */
 		if (!ep_is_local(t.saddr))
 			return;
 		m.can_match = 0;
-	} else if (cfg_local_filter || cfg_egress_tc) {
-		if (ep_is_local(t.daddr) || ep_is_local(t.saddr)) {
-			if (!cfg_egress_tc) {
-				ep_count(SS_EP_C_LOCAL);
-				return;
-			}
-			/* The box answers these itself, out of XDP's sight: only replies to
-			 * what it sent (timestamped on tc egress) can be matched. */
-			m.can_ts = 0;
-		}
 	}
 
-	now = bpf_ktime_get_ns();
+	now = bpf_ktime_get_coarse_ns();
 	dir = ep_src_is_lower(&t) ? 0 : 1;
 	if (dir == 0)
 		__builtin_memcpy(&key, &t, sizeof(t));
 	else
 		ep_reverse(&key, &t);
 
+	/* Whether an end is the box is a property of the tuple, so it is settled when the
+	 * flow is created: established flows pay no address lookups. The controller drops
+	 * the flows of an address that becomes or stops being local. */
 	f = bpf_map_lookup_elem(&ss_ep_flows, &key);
 	if (!f) {
 		struct ss_ep_flow nf;
-		__u8 reason;
+		__u8 reason, flags = 0;
 		long err;
 
+		if (loc->egress) {
+			flags = SS_EP_FLOW_LOCAL;
+		} else if ((cfg_local_filter || cfg_egress_tc) && ep_tuple_is_local(&t)) {
+			if (!cfg_egress_tc) {
+				ep_count(SS_EP_C_LOCAL);
+				return;
+			}
+			flags = SS_EP_FLOW_LOCAL;
+		}
 		/* Only a packet that starts a message (or a connection) opens a flow, so the
 		 * pure ACKs that trail a close do not resurrect it. */
 		if (m.tcp_flags & (EP_TCP_RST | EP_TCP_FIN))
@@ -528,6 +554,7 @@ static __always_inline void ep_process(void *data, void *data_end, const struct 
 		__builtin_memset(&nf, 0, sizeof(nf));
 		nf.opened_ns = now;
 		nf.open_reason = reason;
+		nf.flags = flags;
 		err = bpf_map_update_elem(&ss_ep_flows, &key, &nf, BPF_NOEXIST);
 		if (err && err != -EEXIST) {
 			ep_count(SS_EP_C_FLOWS_FULL);
@@ -541,6 +568,15 @@ static __always_inline void ep_process(void *data, void *data_end, const struct 
 			ep_flow_event(&t, loc->ifindex, now, SS_EP_FLOW_OPEN, reason);
 		}
 	}
+	if ((f->flags & SS_EP_FLOW_LOCAL) && !loc->egress) {
+		if (!cfg_egress_tc) {
+			ep_count(SS_EP_C_LOCAL);
+			return;
+		}
+		/* The box answers these itself, out of XDP's sight: only replies to what it
+		 * sent (timestamped on tc egress) can be matched. */
+		m.can_ts = 0;
+	}
 	d = &f->dir[dir & 1];
 	rd = &f->dir[(dir & 1) ^ 1];
 	d->last_seen_ns = now;
@@ -552,7 +588,7 @@ static __always_inline void ep_process(void *data, void *data_end, const struct 
 	if (m.can_ts)
 		ep_timestamp(d, &t, m.id, loc->ifindex, now);
 	if (m.can_match)
-		ep_match(rd, &t, m.reply_id, loc->ifindex, now);
+		ep_match(rd, &t, m.reply_id, loc->ifindex);
 
 	if (m.tcp_flags & EP_TCP_RST) {
 		ep_count(SS_EP_C_FLOWS_CLOSED);

@@ -4,12 +4,70 @@
  * Linux bridge when the FDB mirror knows both ends, exactly as br_forward would.
  * Whatever would make the bridge do more than forward (learning, flooding, local
  * delivery, hairpin, isolation, a qdisc) goes to the kernel with its reason.
+ * It reads only the Ethernet header, so a pure switch port needs no parser.
  */
 #include "ss_fpm.h"
 #include "ss_parse.h"
 
 /* 1 when l3-router follows: frames to the bridge's own MAC continue down the chain. */
 const volatile __u8 cfg_local_next = 0;
+/* Set when br_netfilter hands this bridge's IPv4 (IPv6) to iptables (bridge-nf-call-*):
+ * the bridge then checks and trims IP headers the way ip_rcv would (br_validate_ipv4/6)
+ * and drops what fails, so such frames must reach the kernel too. */
+const volatile __u8 cfg_brnf_ipv4 = 0;
+const volatile __u8 cfg_brnf_ipv6 = 0;
+
+#define BRNF_OK 0xffffffffU
+
+/* br_validate_ipv4: header sane, checksum right, frame trimmed to tot_len. Options
+ * are compiled and may be refused there: those frames go to the kernel. */
+static __always_inline __u32 brnf_ipv4(struct xdp_md *ctx)
+{
+	void *data = (void *)(long)ctx->data;
+	void *data_end = (void *)(long)ctx->data_end;
+	struct iphdr *iph = data + SS_ETH_HLEN;
+	__u32 tot, avail;
+
+	if ((void *)(iph + 1) > data_end)
+		return SS_P_MALFORMED;
+	if (iph->version != 4 || iph->ihl < 5)
+		return SS_P_MALFORMED;
+	if (iph->ihl != 5)
+		return SS_P_IP_OPTIONS;
+	if (ss_ipv4_hdr_sum(iph) != 0xffff)
+		return SS_P_BAD_CSUM;
+	tot = bpf_ntohs(iph->tot_len);
+	avail = data_end - (void *)iph;
+	if (tot < sizeof(*iph) || tot > avail)
+		return SS_P_MALFORMED;
+	if (tot < avail && bpf_xdp_adjust_tail(ctx, -(int)(avail - tot)))
+		return SS_P_OTHER;
+	return BRNF_OK;
+}
+
+/* br_validate_ipv6: version, payload length within the frame, trimmed to it; a
+ * hop-by-hop header is checked there (jumbograms): those frames go to the kernel. */
+static __always_inline __u32 brnf_ipv6(struct xdp_md *ctx)
+{
+	void *data = (void *)(long)ctx->data;
+	void *data_end = (void *)(long)ctx->data_end;
+	struct ipv6hdr *ip6 = data + SS_ETH_HLEN;
+	__u32 tot, avail;
+
+	if ((void *)(ip6 + 1) > data_end)
+		return SS_P_MALFORMED;
+	if (ip6->version != 6)
+		return SS_P_MALFORMED;
+	if (ip6->nexthdr == SS_NEXTHDR_HOP)
+		return SS_P_IP_OPTIONS;
+	tot = sizeof(*ip6) + bpf_ntohs(ip6->payload_len);
+	avail = data_end - (void *)ip6;
+	if (tot > avail)
+		return SS_P_MALFORMED;
+	if (tot < avail && bpf_xdp_adjust_tail(ctx, -(int)(avail - tot)))
+		return SS_P_OTHER;
+	return BRNF_OK;
+}
 
 /* The controller refreshes kernel FDB entries from last_seen_ns; writing it on
  * every frame would bounce the entry's cache line between CPUs. The coarse clock
@@ -30,7 +88,6 @@ int ss_fpm_l2_bridge(struct xdp_md *ctx)
 	void *data = (void *)(long)ctx->data;
 	void *data_end = (void *)(long)ctx->data_end;
 	struct ethhdr *eth = data;
-	struct ss_pkt *p = ss_pkt_get();
 	__u32 in_if = ctx->ingress_ifindex;
 	struct ss_dev *in, *out;
 	struct ss_fdb_val *src, *dst;
@@ -38,13 +95,13 @@ int ss_fpm_l2_bridge(struct xdp_md *ctx)
 	__u64 len = data_end - data;
 	__u64 now;
 	__u32 bridge, out_if;
+	__u32 rc;
 	long ret;
 
-	if (!p)
-		return ss_pass(ctx, SS_P_OTHER);
 	if ((void *)(eth + 1) > data_end)
 		return ss_pass(ctx, SS_P_MALFORMED);
-	if (p->flags & SS_PKT_VLAN)
+	/* Tagged frames belong to VLAN filtering, which is not accelerated. */
+	if (eth->h_proto == bpf_htons(SS_ETH_P_8021Q) || eth->h_proto == bpf_htons(SS_ETH_P_8021AD))
 		return ss_pass(ctx, SS_P_VLAN);
 
 	in = ss_dev_get(in_if);
@@ -96,6 +153,16 @@ int ss_fpm_l2_bridge(struct xdp_md *ctx)
 		return ss_pass(ctx, SS_P_EGRESS_NOT_TX);
 	if (len - SS_ETH_HLEN > out->mtu)
 		return ss_pass(ctx, SS_P_MTU);
+	if (cfg_brnf_ipv4 && eth->h_proto == bpf_htons(SS_ETH_P_IP)) {
+		rc = brnf_ipv4(ctx);
+		if (rc != BRNF_OK)
+			return ss_pass(ctx, rc);
+	} else if (cfg_brnf_ipv6 && eth->h_proto == bpf_htons(SS_ETH_P_IPV6)) {
+		rc = brnf_ipv6(ctx);
+		if (rc != BRNF_OK)
+			return ss_pass(ctx, rc);
+	}
+	len = (__u64)(ctx->data_end - ctx->data);
 
 	ret = bpf_redirect_map(&ss_tx_ports, out_if, 0);
 	if (ret != XDP_REDIRECT)

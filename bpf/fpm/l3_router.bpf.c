@@ -12,9 +12,14 @@
 
 const volatile __u8 cfg_ipv4 = 1;
 const volatile __u8 cfg_ipv6 = 1;
-/* With rp_filter off the kernel still rejects a source that is one of its own
- * addresses; that takes a second FIB lookup per packet. */
-const volatile __u8 cfg_src_check = 1;
+/* The source check with rp_filter off, as fib_validate_source makes it:
+ * 1: is the source one of the box's addresses (ss_local_v4)? That is all the
+ *    kernel asks unless the next case applies.
+ * 2: custom ip rules or user-added local routes: the kernel does a full reverse
+ *    lookup, so this does one too (a second bpf_fib_lookup). */
+#define SRC_CHECK_LOCAL 1
+#define SRC_CHECK_FIB   2
+const volatile __u8 cfg_src_check = SRC_CHECK_FIB;
 
 #define ROUTE_OK 0xffffffffU
 
@@ -49,8 +54,13 @@ static __always_inline __u32 check_source(struct xdp_md *ctx, const struct bpf_f
 	struct bpf_fib_lookup r = {};
 	long rc;
 
-	if (!rp && !cfg_src_check)
+	if (!rp && cfg_src_check != SRC_CHECK_FIB) {
+		__be32 src = fwd->ipv4_src;
+
+		if (cfg_src_check == SRC_CHECK_LOCAL && bpf_map_lookup_elem(&ss_local_v4, &src))
+			return SS_P_MARTIAN;
 		return ROUTE_OK;
+	}
 	r.family = SS_AF_INET;
 	r.l4_protocol = fwd->l4_protocol;
 	r.sport = fwd->dport;
@@ -61,7 +71,8 @@ static __always_inline __u32 check_source(struct xdp_md *ctx, const struct bpf_f
 	r.ifindex = lookup_if;
 	rc = bpf_fib_lookup(ctx, &r, sizeof(r), 0);
 	/* NOT_FWDED: the source is local or broadcast, or there is no route back at all.
-	 * Off, the kernel only refuses the first; the helper cannot tell them apart. */
+	 * The full check refuses the first two; the helper cannot tell them from the third,
+	 * so all three go to the kernel. */
 	if (!rp)
 		return rc == BPF_FIB_LKUP_RET_NOT_FWDED ? SS_P_MARTIAN : ROUTE_OK;
 	/* NO_NEIGH still means a route exists; the neighbour is irrelevant here. */

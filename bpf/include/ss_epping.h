@@ -49,8 +49,8 @@ struct ss_ep_ts_val {
 #define SS_EP_DIR_SEEN     (1U << 2)	/* any packet went this way */
 
 struct ss_ep_dir {
-	__u64 last_ts_ns;	/* last time a message was timestamped: the rate limit */
-	__u64 last_seen_ns;
+	__u64 last_ts_ns;	/* last time a message was timestamped (coarse clock): the rate limit */
+	__u64 last_seen_ns;	/* coarse clock */
 	__u64 min_rtt_ns;	/* 0 until the first sample */
 	__u64 srtt_ns;		/* 7/8 smoothing, as TCP */
 	__u64 pkts;
@@ -61,13 +61,17 @@ struct ss_ep_dir {
 	__u32 flags;		/* SS_EP_DIR_* */
 };				/* 64 bytes */
 
+#define SS_EP_FLOW_LOCAL (1U << 0)	/* an end is the box itself: the local filter skips it */
+
 /* ss_ep_flows: keyed by the canonical tuple (lower address/port as source);
- * dir[0] is the canonical direction, dir[1] its reverse. */
+ * dir[0] is the canonical direction, dir[1] its reverse. Times in a dir are
+ * CLOCK_MONOTONIC_COARSE (bookkeeping only); RTTs use the precise clock. */
 struct ss_ep_flow {
 	struct ss_ep_dir dir[2];
 	__u64 opened_ns;
 	__u8  open_reason;	/* SS_EP_R_* */
-	__u8  pad[7];
+	__u8  flags;		/* SS_EP_FLOW_* */
+	__u8  pad[6];
 };				/* 144 bytes */
 
 /* Ring buffer records. Every record starts with a __u32 type. */

@@ -106,6 +106,18 @@ struct {
 	__type(value, struct ss_dev);
 } ss_devs SEC(".maps");
 
+/* The box's IPv4 addresses (every ifa_local in the netns, up or down), fed from
+ * RTM_NEWADDR/DELADDR. With rp_filter off the kernel refuses to forward a packet
+ * whose source is one of them (fib_validate_source) and checks nothing else. */
+#define SS_LOCAL_V4_SIZE 4096
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, SS_LOCAL_V4_SIZE);
+	__type(key, __be32);
+	__type(value, __u8);
+} ss_local_v4 SEC(".maps");
+
 /* Redirect targets: key and value are the egress ifindex. */
 struct {
 	__uint(type, BPF_MAP_TYPE_DEVMAP_HASH);

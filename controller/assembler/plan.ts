@@ -8,6 +8,8 @@ export interface DeviceRole {
   l2Bridge: string | null; // accelerated bridge this device is a forwarding port of
   l3: { v4: boolean; v6: boolean }; // routed traffic entering here may be accelerated
   epping: boolean;
+  srcCheck?: number; // l3-router's cfg_src_check (deployer/local-addrs.ts); the manifest default when absent
+  brnf?: { v4: boolean; v6: boolean }; // br_netfilter hands the bridge's IP to iptables (graph/brnf.ts)
 }
 
 export type KnobValues = Record<string, number | boolean>;
@@ -57,13 +59,17 @@ function derivedKnobs(role: DeviceRole, m: FpmManifest, chain: string[], manifes
   const l3 = has('l3-router');
   const monitor = has('latency-monitor');
   if (m.services.includes('l3-router')) {
-    return { cfg_ipv4: role.l3.v4, cfg_ipv6: role.l3.v6 };
+    const k: KnobValues = { cfg_ipv4: role.l3.v4, cfg_ipv6: role.l3.v6 };
+    if (role.srcCheck !== undefined) k.cfg_src_check = role.srcCheck;
+    return k;
   }
   return {
     cfg_ipv4: (l3 && role.l3.v4) || monitor,
     cfg_ipv6: (l3 && role.l3.v6) || monitor,
     cfg_l4: monitor,
     cfg_local_next: l3,
+    cfg_brnf_ipv4: role.brnf?.v4 ?? false,
+    cfg_brnf_ipv6: role.brnf?.v6 ?? false,
   };
 }
 

@@ -38,6 +38,10 @@ export interface ProbeOptions {
   extraKfuncs?: string[];
   probeDir?: string; // where kfunc_ct.bpf.o and xdp_pass.bpf.o live (default build/bpf/probe)
   attachProbe?: boolean; // try a DRV-mode attach on idle (admin-down, XDP-free) devices (default true)
+  // An earlier result for the same needs: its kernel-wide answers (helpers, map types,
+  // kfuncs) are taken as they are and only the devices are probed. Loading the kfunc probe
+  // object alone costs ~60 ms (vmlinux BTF), and the kernel does not change in between.
+  kernelFrom?: Capabilities;
 }
 
 export function bpffsMount(mounts: string): string | null {
@@ -125,6 +129,7 @@ function deviceCapability(o: ProbeOptions, d: ProbeDevice, passProg: string, err
 }
 
 export function probeCapabilities(o: ProbeOptions): Capabilities {
+  if (o.kernelFrom) return withDevices(o, o.kernelFrom);
   const n = o.native;
   const errors: string[] = [];
   const mounts = (() => {
@@ -176,12 +181,7 @@ export function probeCapabilities(o: ProbeOptions): Capabilities {
       errors.push(`no probe program for kfunc ${k}`);
     }
   }
-  const passProg = path.join(dir, 'xdp_pass.bpf.o');
-  const devices: Record<string, DeviceCapability> = {};
-  for (const d of [...(o.devices ?? [])].sort((a, b) => a.ifname.localeCompare(b.ifname))) {
-    if (d.kind === 'other') continue;
-    devices[d.ifname] = deviceCapability(o, d, passProg, errors);
-  }
+  const devices = probeDevices(o, dir, errors);
   const missing = [
     ...Object.entries(helpers).filter(([, v]) => !v).map(([k]) => k),
     ...Object.entries(mapTypes).filter(([, v]) => !v).map(([k]) => k),
@@ -198,6 +198,32 @@ export function probeCapabilities(o: ProbeOptions): Capabilities {
     tcx: null,
     devices,
     missing,
+    errors,
+  };
+}
+
+function probeDevices(o: ProbeOptions, dir: string, errors: string[]): Record<string, DeviceCapability> {
+  const passProg = path.join(dir, 'xdp_pass.bpf.o');
+  const devices: Record<string, DeviceCapability> = {};
+  for (const d of [...(o.devices ?? [])].sort((a, b) => a.ifname.localeCompare(b.ifname))) {
+    if (d.kind === 'other') continue;
+    devices[d.ifname] = deviceCapability(o, d, passProg, errors);
+  }
+  return devices;
+}
+
+const DEVICE_ERROR = /^XDP attach probe on /;
+
+function withDevices(o: ProbeOptions, base: Capabilities): Capabilities {
+  const errors = base.errors.filter((e) => !DEVICE_ERROR.test(e));
+  const devices = probeDevices(o, o.probeDir ?? defaultProbeDir(), errors);
+  return {
+    ...base,
+    helpers: { ...base.helpers },
+    mapTypes: { ...base.mapTypes },
+    kfuncs: { ...base.kfuncs },
+    devices,
+    missing: [...base.missing],
     errors,
   };
 }

@@ -1,5 +1,7 @@
 import { EventEmitter } from 'events';
 import { native } from '../native';
+import { sourceCheck } from '../deployer/local-addrs';
+import { bridgeNetfilter } from '../graph/brnf';
 import { loadManifests, type FpmManifest } from '../assembler/manifest';
 import { assemble, type KnobValues } from '../assembler/plan';
 import { capabilitiesSummary, probeCapabilities, probeDevicesOf, type Capabilities } from '../capabilities';
@@ -91,7 +93,15 @@ export class Daemon implements DaemonView {
 
   async start(): Promise<void> {
     const c = this.cfg;
+    // Start-up phases are timed at debug level (the control plane's scale target is on them).
+    let mark = performance.now();
+    const phase = (name: string): void => {
+      const now = performance.now();
+      this.log.debug({ ms: Math.round(now - mark) }, `start: ${name}`);
+      mark = now;
+    };
     this.caps = this.probe();
+    phase('capability probes');
     this.deployer = new Deployer({
       native,
       manifests: this.manifests,
@@ -119,7 +129,9 @@ export class Daemon implements DaemonView {
       this.o.metrics.incResyncs(ev.reason);
       this.log.warn({ reason: ev.reason, changes: ev.changes }, 'netlink resync');
     });
+    phase('deployer and request socket');
     await this.intro.start();
+    phase('introspection');
     // A device is a redirect target only while the kernel says it can transmit XDP frames
     // (xdp_features NDO_XMIT; a veth needs GRO or XDP on its peer), else redirects are dropped.
     const watcher = new XdpFeatureWatcher({ netns: this.o.netns ?? undefined, log: this.logFn });
@@ -138,10 +150,13 @@ export class Daemon implements DaemonView {
       this.recordError(`cannot watch xdp features: ${(e as Error).message}`);
     }
     // Device capabilities need the device list, which the first dump provides.
+    phase('xdp features');
     this.caps = this.probe(probeDevicesOf(this.intro.model.links.values()));
-    this.intro.setGraphConfig(this.graphConfig()); // now with the xdp_features verdicts
-    this.intro.setCapabilities(this.caps);
+    phase('device capability probes');
+    this.intro.setGraphInputs(this.graphConfig(), this.caps); // now with the xdp_features verdicts
+    phase('graph rebuilds');
     const { adopted } = this.deployer.init((ifindex) => this.intro.model.links.get(ifindex)?.name);
+    phase('deployer init');
     if (adopted.length) this.log.info({ devices: adopted }, 'adopted pinned pipelines');
     this.deployer.on('swap', (ev: SwapEvent) => this.onSwap(ev));
     this.deployer.on('error', (ev: DeployError) => {
@@ -152,6 +167,7 @@ export class Daemon implements DaemonView {
     this.o.metrics.bind({ heartbeatAge: () => this.deployer.heartbeatAgeSeconds() ?? Number.NaN });
     this.intro.on('update', (ev) => this.onUpdate(ev));
     this.reconcile(this.intro.graph, null);
+    phase('first reconcile');
     this.live = true;
   }
 
@@ -165,6 +181,7 @@ export class Daemon implements DaemonView {
     return probeCapabilities({
       native,
       devices,
+      kernelFrom: devices ? this.caps : undefined, // the kernel-wide answers of the first probe
       extraHelpers: needs.flatMap((x) => x.helpers),
       extraMapTypes: needs.flatMap((x) => x.map_types),
       extraKfuncs: needs.flatMap((x) => x.kfuncs),
@@ -224,8 +241,11 @@ export class Daemon implements DaemonView {
         l3: r.l3.v4 || r.l3.v6,
         rpFilter: rpOf(r),
       }));
-      this.deployer.syncData(dp, bridgeFdb(graph, model));
-      const candidates = [...roles.values()].filter((r) => r.managed && r.ingressOk && deviceSelected(this.cfg.devices, r.ifname));
+      const src = sourceCheck(model);
+      this.deployer.syncData(dp, bridgeFdb(graph, model), src.addresses);
+      const candidates = [...roles.values()]
+        .filter((r) => r.managed && r.ingressOk && deviceSelected(this.cfg.devices, r.ifname))
+        .map((r) => ({ ...r, srcCheck: src.mode, brnf: r.l2Bridge ? bridgeNetfilter(model, r.bridgeIfindex) : undefined }));
       const { plans, problems } = assemble({
         roles: candidates,
         manifests: this.manifests,

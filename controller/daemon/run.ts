@@ -67,6 +67,7 @@ export async function runDaemon(o: RunOptions): Promise<number> {
     return 1;
   }
   log.info({ pipelines: daemon.pipelines().map((p) => `${p.ifname}:${p.fpms.join('>')}`) }, 'ready');
+  log.debug({ ...process.memoryUsage() }, 'memory when ready');
   notify('READY=1\nSTATUS=slipstream running');
 
   const wd = watchdogIntervalMs();

@@ -38,6 +38,7 @@ export interface SyncCounts {
 }
 
 const ABSENT_DEV = Buffer.alloc(20);
+const CLEAR_CHUNK = 8192; // ss_devs entries zeroed per batch call (bounds the key arrays)
 
 function devFlags(d: DpDevice): number {
   let f = 0;
@@ -57,15 +58,18 @@ export class DatapathSync {
   private devs = new Map<number, string>(); // ifindex -> encoded value (hex)
   private tx = new Set<number>();
   private fdb = new Map<string, string>(); // key hex -> "port:flags"
+  // ss_devs may hold entries we did not write (an adopted map): the first apply() zeroes
+  // every index it does not want. Reading the 65536-entry array back (one object and two
+  // Buffers per entry) took 0.5 s; one blind batch write of zeros takes a fifth of that.
+  private devsUnknown: boolean;
 
   constructor(
     private readonly native: NativeAddon,
     private readonly fds: { devs: number; txPorts: number; fdb: number },
+    opts: { devsFresh?: boolean } = {}, // devsFresh: ss_devs was just created (all zeros)
   ) {
-    // Start from what is in the (possibly adopted) maps. ss_devs is an array: zero entries are absent.
-    for (const { key, value } of native.mapDump(fds.devs)) {
-      if (value.some((b) => b !== 0)) this.devs.set(key.readUInt32LE(0), value.toString('hex'));
-    }
+    this.devsUnknown = !opts.devsFresh;
+    // Start from what is in the (possibly adopted) hash maps; they hold only live entries.
     for (const { key } of native.mapDump(fds.txPorts)) this.tx.add(key.readUInt32LE(0));
     for (const { key, value } of native.mapDump(fds.fdb)) {
       const v = decodeFdbValue(value);
@@ -83,6 +87,10 @@ export class DatapathSync {
       const flags = devFlags(d);
       wantDevs.set(d.ifindex, encodeDev({ bridgeIfindex: d.bridgeIfindex, mtu: d.mtu, flags, mac: d.mac, rpFilter: d.rpFilter }).toString('hex'));
       if (flags & SS_DEV_TX) wantTx.add(d.ifindex);
+    }
+    if (this.devsUnknown) {
+      this.clearDevsExcept(wantDevs);
+      this.devsUnknown = false;
     }
     for (const [ifindex] of this.devs) {
       if (!wantDevs.has(ifindex)) {
@@ -130,6 +138,22 @@ export class DatapathSync {
       counts.txPorts++;
     }
     return counts;
+  }
+
+  // Zeroes every ss_devs index not in `keep` (which apply() writes right after, unless
+  // unchanged): entries of devices that vanished while no daemon ran are cleared.
+  private clearDevsExcept(keep: Map<number, string>): void {
+    const keyBuf = Buffer.allocUnsafe(4 * CLEAR_CHUNK);
+    for (let base = 0; base < SS_IFINDEX_MAX; base += CLEAR_CHUNK) {
+      const keys: Buffer[] = [];
+      for (let i = base; i < base + CLEAR_CHUNK && i < SS_IFINDEX_MAX; i++) {
+        if (keep.has(i)) continue;
+        const off = 4 * (i - base);
+        keyBuf.writeUInt32LE(i, off);
+        keys.push(keyBuf.subarray(off, off + 4));
+      }
+      if (keys.length) this.native.mapUpdateBatch(this.fds.devs, keys, new Array<Buffer>(keys.length).fill(ABSENT_DEV));
+    }
   }
 
   // Source MACs the fast path saw since `sinceNs`: the kernel must hear about them.

@@ -7,6 +7,7 @@ import type { PipelinePlan } from '../assembler/plan';
 import type { DeviceStats, PipelineView } from '../daemon/view';
 import { bpfObjectPath } from '../util/paths';
 import { DatapathSync, type DpDevice, type DpFdb } from './datapath';
+import { LocalAddressSync } from './local-addrs';
 import { DevicePipeline, type ModePreference } from './device';
 import { fdbUseMessage } from './fdb-refresh';
 import { Generation, LoadError } from './generation';
@@ -43,7 +44,7 @@ export interface DeployError {
   detail?: string;
 }
 
-const CORE_MAPS = ['ss_devs', 'ss_tx_ports', 'ss_fdb', 'ss_stats', 'ss_heartbeat', 'ss_scratch'];
+const CORE_MAPS = ['ss_devs', 'ss_tx_ports', 'ss_fdb', 'ss_local_v4', 'ss_stats', 'ss_heartbeat', 'ss_scratch'];
 
 // Turns plans into live pipelines, one generation at a time, and keeps map data in step.
 // Events: 'swap' (SwapEvent), 'error' (DeployError), 'detach' ({device}).
@@ -54,6 +55,7 @@ export class Deployer extends EventEmitter {
   private devices = new Map<number, DevicePipeline>(); // by ifindex
   private slots = new Map<number, number>(); // ifindex -> dev slot
   private sync!: DatapathSync;
+  private localV4!: LocalAddressSync;
   private generation = 0;
   private hbTimer: NodeJS.Timeout | null = null;
   private fdbTimer: NodeJS.Timeout | null = null;
@@ -102,6 +104,7 @@ export class Deployer extends EventEmitter {
       txPorts: this.shared.fd('ss_tx_ports')!,
       fdb: this.shared.fd('ss_fdb')!,
     });
+    this.localV4 = new LocalAddressSync(this.native, this.shared.fd('ss_local_v4')!);
     this.hbTimer = setInterval(() => this.beat(), this.opts.heartbeatIntervalMs);
     this.hbTimer.unref();
     if (this.opts.sendNetlink && this.opts.fdbRefreshMs > 0) {
@@ -141,8 +144,11 @@ export class Deployer extends EventEmitter {
     return Number(process.hrtime.bigint() - v.readBigUInt64LE(0)) / 1e9;
   }
 
-  syncData(devices: DpDevice[], fdb: DpFdb[]): void {
+  // localV4: the box's IPv4 addresses for l3-router's source check (see local-addrs.ts).
+  syncData(devices: DpDevice[], fdb: DpFdb[], localV4: Set<string>): void {
+    this.localV4.add(localV4);
     this.sync.apply(devices, fdb);
+    this.localV4.removeExcept(localV4);
   }
 
   // Bring every device to its plan. Devices without a plan lose their pipeline.

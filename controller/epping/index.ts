@@ -146,8 +146,23 @@ export class EppingService extends EventEmitter<EppingServiceEvents> {
     if (fd !== undefined) {
       for (const k of this.localKeys) if (!keys.has(k)) this.native.mapDelete(fd, Buffer.from(k, 'hex'));
     }
+    const changed = new Set([...keys].filter((k) => !this.localKeys.has(k)));
+    for (const k of this.localKeys) if (!keys.has(k)) changed.add(k);
     this.localKeys = keys;
     this.writeLocal([...keys]);
+    this.forgetFlowsOf(changed);
+  }
+
+  // The FPM decides once per flow whether an end is the box (ss_ep_flow.flags): flows of
+  // an address that became or stopped being local start over with the new answer.
+  private forgetFlowsOf(addrs: Set<string>): void {
+    const fd = this.maps.ss_ep_flows;
+    if (fd === undefined || addrs.size === 0) return;
+    for (const { key } of this.native.mapDump(fd)) {
+      const src = key.subarray(0, 16).toString('hex');
+      const dst = key.subarray(16, 32).toString('hex');
+      if (addrs.has(src) || addrs.has(dst)) this.native.mapDelete(fd, key);
+    }
   }
 
   private writeLocal(keys: string[]): void {

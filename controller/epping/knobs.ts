@@ -3,6 +3,10 @@ import type { EppingConfig } from '../config/types';
 
 export type EppingKnobs = Record<string, number | boolean>;
 
+// After ss_ep_ts was found full, how long the FPM stops trying to insert (not configurable:
+// short enough to lose nothing that a full map would not lose anyway).
+const TS_FULL_BACKOFF_MS = 10;
+
 // Knob values for fpm-library/latency-monitor.yaml (and the tc egress object, which has the same).
 export function eppingKnobs(cfg: EppingConfig): EppingKnobs {
   return {
@@ -19,6 +23,7 @@ export function eppingKnobs(cfg: EppingConfig): EppingKnobs {
     cfg_aggregate: true,
     cfg_samples: true,
     cfg_flow_events: true,
+    cfg_ts_full_backoff_ms: TS_FULL_BACKOFF_MS,
   };
 }
 

@@ -184,6 +184,7 @@ export interface FlowState {
   dir: [DirState, DirState];
   openedNs: bigint;
   openReason: FlowReason | null;
+  local: boolean; // SS_EP_FLOW_LOCAL: an end is the box (only kept with egress_tc)
 }
 
 function decodeDir(b: Buffer, off: number): DirState {
@@ -206,6 +207,7 @@ export function decodeFlow(b: Buffer): FlowState {
     dir: [decodeDir(b, 0), decodeDir(b, DIR_SIZE)],
     openedNs: b.readBigUInt64LE(2 * DIR_SIZE),
     openReason: REASONS[b[2 * DIR_SIZE + 8]] ?? null,
+    local: (b[2 * DIR_SIZE + 9] & 1) !== 0,
   };
 }
 

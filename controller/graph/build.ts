@@ -3,8 +3,10 @@
 // Each rule below is written up in docs/graph-rules.md; comments name the rule.
 import { globMatch } from '../model/addr';
 import type { KernelModel, Link } from '../model/types';
+import { scanRoutes } from '../model/routes';
 import { SERVICE_NEEDS, type Capabilities } from '../capabilities/types';
 import type { GraphConfig } from './config';
+import { bridgeNetfilter } from './brnf';
 import type { AttrValue, Graph, GraphEdge, GraphNode, ServiceNode } from './types';
 import {
   egressReasons, foreignXdpReason, ingressBlockReasons, isUp, kindReason, managedReason, missingFor,
@@ -85,14 +87,12 @@ export function buildGraph(m: KernelModel, caps: Capabilities, cfg: GraphConfig,
     // Rule: bridge netfilter (nft bridge family, or br_netfilter handing bridged frames to
     // iptables/ip6tables that have forward-path rules) keeps bridged traffic in the kernel.
     blockers.push(...nf.bridge);
-    // br_netfilter is loaded when its sysctls exist; the bridge's own nf_call_iptables can
-    // only turn the hand-over on, never off (brnf_call_iptables || BROPT_NF_CALL_IPTABLES).
-    const brnf = sys.bridgeNfCallIptables !== null;
-    if (brnf && (sys.bridgeNfCallIptables || br.bridge?.nfCallIptables) && nf.v4.length) {
+    const brnf = bridgeNetfilter(m, br.ifindex);
+    if (brnf.v4 && nf.v4.length) {
       const via = sys.bridgeNfCallIptables ? 'net.bridge.bridge-nf-call-iptables=1' : `${br.name} nf_call_iptables on`;
       blockers.push(`br_netfilter passes bridged IPv4 to netfilter (${via}) and ${nf.v4[0]}`);
     }
-    if (brnf && (sys.bridgeNfCallIp6tables || br.bridge?.nfCallIp6tables) && nf.v6.length) {
+    if (brnf.v6 && nf.v6.length) {
       const via = sys.bridgeNfCallIp6tables ? 'net.bridge.bridge-nf-call-ip6tables=1' : `${br.name} nf_call_ip6tables on`;
       blockers.push(`br_netfilter passes bridged IPv6 to netfilter (${via}) and ${nf.v6[0]}`);
     }
@@ -215,11 +215,23 @@ export function buildGraph(m: KernelModel, caps: Capabilities, cfg: GraphConfig,
     if (f.role.v4 || f.role.v6) l3Devices.push(f.link.name);
   }
   // Routed traffic out of a device XDP must not transmit on stays on the slow path.
+  // One walk over the routes (100k+ on a big router) gathers everything the graph shows.
   const egressDevs = new Set<number>();
-  for (const r of m.routes.values()) {
-    if (r.type !== 'unicast') continue;
-    for (const h of r.nexthops) if (h.ifindex) egressDevs.add(h.ifindex);
-  }
+  const perTable = new Map<number, { v4: number; v6: number; multipath: number; dflt4: boolean; dflt6: boolean }>();
+  let lastHops: readonly unknown[] | null = null; // lists are often shared: skip repeats
+  scanRoutes(m.routes, (table, family, dstLen, type, nexthops) => {
+    let t = perTable.get(table);
+    if (!t) perTable.set(table, (t = { v4: 0, v6: 0, multipath: 0, dflt4: false, dflt6: false }));
+    if (family === 4) t.v4++; else t.v6++;
+    if (nexthops.length > 1) t.multipath++;
+    if (type !== 'unicast') return;
+    if (dstLen === 0) {
+      if (family === 4) t.dflt4 = true; else t.dflt6 = true;
+    }
+    if (nexthops === lastHops) return;
+    lastHops = nexthops;
+    for (const h of nexthops) if (h.ifindex) egressDevs.add(h.ifindex);
+  });
   const l3Notes: string[] = [];
   for (const ifindex of [...egressDevs].sort((a, b) => a - b)) {
     const f = facts.get(ifindex);
@@ -241,7 +253,7 @@ export function buildGraph(m: KernelModel, caps: Capabilities, cfg: GraphConfig,
     reasons: dedupe(l3AllReasons),
     attrs: { ipv4: l3Ok && v4ok && v4Devices.length > 0, ipv6: l3Ok && v6ok && v6Devices.length > 0, ipv4_devices: v4Devices, ipv6_devices: v6Devices },
   });
-  const tables = [...new Set([...m.routes.values()].map((r) => r.table))].sort((a, b) => a - b);
+  const tables = [...perTable.keys()].sort((a, b) => a - b);
   for (const t of tables) edges.push({ from: 'l3-router', to: `routes:${tableName(t)}`, kind: 'depends-on' });
   edges.push({ from: 'l3-router', to: 'addresses', kind: 'depends-on' });
   edges.push({ from: 'l3-router', to: 'neighbours', kind: 'depends-on' });
@@ -373,16 +385,6 @@ export function buildGraph(m: KernelModel, caps: Capabilities, cfg: GraphConfig,
   let a4 = 0, a6 = 0;
   for (const a of m.addresses.values()) if (a.family === 4) a4++; else a6++;
   nodes.push({ id: 'addresses', kind: 'addresses', name: 'addresses', attrs: { ipv4: a4, ipv6: a6 } });
-  const perTable = new Map<number, { v4: number; v6: number; multipath: number; dflt4: boolean; dflt6: boolean }>();
-  for (const r of m.routes.values()) {
-    let t = perTable.get(r.table);
-    if (!t) perTable.set(r.table, (t = { v4: 0, v6: 0, multipath: 0, dflt4: false, dflt6: false }));
-    if (r.family === 4) t.v4++; else t.v6++;
-    if (r.nexthops.length > 1) t.multipath++;
-    if (r.dstLen === 0 && r.type === 'unicast') {
-      if (r.family === 4) t.dflt4 = true; else t.dflt6 = true;
-    }
-  }
   for (const t of tables) {
     const s = perTable.get(t)!;
     nodes.push({ id: `routes:${tableName(t)}`, kind: 'routes', name: `table ${tableName(t)}`, attrs: { table: t, ipv4: s.v4, ipv6: s.v6, multipath: s.multipath, default_v4: s.dflt4, default_v6: s.dflt6 } });

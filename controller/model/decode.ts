@@ -2,9 +2,10 @@
 // fixed headers (ifinfomsg, rtmsg, ndmsg, ...) are read here directly because the package
 // turns flag words into objects that drop the bits we need (IFF_LOWER_UP, RTM_F_CLONED).
 import { rt, ifla } from 'netlink';
-import { ipString, macString } from './addr';
+import { flatStr, ip4At as ip4Text, ip4FromNumber, ip6At, ipString, macAt, macString } from './addr';
+import { DST_EMPTY, DST_TEXT, DST_V4, NO_HOPS, ROUTE_TYPES, RouteTable, isCanonical, type ParsedRoute } from './routes';
 import type {
-  Address, BridgeAttrs, BridgePortAttrs, FdbEntry, Family, Link, LinkKind, Neighbour, NextHop, OperState,
+  Address, BridgeAttrs, BridgePortAttrs, FdbEntry, FdbFlags, Family, Link, LinkKind, Neighbour, NextHop, OperState,
   PortState, Qdisc, Route, RouteType, Rule, TcFilter, XdpAttachMode, XdpState,
 } from './types';
 
@@ -101,10 +102,6 @@ export type Op =
 
 const OPER: OperState[] = ['unknown', 'notpresent', 'down', 'lowerlayerdown', 'testing', 'dormant', 'up'];
 const PORT_STATES: PortState[] = ['disabled', 'listening', 'learning', 'forwarding', 'blocking'];
-const ROUTE_TYPES: RouteType[] = [
-  'unspec', 'unicast', 'local', 'broadcast', 'anycast', 'multicast', 'blackhole',
-  'unreachable', 'prohibit', 'throw', 'nat', 'xresolve',
-];
 
 function u8(b: Buffer | undefined): number | null {
   return b && b.length >= 1 ? b[0] : null;
@@ -250,7 +247,7 @@ export function decodeAddress(type: number, payload: Buffer): Op | null {
 }
 
 export function routeKey(r: Pick<Route, 'family' | 'table' | 'dst' | 'dstLen' | 'src' | 'srcLen' | 'tos' | 'priority'>): string {
-  return `${r.family}|${r.table}|${r.dst}/${r.dstLen}|${r.src}/${r.srcLen}|${r.tos}|${r.priority}`;
+  return flatStr(`${r.family}|${r.table}|${r.dst}/${r.dstLen}|${r.src}/${r.srcLen}|${r.tos}|${r.priority}`);
 }
 
 function parseMultipath(buf: Buffer): NextHop[] {
@@ -259,18 +256,18 @@ function parseMultipath(buf: Buffer): NextHop[] {
   while (off + 8 <= buf.length) {
     const len = buf.readUInt16LE(off);
     if (len < 8 || off + len > buf.length) break;
-    const hop: NextHop = { flags: buf[off + 2], weight: buf[off + 3] + 1, ifindex: buf.readInt32LE(off + 4), gateway: null };
+    let gateway: string | null = null;
     // Nested route attributes: RTA_GATEWAY (5) or RTA_VIA (18, family + address).
     let a = off + 8;
     while (a + 4 <= off + len) {
       const alen = buf.readUInt16LE(a);
       const atype = buf.readUInt16LE(a + 2) & 0x3fff;
       if (alen < 4) break;
-      if (atype === 5) hop.gateway = ipAt(buf, a + 4, alen - 4);
-      else if (atype === 18 && alen > 6) hop.gateway = ipAt(buf, a + 6, alen - 6);
+      if (atype === 5) gateway = ipAt(buf, a + 4, alen - 4);
+      else if (atype === 18 && alen > 6) gateway = ipAt(buf, a + 6, alen - 6);
       a += (alen + 3) & ~3;
     }
-    hops.push(hop);
+    hops.push(Object.freeze({ ifindex: buf.readInt32LE(off + 4), gateway, weight: buf[off + 3] + 1, flags: buf[off + 2] }));
     off += (len + 3) & ~3;
   }
   return hops;
@@ -282,7 +279,7 @@ function ip4At(b: Buffer, off: number): string {
   const v = b.readUInt32BE(off);
   let s = v4Cache.get(v);
   if (s === undefined) {
-    s = `${b[off]}.${b[off + 1]}.${b[off + 2]}.${b[off + 3]}`;
+    s = ip4Text(b, off);
     if (v4Cache.size > 65536) v4Cache.clear();
     v4Cache.set(v, s);
   }
@@ -291,13 +288,27 @@ function ip4At(b: Buffer, off: number): string {
 
 function ipAt(b: Buffer, off: number, len: number): string {
   if (len === 4) return ip4At(b, off);
-  return ipString(b.subarray(off, off + len));
+  return len === 16 ? ip6At(b, off) : '';
 }
 
-// Destinations are unique per route: no cache (it would only hold a second copy).
-function dstAt(b: Buffer, off: number, len: number): string {
-  if (len === 4) return `${b[off]}.${b[off + 1]}.${b[off + 2]}.${b[off + 3]}`;
-  return ipString(b.subarray(off, off + len));
+// Most routes of a big table share their one nexthop (same device, gateway and flags):
+// they share one frozen nexthop list too. Lists are immutable: changes build new ones.
+const hopCache = new Map<number, Map<string, readonly NextHop[]>>();
+function singleHop(ifindex: number, gateway: string | null, flags: number): readonly NextHop[] {
+  const k = ifindex * 256 + flags;
+  let byGw = hopCache.get(k);
+  if (!byGw) {
+    if (hopCache.size > 4096) hopCache.clear();
+    hopCache.set(k, (byGw = new Map()));
+  }
+  const g = gateway ?? '';
+  let hops = byGw.get(g);
+  if (!hops) {
+    if (byGw.size > 4096) byGw.clear();
+    hops = Object.freeze([Object.freeze({ ifindex, gateway, weight: 1, flags })]);
+    byGw.set(g, hops);
+  }
+  return hops;
 }
 
 // Routes are the bulk of a big dump (100k+), so their attributes are walked here directly
@@ -308,14 +319,22 @@ export function decodeRoute(type: number, payload: Buffer): Op | null {
   return decodeRouteAt(type, payload, 0, payload.length);
 }
 
+// One route message's fields, filled by parseRouteAt (reused: nothing is allocated for it).
+const pr: ParsedRoute = {
+  family: 4, table: 0, dstKind: DST_EMPTY, dst4: 0, dstText: '', dstLen: 0, src: '', srcLen: 0, tos: 0, priority: 0,
+  protocol: 0, scope: 0, typeIndex: 0, prefsrc: null, nexthops: NO_HOPS, nhId: 0,
+};
+
 // Works on a slice [s, e) of a datagram, so a 100k-route dump allocates no Buffer per route.
-export function decodeRouteAt(type: number, b: Buffer, s: number, e: number): Op | null {
-  if (e - s < 12) return null;
+// Fills `pr`; false for a message that is not a route we keep.
+function parseRouteAt(b: Buffer, s: number, e: number): boolean {
+  if (e - s < 12) return false;
   const family = fam(b[s]);
-  if (!family) return null;
+  if (!family) return false;
   const rtmFlags = b.readUInt32LE(s + 8);
-  if (rtmFlags & RTM_F_CLONED) return null; // route cache / exceptions are not configuration
-  let dst = '';
+  if (rtmFlags & RTM_F_CLONED) return false; // route cache / exceptions are not configuration
+  let dstOff = -1;
+  let dstLenB = 0;
   let src = '';
   let oif = -1;
   let gateway: string | null = null;
@@ -333,7 +352,7 @@ export function decodeRouteAt(type: number, b: Buffer, s: number, e: number): Op
     const v = off + 4;
     const vlen = len - 4;
     switch (t) {
-      case RTA.DST: dst = dstAt(b, v, vlen); break;
+      case RTA.DST: dstOff = v; dstLenB = vlen; break;
       case RTA.SRC: src = ipAt(b, v, vlen); break;
       case RTA.OIF: if (vlen >= 4) oif = b.readInt32LE(v); break;
       case RTA.GATEWAY: gateway = ipAt(b, v, vlen); break;
@@ -346,34 +365,105 @@ export function decodeRouteAt(type: number, b: Buffer, s: number, e: number): Op
     }
     off += (len + 3) & ~3;
   }
-  const nexthops: NextHop[] = multipath
-    ? multipath
+  const nexthops: readonly NextHop[] = multipath
+    ? Object.freeze(multipath)
     : oif >= 0 || gateway
-      ? [{ ifindex: oif >= 0 ? oif : 0, gateway, weight: 1, flags: rtmFlags & 0xff }]
-      : [];
-  const route: Route = {
-    key: '',
-    family,
-    table,
-    dst,
-    dstLen: b[s + 1],
-    src,
-    srcLen: b[s + 2],
-    tos: b[s + 3],
-    priority,
-    protocol: b[s + 5],
-    scope: b[s + 6],
-    type: ROUTE_TYPES[b[s + 7]] ?? 'unspec',
-    prefsrc,
-    nexthops,
-    nhId,
-  };
-  route.key = routeKey(route);
+      ? singleHop(oif >= 0 ? oif : 0, gateway, rtmFlags & 0xff)
+      : NO_HOPS;
+  const typeIndex = b[s + 7] < ROUTE_TYPES.length ? b[s + 7] : 0;
+  pr.family = family;
+  pr.table = table;
+  pr.dstLen = b[s + 1];
+  pr.src = src;
+  pr.srcLen = b[s + 2];
+  pr.tos = b[s + 3];
+  pr.priority = priority;
+  pr.protocol = b[s + 5];
+  pr.scope = b[s + 6];
+  pr.typeIndex = typeIndex;
+  pr.prefsrc = prefsrc;
+  pr.nexthops = nexthops;
+  pr.nhId = nhId;
+  if (dstOff >= 0 && dstLenB === 4) {
+    pr.dstKind = DST_V4;
+    pr.dst4 = b.readUInt32BE(dstOff);
+    pr.dstText = '';
+  } else {
+    const dst = dstOff >= 0 && dstLenB === 16 ? ip6At(b, dstOff) : '';
+    pr.dstKind = dst ? DST_TEXT : DST_EMPTY;
+    pr.dst4 = 0;
+    pr.dstText = dst;
+  }
+  return true;
+}
+
+// The key of the route in `pr`, built in one template and flattened.
+function parsedKey(): string {
+  const dst = pr.dstKind === DST_V4 ? ip4FromNumber(pr.dst4) : pr.dstText;
+  const key = `${pr.family}|${pr.table}|${dst}/${pr.dstLen}|${pr.src}/${pr.srcLen}|${pr.tos}|${pr.priority}`;
   // IPv6 keeps one route per device for the same prefix and metric when there is no gateway
   // (fe80::/64 on every link): the device is part of such a route's identity.
-  if (family === 6 && nexthops.length === 1 && !nexthops[0].gateway && nexthops[0].ifindex) route.key += `|dev${nexthops[0].ifindex}`;
+  const h = pr.nexthops;
+  if (pr.family === 6 && h.length === 1 && !h[0].gateway && h[0].ifindex) return flatStr(`${key}|dev${h[0].ifindex}`);
+  return flatStr(key);
+}
+
+export function decodeRouteAt(type: number, b: Buffer, s: number, e: number): Op | null {
+  if (!parseRouteAt(b, s, e)) return null;
+  const route: Route = {
+    key: parsedKey(),
+    family: pr.family,
+    table: pr.table,
+    dst: pr.dstKind === DST_V4 ? ip4FromNumber(pr.dst4) : pr.dstText,
+    dstLen: pr.dstLen,
+    src: pr.src,
+    srcLen: pr.srcLen,
+    tos: pr.tos,
+    priority: pr.priority,
+    protocol: pr.protocol,
+    scope: pr.scope,
+    type: ROUTE_TYPES[pr.typeIndex],
+    prefsrc: pr.prefsrc,
+    nexthops: pr.nexthops,
+    nhId: pr.nhId,
+  };
   if (type === RTM.DELROUTE) return { op: 'delroute', route };
   return { op: 'set', table: 'routes', value: route };
+}
+
+// Dump fast path: a route message straight into a RouteTable (no Route object, no Op).
+// Returns false for a message that is not a route we keep.
+export function loadRouteAt(routes: Map<string, Route>, b: Buffer, s: number, e: number): boolean {
+  if (!(routes instanceof RouteTable)) {
+    const op = decodeRouteAt(RTM.NEWROUTE, b, s, e);
+    if (!op || op.op !== 'set' || op.table !== 'routes') return false;
+    routes.set(op.value.key, op.value);
+    return true;
+  }
+  if (!parseRouteAt(b, s, e)) return false;
+  // Plain IPv4 routes need no key string at all in a RouteTable.
+  routes.setParsed(isCanonical(pr) ? null : parsedKey(), pr);
+  return true;
+}
+
+// FDB flag sets repeat (10k static entries have one): share a frozen object per combination.
+const fdbFlagCache = new Map<number, FdbFlags>();
+function fdbFlags(state: number, ntf: number, self: boolean, hasMaster: boolean): FdbFlags {
+  const k = (state & 0xffff) | ((ntf & 0xff) << 16) | (self ? 1 << 24 : 0) | (hasMaster ? 1 << 25 : 0);
+  let f = fdbFlagCache.get(k);
+  if (!f) {
+    f = Object.freeze({
+      local: (state & NUD_PERMANENT) !== 0,
+      static: (state & NUD_NOARP) !== 0 && (state & NUD_PERMANENT) === 0,
+      dynamic: (state & (NUD_NOARP | NUD_PERMANENT)) === 0,
+      externLearn: (ntf & NTF_EXT_LEARNED) !== 0,
+      self,
+      master: (ntf & NTF_MASTER) !== 0 || hasMaster,
+      sticky: (ntf & NTF_STICKY) !== 0,
+    });
+    fdbFlagCache.set(k, f);
+  }
+  return f;
 }
 
 export function decodeNeighbour(type: number, payload: Buffer): Op | null {
@@ -392,26 +482,15 @@ export function decodeNeighbour(type: number, payload: Buffer): Op | null {
       const len = payload.readUInt16LE(off);
       if (len < 4 || off + len > payload.length) break;
       const t = payload.readUInt16LE(off + 2) & 0x3fff;
-      if (t === 2 && len === 10) mac = macString(payload.subarray(off + 4, off + 10));
+      if (t === 2 && len === 10) mac = macAt(payload, off + 4);
       else if (t === 5 && len >= 6) vlan = payload.readUInt16LE(off + 4);
       else if (t === 9 && len >= 8) master = payload.readUInt32LE(off + 4);
       off += (len + 3) & ~3;
     }
     const self = (flags & NTF_SELF) !== 0 && !master;
-    const key = `${ifindex}|${mac}|${vlan}|${self ? 'self' : master}`;
+    const key = flatStr(`${ifindex}|${mac}|${vlan}|${self ? 'self' : master}`);
     if (type === RTM.DELNEIGH) return { op: 'del', table: 'fdb', key };
-    const entry: FdbEntry = {
-      key, mac, vlan, ifindex, master, state,
-      flags: {
-        local: (state & NUD_PERMANENT) !== 0,
-        static: (state & NUD_NOARP) !== 0 && (state & NUD_PERMANENT) === 0,
-        dynamic: (state & (NUD_NOARP | NUD_PERMANENT)) === 0,
-        externLearn: (flags & NTF_EXT_LEARNED) !== 0,
-        self,
-        master: (flags & NTF_MASTER) !== 0 || master !== 0,
-        sticky: (flags & NTF_STICKY) !== 0,
-      },
-    };
+    const entry: FdbEntry = { key, mac, vlan, ifindex, master, state, flags: fdbFlags(state, flags, self, master !== 0) };
     return { op: 'set', table: 'fdb', value: entry };
   }
   const f = fam(family);

@@ -3,6 +3,7 @@
 // change nothing produce no graph work.
 import type { Op } from './decode';
 import { TC_H_INGRESS } from './decode';
+import { routeKeysVia } from './routes';
 import { TABLES, type KernelModel, type Link, type Route, type TableName } from './types';
 
 export function sameValue(a: unknown, b: unknown): boolean {
@@ -40,11 +41,11 @@ function cascadeLink(m: KernelModel, ifindex: number): void {
   for (const [k, n] of m.neighbours) if (n.ifindex === ifindex) m.neighbours.delete(k);
   for (const [k, q] of m.qdiscs) if (q.ifindex === ifindex) m.qdiscs.delete(k);
   for (const [k, f] of m.filters) if (f.ifindex === ifindex) m.filters.delete(k);
-  for (const [k, r] of m.routes) {
-    if (r.nexthops.length === 0 || !r.nexthops.some((h) => h.ifindex === ifindex)) continue;
+  for (const k of routeKeysVia(m.routes, ifindex)) {
+    const r = m.routes.get(k)!;
     const rest = r.nexthops.filter((h) => h.ifindex !== ifindex);
     if (rest.length === 0) m.routes.delete(k);
-    else m.routes.set(k, { ...r, nexthops: rest });
+    else m.routes.set(k, { ...r, nexthops: Object.freeze(rest) });
   }
 }
 
@@ -123,7 +124,7 @@ export function applyOp(m: KernelModel, op: Op, msgName: string): string | null 
         const h = r.nexthops[0];
         const rest = prev.nexthops.filter((x) => !(x.ifindex === h.ifindex && x.gateway === h.gateway));
         if (rest.length > 0 && rest.length < prev.nexthops.length) {
-          m.routes.set(r.key, { ...prev, nexthops: rest });
+          m.routes.set(r.key, { ...prev, nexthops: Object.freeze(rest) });
           return `${msgName} ${routeLabel(r)}`;
         }
       }

@@ -4,11 +4,24 @@
 import fs from 'node:fs';
 import { emptySysctls, type DeviceConf, type Sysctls } from './types';
 
+// A few hundred files per read-out (three per device, every second): one open, one read
+// and one close each, into a reused buffer (readFileSync also stats and reads twice).
+const buf = Buffer.allocUnsafe(4096);
 function readRaw(path: string): string | null {
+  let fd: number;
   try {
-    return fs.readFileSync(path, 'latin1').trim();
+    fd = fs.openSync(path, 'r');
   } catch {
     return null;
+  }
+  try {
+    const n = fs.readSync(fd, buf, 0, buf.length, null);
+    if (n < buf.length) return buf.toString('latin1', 0, n).trim();
+    return fs.readFileSync(path, 'latin1').trim(); // longer than any sysctl here: read it whole
+  } catch {
+    return null;
+  } finally {
+    fs.closeSync(fd);
   }
 }
 

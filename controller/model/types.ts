@@ -1,3 +1,5 @@
+import { RouteTable } from './routes';
+
 // The kernel object model: what rtnetlink, /proc/sys and netfilter say is configured in
 // one network namespace. Every table is a Map with a stable key, so an event replaces or
 // removes exactly one entry and two models can be compared entry by entry.
@@ -73,7 +75,7 @@ export interface FdbEntry {
   ifindex: number; // the port (or the bridge itself for its own addresses)
   master: number; // NDA_MASTER: the bridge, 0 for self entries
   state: number; // NUD_* bits
-  flags: FdbFlags;
+  flags: Readonly<FdbFlags>; // shared between entries: replace, never change
 }
 
 export type Family = 4 | 6;
@@ -113,7 +115,9 @@ export interface Route {
   scope: number;
   type: RouteType;
   prefsrc: string | null;
-  nexthops: NextHop[]; // one for a plain route, several for multipath, none for e.g. blackhole
+  // One for a plain route, several for multipath, none for e.g. blackhole. Frozen and often
+  // shared between routes: replace the list, never change it.
+  nexthops: readonly NextHop[];
   nhId: number; // RTA_NH_ID (nexthop objects), 0 when unused
 }
 
@@ -229,7 +233,7 @@ export interface KernelModel {
   links: Map<number, Link>; // by ifindex
   fdb: Map<string, FdbEntry>;
   addresses: Map<string, Address>;
-  routes: Map<string, Route>;
+  routes: Map<string, Route>; // a RouteTable (compact); entries are values: set() a new one to change it
   rules: Map<string, Rule>;
   neighbours: Map<string, Neighbour>;
   qdiscs: Map<string, Qdisc>;
@@ -265,7 +269,7 @@ export function emptyModel(): KernelModel {
     links: new Map(),
     fdb: new Map(),
     addresses: new Map(),
-    routes: new Map(),
+    routes: new RouteTable(),
     rules: new Map(),
     neighbours: new Map(),
     qdiscs: new Map(),

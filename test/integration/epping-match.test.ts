@@ -34,8 +34,8 @@ interface Rig {
   stats(): Record<string, number>;
 }
 
-function rig(tt: Test, knobs: Record<string, number | boolean> = {}): Rig {
-  const chain = loadEppingChain({ knobs: { cfg_rate_limit_ms: 0, ...knobs } });
+function rig(tt: Test, knobs: Record<string, number | boolean> = {}, sizes?: Record<string, number>): Rig {
+  const chain = loadEppingChain({ knobs: { cfg_rate_limit_ms: 0, ...knobs }, sizes });
   const svc = new EppingService({ log: silentLogger(), config: DEFAULT_EPPING_CONFIG, native, timers: false });
   svc.setDevices([
     { ifindex: LAN, ifname: 'lan0' },
@@ -218,6 +218,41 @@ t.test('the local filter skips traffic of the box itself', async (tt) => {
   tt.equal(r.samples.length, 0);
   tt.equal(r.stats().local_skipped, 2);
   tt.equal(r.stats().timestamps, 0);
+});
+
+t.test('an address that becomes the box\'s own drops its flows, so the local filter applies at once', async (tt) => {
+  const r = rig(tt);
+  r.run(up({ tsval: 10 }), LAN);
+  tt.equal(r.stats().timestamps, 1, 'a forwarded flow is monitored');
+  r.svc.setLocalAddresses([S]); // the flow's state said "not local"; it must not outlive that
+  r.run(down({ tsval: 20, tsecr: 10 }), WAN);
+  await r.settle();
+  tt.equal(r.samples.length, 0, 'the reply to the box is not a sample');
+  tt.equal(r.stats().local_skipped, 1);
+  r.svc.setLocalAddresses([]);
+  r.run(up({ tsval: 11 }), LAN);
+  r.run(down({ tsval: 21, tsecr: 11 }), WAN);
+  await r.settle();
+  tt.equal(r.samples.length, 1, 'no longer local: monitored again');
+});
+
+t.test('a full timestamp map is not hammered: inserts back off, the rate limit counts attempts', async (tt) => {
+  const r = rig(tt, { cfg_rate_limit_ms: 0, cfg_ts_full_backoff_ms: 60_000 }, { ss_ep_ts: 2 });
+  const flow = (sport: number, tsval: number): Buffer => up({ sport, tsval });
+  const run = (f: Buffer, ifindex: number): void => r.run(f, ifindex);
+  run(flow(40001, 1), LAN);
+  run(flow(40002, 1), LAN);
+  run(flow(40003, 1), LAN); // the map is full: refused, and the backoff starts
+  let st = r.stats();
+  tt.equal(st.timestamps, 2);
+  tt.equal(st.ts_map_full, 1);
+  // A reply frees an entry; within the backoff nothing is inserted all the same.
+  run(tcpFrame(S, C, { sport: 5201, dport: 40001, flags: TCP.ACK, payload: 0, tsval: 9, tsecr: 1 }), WAN);
+  run(flow(40004, 1), LAN);
+  st = r.stats();
+  tt.equal(st.samples, 1);
+  tt.equal(st.timestamps, 2, 'not stored during the backoff');
+  tt.equal(st.ts_map_full, 2);
 });
 
 t.test('histograms aggregate per replying prefix and side, and reset when read', async (tt) => {

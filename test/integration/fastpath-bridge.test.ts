@@ -27,7 +27,7 @@ t.test('bridge with three hosts', async (t) => {
   const pipes = await d.get<{ pipelines: Array<{ ifname: string; fpms: string[]; mode: string }> }>('/v1/pipelines');
   for (const p of ports) {
     const pl = pipes.pipelines.find((x) => x.ifname === p);
-    t.same(pl?.fpms, ['parse', 'l2-bridge'], `${p} runs parse > l2-bridge only`);
+    t.same(pl?.fpms, ['l2-bridge'], `${p} runs l2-bridge alone (it reads only the Ethernet header: no parser)`);
     t.equal(pl?.mode, 'native', `${p} attached natively`);
   }
   const g0 = await waitGraph(d, 'l2 service', (g) => service(g, 'l2-bridge:br0')?.verdict === 'accelerated');

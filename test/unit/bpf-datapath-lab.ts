@@ -23,10 +23,10 @@ export const MAC = {
   stranger: '02:00:5e:00:0f:0f', // in no FDB
 };
 
-export type ChainName = 'gw' | 'router' | 'bridge' | 'nop' | 'root';
+export type ChainName = 'gw' | 'router' | 'routerFib' | 'bridge' | 'bridgeNf' | 'nop' | 'root';
 type PlainChain = Exclude<ChainName, 'root'>;
 
-export const DEV_SLOT: Record<ChainName, number> = { gw: 0, router: 1, bridge: 2, nop: 3, root: 4 };
+export const DEV_SLOT: Record<ChainName, number> = { gw: 0, router: 1, bridge: 2, nop: 3, root: 4, routerFib: 5, bridgeNf: 6 };
 
 interface Stage {
   object: string;
@@ -38,22 +38,27 @@ const PARSE = 'fpm/parse.bpf.o';
 const L2 = 'fpm/l2_bridge.bpf.o';
 const L3 = 'fpm/l3_router.bpf.o';
 
-// gw: a bridge port of a routing gateway; router: a plain routed port; bridge: a pure switch
-// port; nop: parse and one hop that hands on to nothing.
+// gw: a bridge port of a routing gateway; router: a plain routed port (source check against
+// ss_local_v4); routerFib: the same with a reverse FIB lookup; bridge: a pure switch port
+// (no parser); bridgeNf: the same under br_netfilter; nop: parse and one hop that hands on to nothing.
 const CHAINS: Record<PlainChain, Stage[]> = {
   gw: [
     { object: PARSE, program: 'ss_fpm_parse', knobs: { cfg_ipv4: true, cfg_ipv6: true, cfg_l4: true } },
     { object: L2, program: 'ss_fpm_l2_bridge', knobs: { cfg_local_next: true } },
-    { object: L3, program: 'ss_fpm_l3_router', knobs: { cfg_ipv4: true, cfg_ipv6: true, cfg_src_check: true } },
+    { object: L3, program: 'ss_fpm_l3_router', knobs: { cfg_ipv4: true, cfg_ipv6: true, cfg_src_check: 1 } },
   ],
   router: [
     { object: PARSE, program: 'ss_fpm_parse', knobs: { cfg_ipv4: true, cfg_ipv6: true, cfg_l4: false } },
-    { object: L3, program: 'ss_fpm_l3_router', knobs: { cfg_ipv4: true, cfg_ipv6: true, cfg_src_check: true } },
+    { object: L3, program: 'ss_fpm_l3_router', knobs: { cfg_ipv4: true, cfg_ipv6: true, cfg_src_check: 1 } },
   ],
-  bridge: [
-    { object: PARSE, program: 'ss_fpm_parse', knobs: { cfg_ipv4: false, cfg_ipv6: false, cfg_l4: false } },
-    { object: L2, program: 'ss_fpm_l2_bridge', knobs: { cfg_local_next: false } },
+  // The router with the full reverse lookup (custom ip rules or local routes on the box).
+  routerFib: [
+    { object: PARSE, program: 'ss_fpm_parse', knobs: { cfg_ipv4: true, cfg_ipv6: true, cfg_l4: false } },
+    { object: L3, program: 'ss_fpm_l3_router', knobs: { cfg_ipv4: true, cfg_ipv6: true, cfg_src_check: 2 } },
   ],
+  bridge: [{ object: L2, program: 'ss_fpm_l2_bridge', knobs: { cfg_local_next: false } }],
+  // A switch port whose bridge hands IP to iptables (br_netfilter).
+  bridgeNf: [{ object: L2, program: 'ss_fpm_l2_bridge', knobs: { cfg_local_next: false, cfg_brnf_ipv4: true, cfg_brnf_ipv6: true } }],
   nop: [
     { object: PARSE, program: 'ss_fpm_parse', knobs: { cfg_ipv4: true, cfg_ipv6: true, cfg_l4: true } },
     { object: 'fpm/nop.bpf.o', program: 'ss_fpm_nop', knobs: {} },
@@ -219,6 +224,16 @@ export class DataPathLab {
     native.inNetns(this.ns, () => {
       for (const ifindex of [this.ifx.p1, this.ifx.p2, this.ifx.r1]) native.devmapSet(this.sharedFd('ss_tx_ports'), ifindex, ifindex);
     });
+    // What the controller writes (deployer/local-addrs.ts): addresses and the local table's
+    // /32 local and broadcast routes, read back from the kernel.
+    const local = this.sharedFd('ss_local_v4');
+    for (const e of native.mapDump(local)) native.mapDelete(local, e.key);
+    const routes = JSON.parse(this.lab.exec(this.ns, ['ip', '-4', '-j', 'route', 'show', 'table', 'local'])) as Array<{ type?: string; dst?: string }>;
+    for (const r of routes) {
+      if ((r.type === 'local' || r.type === 'broadcast') && r.dst && !r.dst.includes('/')) {
+        native.mapUpdate(local, Buffer.from(r.dst.split('.').map(Number)), Buffer.from([1]));
+      }
+    }
     this.heartbeat(true);
   }
 

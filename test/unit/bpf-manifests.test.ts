@@ -26,9 +26,14 @@ t.test('the library holds the data-path FPMs in chain order', async (tt) => {
     [10, 30, 40, 50],
     'orders leave room for latency-monitor (20) between parse and l2-bridge',
   );
+  // An FPM that reads the parsed context (ss_pkt_get) needs the parser before it; one that
+  // reads only its own headers must not drag it into a chain.
   for (const m of manifests.values()) {
-    if (m.name !== 'parse') tt.same(m.requires, ['parse'], `${m.name} requires parse`);
+    if (m.name === 'parse') continue;
+    const src = fs.readFileSync(path.join(repoRoot, 'bpf', m.object.replace(/\.o$/, '.c')), 'utf8');
+    if (/\bss_pkt_get\(/.test(src)) tt.ok(m.requires.includes('parse'), `${m.name} reads ss_pkt: requires parse`);
   }
+  tt.same(library.get('l2-bridge')?.requires, [], 'l2-bridge reads only its own headers: a pure switch chain has no parser');
 });
 
 t.test('the schema rejects broken manifests', async (tt) => {

@@ -71,6 +71,28 @@ runCase({
 });
 runCase({ name: 'non-IP unicast is bridged too', frame: eth(MAC.h2, MAC.h1, ETH_P_ARP, arpRequest(MAC.h1, '198.18.0.3', '198.18.0.2')), expect: 'fast_l2' });
 runCase({ name: 'a pure switch port bridges without parsing IP', chain: 'bridge', frame: bridged4({ badChecksum: true }), expect: 'fast_l2' });
+runCase({ name: 'a pure switch port passes tagged frames (no parser before it)', chain: 'bridge', frame: Buffer.concat([eth(MAC.h2, MAC.h1, 0x8100, Buffer.from([0, 5, 0x08, 0x00])), v4('198.18.0.2')]), expect: 'vlan' });
+// br_netfilter (bridge-nf-call-iptables/ip6tables): the bridge validates and trims IP like ip_rcv.
+runCase({ name: 'br_netfilter: a good IPv4 frame is bridged unchanged', chain: 'bridgeNf', frame: bridged4(), expect: 'fast_l2', check: (out, tt) => tt.same(out, bridged4(), 'frame untouched') });
+runCase({ name: 'br_netfilter: a bad IPv4 checksum goes to the kernel', chain: 'bridgeNf', frame: bridged4({ badChecksum: true }), expect: 'bad_checksum' });
+runCase({ name: 'br_netfilter: IPv4 options go to the kernel', chain: 'bridgeNf', frame: bridged4({ options: Buffer.from([1, 1, 1, 0]) }), expect: 'ip_options' });
+runCase({ name: 'br_netfilter: a tot_len beyond the frame goes to the kernel', chain: 'bridgeNf', frame: bridged4({ totLenDelta: 8 }), expect: 'malformed' });
+runCase({
+  name: 'br_netfilter: Ethernet padding is trimmed as the bridge trims it',
+  chain: 'bridgeNf',
+  frame: Buffer.concat([bridged4(), Buffer.alloc(10)]),
+  expect: 'fast_l2',
+  check: (out, tt) => tt.same(out, bridged4(), 'trimmed to the IP length'),
+});
+runCase({ name: 'br_netfilter: IPv6 with hop-by-hop options goes to the kernel', chain: 'bridgeNf', frame: eth(MAC.h2, MAC.h1, ETH_P_IPV6, v6('2001:2::2', { nextHeader: 0 }, ext6(17, udp(1, 2)))), expect: 'ip_options' });
+runCase({
+  name: 'br_netfilter: IPv6 trailing bytes are trimmed',
+  chain: 'bridgeNf',
+  frame: Buffer.concat([eth(MAC.h2, MAC.h1, ETH_P_IPV6, v6('2001:2::2')), Buffer.alloc(6)]),
+  expect: 'fast_l2',
+  check: (out, tt) => tt.same(out, eth(MAC.h2, MAC.h1, ETH_P_IPV6, v6('2001:2::2')), 'trimmed'),
+});
+runCase({ name: 'without br_netfilter the same padded frame is bridged as it is', chain: 'bridge', frame: Buffer.concat([bridged4(), Buffer.alloc(10)]), expect: 'fast_l2', check: (out, tt) => tt.equal(out.length, bridged4().length + 10) });
 runCase({ name: 'broadcast goes to the kernel', frame: eth('ff:ff:ff:ff:ff:ff', MAC.h1, ETH_P_ARP, arpRequest(MAC.h1, '198.18.0.3', '198.18.0.2')), expect: 'l2_multicast' });
 runCase({ name: 'multicast goes to the kernel', frame: eth('01:00:5e:00:00:05', MAC.h1, ETH_P_IP, v4('224.0.0.5')), expect: 'l2_multicast' });
 runCase({ name: 'an unlearned source goes to the kernel to be learned', frame: eth(MAC.h2, MAC.stranger, ETH_P_IP, v4('198.18.0.2')), expect: 'l2_unknown_src' });
@@ -193,6 +215,48 @@ runCase({
 runCase({
   name: 'rp_filter off: any routable source is fine',
   chain: 'router',
+  ingress: X.r1,
+  frame: eth(MAC.r1, MAC.n1, ETH_P_IP, ipv4({ src: '198.18.0.77', dst: '198.18.0.2' }, udp(1, 2))),
+  expect: 'fast_l3',
+  setup: () => lab.patchDev(X.r1, { rpFilter: 0 }),
+});
+// With rp_filter off and no custom rules the kernel asks only "is the source one of my
+// addresses?" (ss_local_v4); broadcast addresses of the local table are refused too.
+runCase({
+  name: 'rp_filter off: a subnet broadcast source goes to the kernel',
+  chain: 'router',
+  ingress: X.r1,
+  frame: eth(MAC.r1, MAC.n1, ETH_P_IP, ipv4({ src: '198.18.0.255', dst: '198.18.0.2' }, udp(1, 2))),
+  expect: 'martian',
+  setup: () => lab.patchDev(X.r1, { rpFilter: 0 }),
+});
+runCase({
+  name: 'rp_filter off: a source with no route back is forwarded, as the kernel does',
+  chain: 'router',
+  ingress: X.r1,
+  frame: eth(MAC.r1, MAC.n1, ETH_P_IP, ipv4({ src: '198.19.77.1', dst: '198.18.0.2' }, udp(1, 2))),
+  expect: 'fast_l3',
+  setup: () => lab.patchDev(X.r1, { rpFilter: 0 }),
+});
+runCase({
+  name: 'rp_filter off, full lookup: the router\'s own address is refused',
+  chain: 'routerFib',
+  ingress: X.r1,
+  frame: eth(MAC.r1, MAC.n1, ETH_P_IP, ipv4({ src: '198.18.0.1', dst: '198.18.0.2' }, udp(1, 2))),
+  expect: 'martian',
+  setup: () => lab.patchDev(X.r1, { rpFilter: 0 }),
+});
+runCase({
+  name: 'rp_filter off, full lookup: no route back is passed (the helper cannot tell it from local)',
+  chain: 'routerFib',
+  ingress: X.r1,
+  frame: eth(MAC.r1, MAC.n1, ETH_P_IP, ipv4({ src: '198.19.77.1', dst: '198.18.0.2' }, udp(1, 2))),
+  expect: 'martian',
+  setup: () => lab.patchDev(X.r1, { rpFilter: 0 }),
+});
+runCase({
+  name: 'rp_filter off, full lookup: a routable source is forwarded',
+  chain: 'routerFib',
   ingress: X.r1,
   frame: eth(MAC.r1, MAC.n1, ETH_P_IP, ipv4({ src: '198.18.0.77', dst: '198.18.0.2' }, udp(1, 2))),
   expect: 'fast_l3',
