@@ -10,24 +10,9 @@ import { interleave, type Variant } from './interleave';
 import { DeliveryCounter, Injector, type Sample } from './probe';
 import { ratio, round, spread, type Spread } from './stats';
 import { native } from '../controller/native';
-import { COUNTER_NAMES, NR_COUNTERS } from '../controller/epping/layout';
+import { readMonitorCounters } from '../controller/epping';
 
 export const EPPING_FRAME = 96; // TCP + timestamps + 30 bytes of payload (a data segment)
-
-// The monitor's own counters (ss_ep_stats), summed over CPUs.
-function monitorCounters(statsFd: number): Record<string, number> {
-  const ncpu = native.numPossibleCpus();
-  const out: Record<string, number> = {};
-  for (let i = 0; i < Math.min(NR_COUNTERS, COUNTER_NAMES.length); i++) {
-    const key = Buffer.alloc(4);
-    key.writeUInt32LE(i);
-    const v = native.mapLookup(statsFd, key);
-    let sum = 0n;
-    if (v) for (let c = 0; c < ncpu; c++) sum += v.readBigUInt64LE(c * 8);
-    out[COUNTER_NAMES[i]] = Number(sum);
-  }
-  return out;
-}
 
 // Every variant shares the daemon's flow and timestamp maps: each run starts from empty ones,
 // so one variant's leftovers (a timestamp map the unlimited run filled) never tax the next.
@@ -76,11 +61,11 @@ export async function runEpping(ctx: BenchContext, flows: number): Promise<Scena
     name,
     prepare: (i) => {
       clearMonitorState(p);
-      before = monitorCounters(statsFd);
+      before = readMonitorCounters(native, statsFd);
       i.setTarget(p.rootFd);
     },
     finish: () => {
-      const after = monitorCounters(statsFd);
+      const after = readMonitorCounters(native, statsFd);
       for (const k of ['packets', 'timestamps', 'rate_limited', 'ts_map_full', 'flows_opened']) did[name][k] = (did[name][k] ?? 0) + (after[k] - (before[k] ?? 0));
     },
   });

@@ -5,6 +5,7 @@ import type { BenchContext, BenchOptions, Scenario, ScenarioResult } from './con
 import { SCENARIOS, UNAVAILABLE } from './scenarios';
 import { renderTable } from './report';
 import { writeDocs } from './docs';
+import { BPFFS_ROOT } from './forwarding';
 
 export interface BenchArgs extends BenchOptions {
   scenarios: string[];
@@ -95,6 +96,13 @@ export async function runScenario(s: Scenario, opts: BenchOptions, log: (m: stri
       } catch {
         /* keep cleaning */
       }
+    }
+    // The scenarios' daemons pin under BPFFS_ROOT; the last one out removes the empty root
+    // (rmdir fails, harmlessly, while anyone else still has pins there).
+    try {
+      fs.rmdirSync(BPFFS_ROOT);
+    } catch {
+      /* not empty, or already gone */
     }
   }
 }

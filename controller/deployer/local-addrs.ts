@@ -7,6 +7,7 @@
 // kernel's /32 local and broadcast routes of the local table.
 import type { KernelModel } from '../model/types';
 import type { NativeAddon } from '../native/types';
+import { formatV4, parseV4 } from '../epping/addr';
 
 export const SRC_CHECK_LOCAL = 1;
 export const SRC_CHECK_FIB = 2;
@@ -41,9 +42,9 @@ export function sourceCheck(model: Pick<KernelModel, 'addresses' | 'routes' | 'r
 }
 
 function v4Key(addr: string): Buffer {
-  const o = addr.split('.').map(Number);
-  if (o.length !== 4 || o.some((x) => !Number.isInteger(x) || x < 0 || x > 255)) throw new Error(`bad IPv4 address ${addr}`);
-  return Buffer.from(o); // network order, as the FPM reads iph->saddr
+  const b = parseV4(addr); // network order, as the FPM reads iph->saddr
+  if (!b) throw new Error(`bad IPv4 address ${addr}`);
+  return b;
 }
 
 // Keeps ss_local_v4 equal to a set of addresses, writing only differences. Additions go in
@@ -55,7 +56,7 @@ export class LocalAddressSync {
     private readonly native: NativeAddon,
     private readonly fd: number,
   ) {
-    for (const { key } of native.mapDump(fd)) this.current.add([...key].join('.'));
+    for (const { key } of native.mapDump(fd)) this.current.add(formatV4(key));
   }
 
   add(want: Set<string>): number {

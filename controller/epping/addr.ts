@@ -38,7 +38,7 @@ export function formatAddr(b: Buffer, off: number, ipv: number): string {
   return ipv === 4 ? formatV4(b, off + 12) : formatV6(b, off);
 }
 
-function parseV4(s: string): Buffer | null {
+export function parseV4(s: string): Buffer | null {
   const parts = s.split('.');
   if (parts.length !== 4) return null;
   const out = Buffer.alloc(4);

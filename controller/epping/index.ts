@@ -6,6 +6,7 @@ import { EventEmitter } from 'node:events';
 import type { EppingConfig } from '../config/types';
 import type { NativeAddon, RingBuffer } from '../native/types';
 import type { Logger } from '../util/log';
+import { u32le } from '../util/bytes';
 import { parseAddr } from './addr';
 import { collect, type AggregateReport } from './aggregate';
 import { cleanup, defaultPolicy, type CleanupResult } from './cleanup';
@@ -265,21 +266,23 @@ export class EppingService extends EventEmitter<EppingServiceEvents> {
   stats(): Record<string, number> {
     const out: Record<string, number> = {};
     const fd = this.maps.ss_ep_stats;
-    if (fd !== undefined) {
-      const nat = this.native;
-      const ncpu = nat.numPossibleCpus();
-      for (let i = 0; i < Math.min(NR_COUNTERS, COUNTER_NAMES.length); i++) {
-        const key = Buffer.alloc(4);
-        key.writeUInt32LE(i);
-        const v = nat.mapLookup(fd, key);
-        let sum = 0n;
-        if (v) for (let c = 0; c < ncpu; c++) sum += v.readBigUInt64LE(c * 8);
-        out[COUNTER_NAMES[i]] = Number(sum);
-      }
-    }
+    if (fd !== undefined) Object.assign(out, readMonitorCounters(this.native, fd));
     out.decode_errors = this.decodeErrors;
     out.flow_events = this.flowEvents;
     out.stored_samples = this.store.size;
     return out;
   }
+}
+
+// ss_ep_stats summed over CPUs, by counter name.
+export function readMonitorCounters(nat: NativeAddon, statsFd: number): Record<string, number> {
+  const ncpu = nat.numPossibleCpus();
+  const out: Record<string, number> = {};
+  for (let i = 0; i < Math.min(NR_COUNTERS, COUNTER_NAMES.length); i++) {
+    const v = nat.mapLookup(statsFd, u32le(i));
+    let sum = 0n;
+    if (v) for (let c = 0; c < ncpu; c++) sum += v.readBigUInt64LE(c * 8);
+    out[COUNTER_NAMES[i]] = Number(sum);
+  }
+  return out;
 }
