@@ -33,8 +33,8 @@ export async function runEpping(ctx: BenchContext, flows: number): Promise<Scena
   const lab = new Lab();
   ctx.defer(() => lab.destroy());
   // The daemon runs with epping on (it creates and drains the monitor's maps); the three
-  // pipelines are loaded next to it with the deployer's classes, since the daemon does not
-  // yet pass epping.rate_limit_ms on as the FPM's cfg_rate_limit_ms knob.
+  // pipelines are loaded next to it with the deployer's classes, since one daemon runs one
+  // epping configuration and the variants must be measured side by side.
   const s = await setupRouter(ctx, lab, 4, { epping: { enabled: true } });
   const base = { ...s.base, proto: 'tcp' as const, length: EPPING_FRAME };
   const counter = new DeliveryCounter(s.counterNs, s.counterIf, 'tcp', base.dport);
@@ -42,7 +42,9 @@ export async function runEpping(ctx: BenchContext, flows: number): Promise<Scena
   const frames = flowSet(base, flows, s.vary).map(buildFrame);
   const inj = new Injector({ frames, tsvalOffset: tsvalOffset(base) });
   ctx.defer(() => inj.close());
-  const role = { ifname: s.ingressIfname, ifindex: s.run.ingressIfindex, l2Bridge: null, l3: { v4: true, v6: true }, epping: false };
+  // srcCheck as the daemon picks it for this lab (rp_filter off, no custom rules): one
+  // ss_local_v4 lookup, so "off" is the router pipeline the daemon itself runs.
+  const role = { ifname: s.ingressIfname, ifindex: s.run.ingressIfindex, l2Bridge: null, l3: { v4: true, v6: true }, epping: false, srcCheck: 1 };
   const load = (epping: boolean, rateLimitMs: number, id: number): BenchPipeline => {
     const p = BenchPipeline.load(BPFFS_ROOT, s.run.netns, { ...role, epping }, new Map([['latency-monitor', { cfg_rate_limit_ms: rateLimitMs }]]), 1_000_000 + id);
     ctx.defer(() => p.close());

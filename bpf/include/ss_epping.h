@@ -30,13 +30,15 @@ struct ss_ep_tuple {
 	__u8   proto;		/* IPPROTO_TCP, IPPROTO_ICMP, IPPROTO_ICMPV6 */
 	__u8   ipv;		/* 4 or 6 */
 	__u16  pad;
-};				/* 40 bytes */
+} __attribute__((aligned(8)));	/* 40 bytes; 8-aligned so copies and compares move
+				 * words, not the halfwords a 2-aligned struct gets */
 
 /* ss_ep_ts: one outstanding message waiting for its reply. */
 struct ss_ep_ts_key {
 	struct ss_ep_tuple flow;	/* direction of the timestamped packet */
 	__u32 id;			/* TCP TSval (host order) or echo sequence */
-};				/* 44 bytes */
+	__u32 pad;			/* always 0 */
+};				/* 48 bytes */
 
 struct ss_ep_ts_val {
 	__u64 ts_ns;		/* bpf_ktime_get_ns() when the message was seen */
@@ -63,7 +65,10 @@ struct ss_ep_dir {
 
 #define SS_EP_FLOW_LOCAL (1U << 0)	/* an end is the box itself: the local filter skips it */
 
-/* ss_ep_flows: keyed by the canonical tuple (lower address/port as source);
+/* ss_ep_flows: one entry per connection. The key is a seeded 64-bit hash of the
+ * canonical tuple (lower address/port as source), which the entry stores: an 8-byte
+ * key costs half a 40-byte one on every packet, and a collision (another tuple
+ * already holds the hash) only leaves the newcomer unmonitored, counted.
  * dir[0] is the canonical direction, dir[1] its reverse. Times in a dir are
  * CLOCK_MONOTONIC_COARSE (bookkeeping only); RTTs use the precise clock. */
 struct ss_ep_flow {
@@ -72,7 +77,8 @@ struct ss_ep_flow {
 	__u8  open_reason;	/* SS_EP_R_* */
 	__u8  flags;		/* SS_EP_FLOW_* */
 	__u8  pad[6];
-};				/* 144 bytes */
+	struct ss_ep_tuple tuple;	/* canonical */
+};				/* 184 bytes */
 
 /* Ring buffer records. Every record starts with a __u32 type. */
 #define SS_EP_EV_RTT  1
@@ -155,7 +161,8 @@ struct ss_ep_local_key {
 	C(SS_EP_C_NOT_NEWER,     10, "not_newer",       "identifier not newer than the last one: not timestamped") \
 	C(SS_EP_C_HIST_FULL,     11, "hist_map_full",   "histogram entry not created: ss_ep_hist full") \
 	C(SS_EP_C_PURE_ACK,      12, "pure_ack",        "pure ACKs: never timestamped") \
-	C(SS_EP_C_NO_MATCH,      13, "no_match",        "reply looked up but no timestamp matched")
+	C(SS_EP_C_NO_MATCH,      13, "no_match",        "reply looked up but no timestamp matched") \
+	C(SS_EP_C_FLOW_COLLISION, 14, "flow_collision", "flow not monitored: another flow holds its hash")
 
 #define SS_EP_NR_COUNTERS 16
 
@@ -167,8 +174,8 @@ enum ss_ep_counter_id {
 
 /* controller/epping/layout.ts reads these sizes. */
 _Static_assert(sizeof(struct ss_ep_tuple) == 40, "ss_ep_tuple layout");
-_Static_assert(sizeof(struct ss_ep_ts_key) == 44, "ss_ep_ts_key layout");
-_Static_assert(sizeof(struct ss_ep_flow) == 144, "ss_ep_flow layout");
+_Static_assert(sizeof(struct ss_ep_ts_key) == 48, "ss_ep_ts_key layout");
+_Static_assert(sizeof(struct ss_ep_flow) == 184, "ss_ep_flow layout");
 _Static_assert(sizeof(struct ss_ep_rtt_event) == 88, "ss_ep_rtt_event layout");
 _Static_assert(sizeof(struct ss_ep_flow_event) == 64, "ss_ep_flow_event layout");
 _Static_assert(sizeof(struct ss_ep_hist_key) == 24, "ss_ep_hist_key layout");
@@ -178,9 +185,18 @@ _Static_assert(sizeof(struct ss_ep_hist_val) == 544, "ss_ep_hist_val layout");
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, SS_EP_FLOWS_SIZE);
-	__type(key, struct ss_ep_tuple);
+	__type(key, __u64);		/* ep_flow_hash() of the canonical tuple */
 	__type(value, struct ss_ep_flow);
 } ss_ep_flows SEC(".maps");
+
+/* The flow hash's seed: random, written once by the controller; pinned with the
+ * flows it keys, so a restarted daemon finds its flows again. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} ss_ep_seed SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);

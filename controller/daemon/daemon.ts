@@ -34,7 +34,7 @@ function configKnobs(cfg: Config): Map<string, KnobValues> {
   return new Map<string, KnobValues>([['latency-monitor', eppingKnobs(cfg.epping)]]);
 }
 
-const EPPING_MAPS = ['ss_ep_events', 'ss_ep_hist', 'ss_ep_flows', 'ss_ep_ts', 'ss_ep_local', 'ss_ep_stats'];
+const EPPING_MAPS = ['ss_ep_events', 'ss_ep_hist', 'ss_ep_flows', 'ss_ep_seed', 'ss_ep_ts', 'ss_ep_local', 'ss_ep_stats'];
 
 // The running daemon: introspection feeds the graph, the graph feeds the assembler, the
 // deployer makes it live. Implements everything the API and CLI read.

@@ -53,7 +53,8 @@ const BPF_EXIST = 2;
 
 export function cleanup(flows: MapOps, ts: MapOps, nowNs: bigint, p: CleanupPolicy): CleanupResult {
   const res: CleanupResult = { flowsRemoved: 0, timestampsRemoved: 0, outstandingFixed: 0, closed: [] };
-  const flowState = new Map<string, FlowState>();
+  // Live flows by canonical tuple (hex), with the map key (a hash) they sit under.
+  const flowState = new Map<string, { key: Buffer; f: FlowState }>();
   for (const { key, value } of flows.dump()) {
     const f = decodeFlow(value);
     const last = lastActivityNs(f);
@@ -62,7 +63,7 @@ export function cleanup(flows: MapOps, ts: MapOps, nowNs: bigint, p: CleanupPoli
         res.flowsRemoved++;
         let tuple: Tuple | null = null;
         try {
-          tuple = decodeTuple(key);
+          tuple = decodeTuple(f.tuple);
         } catch {
           tuple = null;
         }
@@ -71,7 +72,7 @@ export function cleanup(flows: MapOps, ts: MapOps, nowNs: bigint, p: CleanupPoli
       }
       continue;
     }
-    flowState.set(key.toString('hex'), f);
+    flowState.set(f.tuple.toString('hex'), { key, f });
   }
 
   // Stale timestamps, counted per flow direction so `outstanding` can be brought back down.
@@ -80,15 +81,14 @@ export function cleanup(flows: MapOps, ts: MapOps, nowNs: bigint, p: CleanupPoli
     const k = decodeTsKey(key);
     const v = decodeTsVal(value);
     const c = canonical(k.flow);
-    const fkey = c.key.toString('hex');
-    const f = flowState.get(fkey);
+    const flow = flowState.get(c.key.toString('hex'));
     const age = nowNs > v.tsNs ? nowNs - v.tsNs : 0n;
-    const stale = !f || age > tsLifetimeNs(p, f.dir[c.dir].minRttNs);
+    const stale = !flow || age > tsLifetimeNs(p, flow.f.dir[c.dir].minRttNs);
     if (!stale) continue;
     if (!ts.delete(key)) continue; // matched by BPF meanwhile
     res.timestampsRemoved++;
-    if (f) {
-      const id = `${fkey}/${c.dir}`;
+    if (flow) {
+      const id = `${flow.key.toString('hex')}/${c.dir}`;
       removedPerDir.set(id, (removedPerDir.get(id) ?? 0) + 1);
     }
   }

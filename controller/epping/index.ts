@@ -2,6 +2,7 @@
 // aggregates the per-prefix histograms per interval and ages out stale BPF state.
 // The daemon creates it from the `epping:` config and calls attachMaps() once the FPM's
 // maps exist (they are shared, so once per netns, not per device).
+import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import type { EppingConfig } from '../config/types';
 import type { NativeAddon, RingBuffer } from '../native/types';
@@ -10,7 +11,7 @@ import { u32le } from '../util/bytes';
 import { parseAddr } from './addr';
 import { collect, type AggregateReport } from './aggregate';
 import { cleanup, defaultPolicy, type CleanupResult } from './cleanup';
-import { COUNTER_NAMES, decodeRecord, encodeLocalKey, NR_COUNTERS } from './layout';
+import { COUNTER_NAMES, decodeRecord, encodeLocalKey, FLOW_TUPLE_OFFSET, NR_COUNTERS } from './layout';
 import { Clock, DeviceNames, toFlowEvent, toSample, type FlowEvent, type RttSample } from './sample';
 import { SampleStore, type SampleFilter } from './store';
 
@@ -87,6 +88,7 @@ export class EppingService extends EventEmitter<EppingServiceEvents> {
     const ev = maps.ss_ep_events;
     if (ev === undefined) throw new Error('epping: attachMaps needs the ss_ep_events ring buffer');
     this.maps = { ...maps };
+    this.seedFlowHash();
     this.ring = this.native.ringBufferOpen(ev, (rec) => this.onRecord(rec));
     this.writeLocal([...this.localKeys]);
     if (this.timersOn) {
@@ -105,6 +107,20 @@ export class EppingService extends EventEmitter<EppingServiceEvents> {
       every(this.config.aggregation.interval_s, () => this.collectAggregates());
     }
     this.log.info({ maps: Object.keys(maps) }, 'epping attached');
+  }
+
+  // The flow table's hash seed, chosen once per flow table: a seed outsiders cannot know
+  // keeps them from steering flows onto each other's keys. It is pinned with the table, so
+  // a restarted daemon keeps it; flows a fresh FPM made before this ran (seed 0) age out.
+  private seedFlowHash(): void {
+    const fd = this.maps.ss_ep_seed;
+    if (fd === undefined) return;
+    const zero = u32le(0);
+    const cur = this.native.mapLookup(fd, zero);
+    if (cur && cur.readBigUInt64LE(0) !== 0n) return;
+    let seed = randomBytes(8);
+    while (seed.readBigUInt64LE(0) === 0n) seed = randomBytes(8);
+    this.native.mapUpdate(fd, zero, seed);
   }
 
   get config(): EppingConfig {
@@ -159,9 +175,9 @@ export class EppingService extends EventEmitter<EppingServiceEvents> {
   private forgetFlowsOf(addrs: Set<string>): void {
     const fd = this.maps.ss_ep_flows;
     if (fd === undefined || addrs.size === 0) return;
-    for (const { key } of this.native.mapDump(fd)) {
-      const src = key.subarray(0, 16).toString('hex');
-      const dst = key.subarray(16, 32).toString('hex');
+    for (const { key, value } of this.native.mapDump(fd)) {
+      const src = value.subarray(FLOW_TUPLE_OFFSET, FLOW_TUPLE_OFFSET + 16).toString('hex');
+      const dst = value.subarray(FLOW_TUPLE_OFFSET + 16, FLOW_TUPLE_OFFSET + 32).toString('hex');
       if (addrs.has(src) || addrs.has(dst)) this.native.mapDelete(fd, key);
     }
   }

@@ -3,10 +3,12 @@
 import { formatAddr } from './addr';
 
 export const TUPLE_SIZE = 40;
-export const TS_KEY_SIZE = 44;
+export const TS_KEY_SIZE = 48;
 export const TS_VAL_SIZE = 16;
 export const DIR_SIZE = 64;
-export const FLOW_VAL_SIZE = 144;
+export const FLOW_KEY_SIZE = 8; // ep_flow_hash() of the canonical tuple
+export const FLOW_VAL_SIZE = 184;
+export const FLOW_TUPLE_OFFSET = 144; // the canonical tuple, inside the value
 export const RTT_EVENT_SIZE = 88;
 export const FLOW_EVENT_SIZE = 64;
 export const HIST_KEY_SIZE = 24;
@@ -29,7 +31,7 @@ export const IPPROTO_TCP = 6;
 export const IPPROTO_ICMPV6 = 58;
 
 // Every map the epping objects declare; all are shared (one instance per netns).
-export const EPPING_MAPS = ['ss_ep_flows', 'ss_ep_ts', 'ss_ep_hist', 'ss_ep_hzero', 'ss_ep_local', 'ss_ep_events', 'ss_ep_stats'] as const;
+export const EPPING_MAPS = ['ss_ep_flows', 'ss_ep_seed', 'ss_ep_ts', 'ss_ep_hist', 'ss_ep_hzero', 'ss_ep_local', 'ss_ep_events', 'ss_ep_stats'] as const;
 export type EppingMapName = (typeof EPPING_MAPS)[number];
 
 export type EppingProto = 'tcp' | 'icmp' | 'icmpv6';
@@ -53,6 +55,7 @@ export const COUNTER_NAMES = [
   'hist_map_full',
   'pure_ack',
   'no_match',
+  'flow_collision',
 ] as const;
 export const NR_COUNTERS = 16;
 
@@ -185,6 +188,7 @@ export interface FlowState {
   openedNs: bigint;
   openReason: FlowReason | null;
   local: boolean; // SS_EP_FLOW_LOCAL: an end is the box (only kept with egress_tc)
+  tuple: Buffer; // the canonical tuple the entry belongs to (its key is only a hash of it)
 }
 
 function decodeDir(b: Buffer, off: number): DirState {
@@ -208,6 +212,7 @@ export function decodeFlow(b: Buffer): FlowState {
     openedNs: b.readBigUInt64LE(2 * DIR_SIZE),
     openReason: REASONS[b[2 * DIR_SIZE + 8]] ?? null,
     local: (b[2 * DIR_SIZE + 9] & 1) !== 0,
+    tuple: Buffer.from(b.subarray(FLOW_TUPLE_OFFSET, FLOW_TUPLE_OFFSET + TUPLE_SIZE)),
   };
 }
 

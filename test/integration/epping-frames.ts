@@ -11,17 +11,18 @@ export interface TcpSpec {
   tsecr?: number;
   payload?: number; // bytes of data
   seq?: number;
+  tsFirst?: boolean; // timestamp option, then NOP NOP (default: NOP NOP, then timestamp, as Linux sends)
 }
 
 export function tcp(s: TcpSpec): Buffer {
   const opts = s.tsval === undefined ? Buffer.alloc(0) : Buffer.alloc(12);
   if (s.tsval !== undefined) {
-    opts[0] = 1; // NOP
-    opts[1] = 1; // NOP
-    opts[2] = 8;
-    opts[3] = 10;
-    opts.writeUInt32BE(s.tsval >>> 0, 4);
-    opts.writeUInt32BE((s.tsecr ?? 0) >>> 0, 8);
+    const at = s.tsFirst ? 0 : 2;
+    opts.fill(1); // NOPs
+    opts[at] = 8;
+    opts[at + 1] = 10;
+    opts.writeUInt32BE(s.tsval >>> 0, at + 2);
+    opts.writeUInt32BE((s.tsecr ?? 0) >>> 0, at + 6);
   }
   const h = Buffer.alloc(20);
   h.writeUInt16BE(s.sport, 0);

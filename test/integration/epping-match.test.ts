@@ -10,6 +10,7 @@ import { silentLogger } from '../../controller/util/log';
 import { Lab } from '../lab';
 import { loadEppingChain, type EppingChain } from './epping-chain';
 import { TCP, echoFrame, tcpFrame, type TcpSpec } from './epping-frames';
+import * as L from '../../controller/epping/layout';
 
 const XDP_PASS = 2;
 const C = '198.18.1.2'; // client, behind lan0
@@ -99,6 +100,36 @@ t.test('a TSval run is timestamped once, at its first segment', async (tt) => {
   tt.equal(r.samples.length, 1, 'one sample');
   tt.ok(r.samples[0].rtt_us >= 19000, `RTT ${r.samples[0].rtt_us} µs from the first segment of the run`);
   tt.equal(r.stats().not_newer, 2, 'the two later segments were not newer');
+});
+
+t.test('the timestamp option is read wherever it sits among the options', async (tt) => {
+  const r = rig(tt);
+  r.run(up({ tsval: 250, tsFirst: true }), LAN);
+  r.run(down({ tsval: 950, tsecr: 250, tsFirst: true }), WAN);
+  await r.settle();
+  tt.equal(r.samples.length, 1, 'one sample from the other option layout');
+  tt.equal(r.stats().timestamps, 1);
+});
+
+t.test('flows sit under a seeded hash of their tuple; a tuple whose hash is taken is counted, not merged', async (tt) => {
+  const r = rig(tt);
+  const seed = native.mapLookup(r.chain.maps.ss_ep_seed, Buffer.alloc(4));
+  tt.ok(seed && seed.readBigUInt64LE(0) !== 0n, 'the service chose a seed');
+  r.run(up({ tsval: 300 }), LAN);
+  const flows = native.mapDump(r.chain.maps.ss_ep_flows);
+  tt.equal(flows.length, 1);
+  tt.equal(flows[0].key.length, L.FLOW_KEY_SIZE);
+  const f = L.decodeFlow(flows[0].value);
+  tt.match(L.decodeTuple(f.tuple), { src: C, dst: S, sport: 40000, dport: 5201, proto: 'tcp' });
+  // Another connection's tuple under this key: what a hash collision looks like to the FPM.
+  const other = Buffer.from(flows[0].value);
+  other.writeUInt16BE(40001, L.FLOW_TUPLE_OFFSET + 32);
+  native.mapUpdate(r.chain.maps.ss_ep_flows, flows[0].key, other);
+  r.run(up({ tsval: 301 }), LAN);
+  tt.equal(r.stats().flow_collision, 1, 'counted');
+  const after = L.decodeFlow(native.mapLookup(r.chain.maps.ss_ep_flows, flows[0].key)!);
+  tt.same([after.dir[0].pkts + after.dir[1].pkts], [1n], 'the other flow\'s state was not touched');
+  tt.equal(r.stats().timestamps, 1, 'nothing timestamped for the unmonitored flow');
 });
 
 t.test('retransmissions and reordered segments with old TSvals are never timestamped', async (tt) => {

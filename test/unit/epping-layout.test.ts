@@ -38,6 +38,8 @@ t.test('struct sizes agree with the static asserts and the object BTF', async (t
   tt.equal(size('ss_ep_dir'), L.DIR_SIZE);
   tt.equal(size('ss_ep_flow'), L.FLOW_VAL_SIZE);
   tt.equal(size('ss_ep_hist_val'), L.HIST_VAL_SIZE);
+  const flow = /STRUCT 'ss_ep_flow' size=\d+ vlen=\d+\n((?:\t.*\n)+)/.exec(btf)?.[1] ?? '';
+  tt.match(flow, new RegExp(`'tuple' type_id=\\d+ bits_offset=${L.FLOW_TUPLE_OFFSET * 8}\\b`), 'the canonical tuple sits at FLOW_TUPLE_OFFSET');
 });
 
 function tuple(src: string, dst: string, sport: number, dport: number, proto: number): Buffer {

@@ -164,8 +164,11 @@ t.test('cleanup: stale timestamps, outstanding, idle flows', async (tt) => {
   const S = 1_000_000_000n;
   const now = 1000n * S;
   const fwd = tupleBuf('198.18.1.2', '198.18.2.2', 40000, 5201);
-  const { key, dir } = L.canonical(fwd);
+  const { key: canon, dir } = L.canonical(fwd);
+  const key = Buffer.from('0123456789abcdef', 'hex'); // the FPM's hash of the tuple: any 8 bytes here
+  tt.equal(key.length, L.FLOW_KEY_SIZE);
   const fv = Buffer.alloc(L.FLOW_VAL_SIZE);
+  canon.copy(fv, L.FLOW_TUPLE_OFFSET);
   fv.writeBigUInt64LE(now - S, dir * L.DIR_SIZE + 8); // last seen 1 s ago
   fv.writeBigUInt64LE(5_000_000n, dir * L.DIR_SIZE + 16); // min RTT 5 ms -> lifetime 1 s
   fv.writeUInt32LE(3, L.outstandingOffset(dir));
