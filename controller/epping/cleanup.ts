@@ -72,7 +72,10 @@ export function cleanup(flows: MapOps, ts: MapOps, nowNs: bigint, p: CleanupPoli
       }
       continue;
     }
-    flowState.set(f.tuple.toString('hex'), { key, f });
+    // A tuple under two keys: an entry made before the seed was written; the live one is the newer.
+    const id = f.tuple.toString('hex');
+    const seen = flowState.get(id);
+    if (!seen || lastActivityNs(seen.f) < last) flowState.set(id, { key, f });
   }
 
   // Stale timestamps, counted per flow direction so `outstanding` can be brought back down.

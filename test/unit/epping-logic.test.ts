@@ -173,6 +173,11 @@ t.test('cleanup: stale timestamps, outstanding, idle flows', async (tt) => {
   fv.writeBigUInt64LE(5_000_000n, dir * L.DIR_SIZE + 16); // min RTT 5 ms -> lifetime 1 s
   fv.writeUInt32LE(3, L.outstandingOffset(dir));
   flows.m.set(key.toString('hex'), fv);
+  // The same tuple under another key, idle longer: made before the seed was written.
+  const orphanKey = Buffer.from('fedcba9876543210', 'hex');
+  const ov = Buffer.from(fv);
+  ov.writeBigUInt64LE(now - 100n * S, dir * L.DIR_SIZE + 8);
+  flows.m.set(orphanKey.toString('hex'), ov);
   const tsKey = (id: number): Buffer => {
     const k = Buffer.alloc(L.TS_KEY_SIZE);
     fwd.copy(k, 0);
@@ -198,8 +203,9 @@ t.test('cleanup: stale timestamps, outstanding, idle flows', async (tt) => {
   tt.match(r, { flowsRemoved: 0, timestampsRemoved: 3, outstandingFixed: 1 });
   tt.equal(ts.m.size, 1);
   tt.equal(L.decodeFlow(flows.m.get(key.toString('hex')) as Buffer).dir[dir].outstanding, 1);
+  tt.equal(L.decodeFlow(flows.m.get(orphanKey.toString('hex')) as Buffer).dir[dir].outstanding, 3, 'the stale duplicate is not the one corrected');
   const r2 = cleanup(flows, ts, now + 400n * S, p);
-  tt.equal(r2.flowsRemoved, 1);
+  tt.equal(r2.flowsRemoved, 2, 'both idle entries go');
   tt.match(r2.closed, [{ flow: { src: '198.18.1.2', dst: '198.18.2.2' } }]);
   tt.equal(ts.m.size, 0, 'its timestamps went with it');
 });
