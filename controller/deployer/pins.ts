@@ -46,7 +46,13 @@ export class PinLayout {
   removeDevDir(ifindex: number): void {
     fs.rmSync(this.devDir(ifindex), { recursive: true, force: true });
   }
+  // The shared root goes too once no other namespace's daemon uses it.
   removeAll(): void {
     fs.rmSync(this.base, { recursive: true, force: true });
+    try {
+      fs.rmdirSync(path.dirname(this.base));
+    } catch {
+      /* not empty: another namespace's daemon still has pins there */
+    }
   }
 }

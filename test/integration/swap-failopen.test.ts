@@ -98,6 +98,8 @@ t.test('kill -9 fails open within the heartbeat timeout; a restart adopts the pi
   t.ok(s.has(portA.ifname), 'stats continue for the adopted device');
   await d2.stop();
   t.notOk(fs.existsSync(`/sys/fs/bpf/slipstream/${topo.router}`), 'a clean stop removes the pins');
+  if (!fs.existsSync('/sys/fs/bpf/slipstream')) t.pass('and the bpffs root, which no other daemon used');
+  else t.ok(fs.readdirSync('/sys/fs/bpf/slipstream').length > 0, 'the bpffs root stays only while another daemon has pins in it');
   const q3 = native.inNetns(topo.router, () => native.xdpQuery(portA.ifindex));
   t.equal(q3.progId, 0, 'and detaches');
 });
