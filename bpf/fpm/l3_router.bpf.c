@@ -45,19 +45,28 @@ static __always_inline __u32 fib_reason(long rc)
 	}
 }
 
+/* Could the source be one of the box's addresses? Only then is ss_local_v4 asked. */
+static __always_inline int maybe_local_v4(__be32 a)
+{
+	__u32 bit = ss_local_v4_bit(a);
+	__u32 word = bit >> 6;
+	__u64 *w = bpf_map_lookup_elem(&ss_local_v4_bf, &word);
+
+	return !w || ((*w >> (bit & 63)) & 1);
+}
+
 /* What fib_validate_source decides, as far as a lookup towards the source can tell.
  * Strict: the reverse route must leave through the device the packet came in on.
  * Loose: any usable route back. Off: only a local (or broadcast) source is refused. */
 static __always_inline __u32 check_source(struct xdp_md *ctx, const struct bpf_fib_lookup *fwd,
-					  __u32 lookup_if, __u8 rp)
+					  __be32 src, __u32 lookup_if, __u8 rp)
 {
 	struct bpf_fib_lookup r = {};
 	long rc;
 
 	if (!rp && cfg_src_check != SRC_CHECK_FIB) {
-		__be32 src = fwd->ipv4_src;
-
-		if (cfg_src_check == SRC_CHECK_LOCAL && bpf_map_lookup_elem(&ss_local_v4, &src))
+		if (cfg_src_check == SRC_CHECK_LOCAL && maybe_local_v4(src) &&
+		    bpf_map_lookup_elem(&ss_local_v4, &src))
 			return SS_P_MARTIAN;
 		return ROUTE_OK;
 	}
@@ -172,6 +181,8 @@ int ss_fpm_l3_router(struct xdp_md *ctx)
 	struct ethhdr *eth = data;
 	struct ss_pkt *p = ss_pkt_get();
 	struct bpf_fib_lookup f = {}, req;
+	__be32 src;
+	__u8 rp;
 	__u32 in_if = ctx->ingress_ifindex;
 	__u32 lookup_if, out_if, ip_len = 0, rc;
 	struct ss_dev *in, *out, *port;
@@ -214,8 +225,12 @@ int ss_fpm_l3_router(struct xdp_md *ctx)
 		f.dport = p->dport;
 	}
 	f.ifindex = lookup_if;
-	/* The helper overwrites parts of its argument (tos shares a union with rt_metric). */
-	req = f;
+	/* The reverse lookup needs the request as it was, and the helper overwrites parts of
+	 * its argument (tos shares a union with rt_metric); the address check only the source. */
+	rp = in->rp_filter;
+	src = f.ipv4_src;
+	if (rp || cfg_src_check == SRC_CHECK_FIB)
+		req = f;
 
 	/* tot_len makes the helper check the route MTU; flags 0 applies policy routing. */
 	rc = fib_reason(bpf_fib_lookup(ctx, &f, sizeof(f), 0));
@@ -226,7 +241,7 @@ int ss_fpm_l3_router(struct xdp_md *ctx)
 	if (out_if == lookup_if)
 		return ss_pass(ctx, SS_P_L3_HAIRPIN);
 	if (v4 && cfg_ipv4) {
-		rc = check_source(ctx, &req, lookup_if, in->rp_filter);
+		rc = check_source(ctx, &req, src, lookup_if, rp);
 		if (rc != ROUTE_OK)
 			return ss_pass(ctx, rc);
 	}

@@ -118,6 +118,27 @@ struct {
 	__type(value, __u8);
 } ss_local_v4 SEC(".maps");
 
+/* A one-hash Bloom filter over ss_local_v4: bit ss_local_v4_bit(a) is set for every
+ * address in it. A clear bit proves a source is not the box's for the price of an
+ * array read, where the hash lookup costs several ns on every forwarded packet. The
+ * controller sets a bit before its address enters ss_local_v4 and clears it only after
+ * the last address on it left, so the filter is always a superset. The bit function is
+ * mirrored in controller/deployer/local-addrs.ts. */
+#define SS_LOCAL_V4_BF_WORDS 1024	/* 65536 bits */
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, SS_LOCAL_V4_BF_WORDS);
+	__type(key, __u32);
+	__type(value, __u64);
+} ss_local_v4_bf SEC(".maps");
+
+/* a as loaded from the header (network order bytes in a host-order load) */
+static __always_inline __u32 ss_local_v4_bit(__be32 a)
+{
+	return ((__u32)a * 0x9e3779b1U) >> 16;
+}
+
 /* Redirect targets: key and value are the egress ifindex. */
 struct {
 	__uint(type, BPF_MAP_TYPE_DEVMAP_HASH);

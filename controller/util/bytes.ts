@@ -12,3 +12,9 @@ export function u32le(n: number): Buffer {
   b.writeUInt32LE(n >>> 0);
   return b;
 }
+
+export function u64le(n: bigint): Buffer {
+  const b = Buffer.alloc(8);
+  b.writeBigUInt64LE(BigInt.asUintN(64, n));
+  return b;
+}

@@ -11,6 +11,7 @@ import {
   encodeDev, encodeFdbKey, encodeFdbValue, encodeHeartbeat, sumCounter, u32Key, type DevValue, type FdbValue,
 } from '../../controller/deployer/layout';
 import { bpfObjectPath } from '../../controller/util/paths';
+import { LocalAddressSync } from '../../controller/deployer/local-addrs';
 import { Lab } from '../lab';
 
 export const MAC = {
@@ -69,6 +70,8 @@ export class DataPathLab {
   readonly lab: Lab;
   readonly ns: string;
   readonly ifx: Record<'br0' | 'p1' | 'p2' | 'p1x' | 'p2x' | 'r1' | 'r1x', number>;
+  localV4: LocalAddressSync | null = null;
+  localAddrs = new Set<string>(); // what ss_local_v4 holds
   readonly devs: Map<number, DevValue> = new Map();
   private readonly objects: BpfObject[] = [];
   private readonly chains = new Map<PlainChain, { fd: number; progs: number[] }>();
@@ -226,14 +229,18 @@ export class DataPathLab {
     });
     // What the controller writes (deployer/local-addrs.ts): addresses and the local table's
     // /32 local and broadcast routes, read back from the kernel.
+    // Through the controller's own class, so the FPM's filter (ss_local_v4_bf) and the
+    // controller's bit function are tested together.
     const local = this.sharedFd('ss_local_v4');
     for (const e of native.mapDump(local)) native.mapDelete(local, e.key);
     const routes = JSON.parse(this.lab.exec(this.ns, ['ip', '-4', '-j', 'route', 'show', 'table', 'local'])) as Array<{ type?: string; dst?: string }>;
+    const want = new Set<string>();
     for (const r of routes) {
-      if ((r.type === 'local' || r.type === 'broadcast') && r.dst && !r.dst.includes('/')) {
-        native.mapUpdate(local, Buffer.from(r.dst.split('.').map(Number)), Buffer.from([1]));
-      }
+      if ((r.type === 'local' || r.type === 'broadcast') && r.dst && !r.dst.includes('/')) want.add(r.dst);
     }
+    this.localV4 = new LocalAddressSync(native, local, this.sharedFd('ss_local_v4_bf'));
+    this.localV4.add(want);
+    this.localAddrs = want;
     this.heartbeat(true);
   }
 

@@ -7,6 +7,7 @@ import { DataPathLab, MAC, type ChainName } from './bpf-datapath-lab';
 import {
   ETH_P_8021Q, ETH_P_ARP, ETH_P_IP, ETH_P_IPV6, arpRequest, eth, ext6, frag6, icmpEcho, ipv4, ipv4HeaderChecksum, ipv6, mac, udp, vlanTag,
 } from './bpf-frames';
+import { localV4Bit } from '../../controller/deployer/local-addrs';
 import { SS_DEV_ISOLATED, SS_DEV_L3, SS_DEV_PORT_FWD, SS_DEV_QDISC, SS_DEV_TX, SS_DEV_UP, SS_FDB_STATIC, decodeFdbValue } from '../../controller/deployer/layout';
 
 const XDP_PASS = 2;
@@ -235,6 +236,25 @@ runCase({
   chain: 'router',
   ingress: X.r1,
   frame: eth(MAC.r1, MAC.n1, ETH_P_IP, ipv4({ src: '198.19.77.1', dst: '198.18.0.2' }, udp(1, 2))),
+  expect: 'fast_l3',
+  setup: () => lab.patchDev(X.r1, { rpFilter: 0 }),
+});
+// The filter in front of ss_local_v4 only says "maybe": a source on the bit of a local
+// address must still be looked up, and forwarded when it is not the box's.
+function sourceSharingABit(): string {
+  const bits = new Set([...lab.localAddrs].map((a) => localV4Bit(Buffer.from(a.split('.').map(Number)))));
+  for (let i = 2 * 256; i < 2 * 65536; i++) {
+    const a = [198, 18 + (i >> 16), (i >> 8) & 255, i & 255];
+    const s = a.join('.');
+    if (!lab.localAddrs.has(s) && a[3] !== 0 && a[3] !== 255 && bits.has(localV4Bit(Buffer.from(a)))) return s;
+  }
+  throw new Error('no address shares a filter bit with a local one');
+}
+runCase({
+  name: 'rp_filter off: a source that shares a filter bit with a local address is looked up and forwarded',
+  chain: 'router',
+  ingress: X.r1,
+  frame: eth(MAC.r1, MAC.n1, ETH_P_IP, ipv4({ src: sourceSharingABit(), dst: '198.18.0.2' }, udp(1, 2))),
   expect: 'fast_l3',
   setup: () => lab.patchDev(X.r1, { rpFilter: 0 }),
 });

@@ -1,6 +1,7 @@
 // l3-router's source check with rp_filter off: which mode, and which addresses go in ss_local_v4.
 import t from 'tap';
-import { SRC_CHECK_FIB, SRC_CHECK_LOCAL, sourceCheck } from '../../controller/deployer/local-addrs';
+import { LOCAL_V4_BF_WORDS, LocalAddressSync, SRC_CHECK_FIB, SRC_CHECK_LOCAL, localV4Bit, sourceCheck } from '../../controller/deployer/local-addrs';
+import type { NativeAddon } from '../../controller/native/types';
 import type { Address, KernelModel, Route, Rule } from '../../controller/model/types';
 
 type M = Pick<KernelModel, 'addresses' | 'routes' | 'rules'>;
@@ -60,4 +61,60 @@ t.test('the kernel\'s own local prefix routes do not', async (tt) => {
   const s = sourceCheck(model([{ family: 4, address: '198.18.9.1' }], [{ family: 4, type: 'local', table: 255, dst: '198.18.9.0', dstLen: 24, protocol: 2 }], kernelRules));
   tt.equal(s.mode, SRC_CHECK_LOCAL);
   tt.same([...s.addresses], ['198.18.9.1']);
+});
+
+// A map double for LocalAddressSync: records every write, in order.
+function fakeMaps(): { native: NativeAddon; hash: Map<string, Buffer>; words: Map<number, bigint>; log: string[] } {
+  const hash = new Map<string, Buffer>();
+  const words = new Map<number, bigint>();
+  const log: string[] = [];
+  const HASH = 1;
+  const native = {
+    mapDump: (fd: number) => (fd === HASH ? [...hash].map(([k, v]) => ({ key: Buffer.from(k, 'hex'), value: v })) : []),
+    mapUpdate: (fd: number, key: Buffer, value: Buffer) => {
+      if (fd === HASH) {
+        hash.set(key.toString('hex'), value);
+        log.push(`add ${[...key].join('.')}`);
+      } else {
+        words.set(key.readUInt32LE(0), value.readBigUInt64LE(0));
+        log.push(`word ${key.readUInt32LE(0)}`);
+      }
+    },
+    mapUpdateBatch: (_fd: number, keys: Buffer[], values: Buffer[]) => keys.forEach((k, i) => words.set(k.readUInt32LE(0), values[i].readBigUInt64LE(0))),
+    mapDelete: (_fd: number, key: Buffer) => {
+      log.push(`del ${[...key].join('.')}`);
+      return hash.delete(key.toString('hex'));
+    },
+  } as unknown as NativeAddon;
+  return { native, hash, words, log };
+}
+
+const bitOf = (a: string): number => localV4Bit(Buffer.from(a.split('.').map(Number)));
+const isSet = (words: Map<number, bigint>, bit: number): boolean => (((words.get(bit >> 6) ?? 0n) >> BigInt(bit & 63)) & 1n) === 1n;
+
+t.test('the filter is a superset of ss_local_v4 at every step, shared bits counted', async (tt) => {
+  const m = fakeMaps();
+  m.hash.set(Buffer.from([198, 18, 0, 1]).toString('hex'), Buffer.from([1])); // left by an earlier daemon
+  const sync = new LocalAddressSync(m.native, 1, 2);
+  tt.ok(isSet(m.words, bitOf('198.18.0.1')), 'adopted addresses get their bits');
+  tt.equal(LOCAL_V4_BF_WORDS, 1024);
+  // Two addresses on one bit.
+  const a = '198.18.5.1';
+  let b = '';
+  for (let i = 0; !b; i++) {
+    const c = `198.19.${(i >> 8) & 255}.${i & 255}`;
+    if (c !== a && bitOf(c) === bitOf(a)) b = c;
+  }
+  sync.add(new Set(['198.18.0.1', a, b]));
+  tt.ok(isSet(m.words, bitOf(a)));
+  const firstAdd = m.log.findIndex((l) => l.startsWith('add'));
+  tt.ok(m.log.findIndex((l) => l.startsWith('word')) < firstAdd, 'the bit is written before its address goes in');
+  m.log.length = 0;
+  sync.removeExcept(new Set(['198.18.0.1', b]));
+  tt.same(m.log, [`del ${a}`], 'the bit stays while another address is on it');
+  tt.ok(isSet(m.words, bitOf(a)));
+  sync.removeExcept(new Set(['198.18.0.1']));
+  tt.same(m.log.slice(1), [`del ${b}`, `word ${bitOf(b) >> 6}`], 'the last address out clears it, after leaving the map');
+  tt.notOk(isSet(m.words, bitOf(b)));
+  tt.ok(isSet(m.words, bitOf('198.18.0.1')));
 });
