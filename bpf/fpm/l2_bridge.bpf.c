@@ -16,6 +16,10 @@ const volatile __u8 cfg_local_next = 0;
  * and drops what fails, so such frames must reach the kernel too. */
 const volatile __u8 cfg_brnf_ipv4 = 0;
 const volatile __u8 cfg_brnf_ipv6 = 0;
+/* bridge-nf-call-arptables: bridged ARP passes arptables' FORWARD chain (br_nf_forward_arp). */
+const volatile __u8 cfg_brnf_arp = 0;
+
+#define SS_ETH_P_ARP 0x0806
 
 #define BRNF_OK 0xffffffffU
 
@@ -103,6 +107,8 @@ int ss_fpm_l2_bridge(struct xdp_md *ctx)
 	/* Tagged frames belong to VLAN filtering, which is not accelerated. */
 	if (eth->h_proto == bpf_htons(SS_ETH_P_8021Q) || eth->h_proto == bpf_htons(SS_ETH_P_8021AD))
 		return ss_pass(ctx, SS_P_VLAN);
+	if (cfg_brnf_arp && eth->h_proto == bpf_htons(SS_ETH_P_ARP))
+		return ss_pass(ctx, SS_P_BRNF_ARP);
 
 	in = ss_dev_get(in_if);
 	if (!in || !in->bridge_ifindex)

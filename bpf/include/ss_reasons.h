@@ -47,7 +47,8 @@
 	SS_COUNTER(SS_P_BRIDGE_EGRESS_MISS,35, "bridge_egress_miss", "route out a bridge but next-hop MAC not in FDB mirror") \
 	SS_COUNTER(SS_P_LOCAL_FILTER,      36, "local_traffic",      "addressed to the box itself") \
 	SS_COUNTER(SS_P_OTHER,             37, "other",              "other") \
-	SS_COUNTER(SS_P_L3_HAIRPIN,        38, "l3_hairpin",         "routed back out the device it came in on: kernel may send a redirect")
+	SS_COUNTER(SS_P_L3_HAIRPIN,        38, "l3_hairpin",         "routed back out the device it came in on: kernel may send a redirect") \
+	SS_COUNTER(SS_P_BRNF_ARP,          39, "brnf_arp",           "bridged ARP under bridge-nf-call-arptables: arptables sees it")
 
 #define SS_NR_COUNTERS 48 /* room to grow without changing the stats map layout */
 

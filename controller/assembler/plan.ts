@@ -9,7 +9,7 @@ export interface DeviceRole {
   l3: { v4: boolean; v6: boolean }; // routed traffic entering here may be accelerated
   epping: boolean;
   srcCheck?: number; // l3-router's cfg_src_check (deployer/local-addrs.ts); the manifest default when absent
-  brnf?: { v4: boolean; v6: boolean }; // br_netfilter hands the bridge's IP to iptables (graph/brnf.ts)
+  brnf?: { v4: boolean; v6: boolean; arp: boolean }; // br_netfilter hands the bridge's IP/ARP to {ip,ip6,arp}tables (graph/brnf.ts)
 }
 
 export type KnobValues = Record<string, number | boolean>;
@@ -70,6 +70,7 @@ function derivedKnobs(role: DeviceRole, m: FpmManifest, chain: string[], manifes
     cfg_local_next: l3,
     cfg_brnf_ipv4: role.brnf?.v4 ?? false,
     cfg_brnf_ipv6: role.brnf?.v6 ?? false,
+    cfg_brnf_arp: role.brnf?.arp ?? false,
   };
 }
 

@@ -92,6 +92,9 @@ export function buildGraph(m: KernelModel, caps: Capabilities, cfg: GraphConfig,
       const via = sys.bridgeNfCallIptables ? 'net.bridge.bridge-nf-call-iptables=1' : `${br.name} nf_call_iptables on`;
       blockers.push(`br_netfilter passes bridged IPv4 to netfilter (${via}) and ${nf.v4[0]}`);
     }
+    // Rule: under bridge-nf-call-arptables, ARP stays with the kernel (arptables' FORWARD
+    // chain sees bridged ARP); the rest of the bridge is still accelerated.
+    if (brnf.arp) reasons.push('br_netfilter passes bridged ARP to arptables: ARP frames stay with the kernel');
     if (brnf.v6 && nf.v6.length) {
       const via = sys.bridgeNfCallIp6tables ? 'net.bridge.bridge-nf-call-ip6tables=1' : `${br.name} nf_call_ip6tables on`;
       blockers.push(`br_netfilter passes bridged IPv6 to netfilter (${via}) and ${nf.v6[0]}`);

@@ -152,6 +152,7 @@ function bridgeAttrs(data: Buffer | undefined): BridgeAttrs {
     vlanFiltering: (u8(b.vlanFiltering) ?? 0) !== 0,
     nfCallIptables: flag(b.nfCallIptables),
     nfCallIp6tables: flag(b.nfCallIp6tables),
+    nfCallArptables: flag(b.nfCallArptables),
   };
 }
 

@@ -26,6 +26,7 @@ export interface BridgeAttrs {
   vlanFiltering: boolean;
   nfCallIptables: boolean | null; // per-bridge nf_call_iptables (br_netfilter), null when not reported
   nfCallIp6tables: boolean | null;
+  nfCallArptables: boolean | null;
 }
 
 export type PortState = 'disabled' | 'listening' | 'learning' | 'forwarding' | 'blocking';

@@ -59,7 +59,7 @@ const CHAINS: Record<PlainChain, Stage[]> = {
   ],
   bridge: [{ object: L2, program: 'ss_fpm_l2_bridge', knobs: { cfg_local_next: false } }],
   // A switch port whose bridge hands IP to iptables (br_netfilter).
-  bridgeNf: [{ object: L2, program: 'ss_fpm_l2_bridge', knobs: { cfg_local_next: false, cfg_brnf_ipv4: true, cfg_brnf_ipv6: true } }],
+  bridgeNf: [{ object: L2, program: 'ss_fpm_l2_bridge', knobs: { cfg_local_next: false, cfg_brnf_ipv4: true, cfg_brnf_ipv6: true, cfg_brnf_arp: true } }],
   nop: [
     { object: PARSE, program: 'ss_fpm_parse', knobs: { cfg_ipv4: true, cfg_ipv6: true, cfg_l4: true } },
     { object: 'fpm/nop.bpf.o', program: 'ss_fpm_nop', knobs: {} },

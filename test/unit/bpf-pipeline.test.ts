@@ -78,6 +78,11 @@ runCase({ name: 'br_netfilter: a good IPv4 frame is bridged unchanged', chain: '
 runCase({ name: 'br_netfilter: a bad IPv4 checksum goes to the kernel', chain: 'bridgeNf', frame: bridged4({ badChecksum: true }), expect: 'bad_checksum' });
 runCase({ name: 'br_netfilter: IPv4 options go to the kernel', chain: 'bridgeNf', frame: bridged4({ options: Buffer.from([1, 1, 1, 0]) }), expect: 'ip_options' });
 runCase({ name: 'br_netfilter: a tot_len beyond the frame goes to the kernel', chain: 'bridgeNf', frame: bridged4({ totLenDelta: 8 }), expect: 'malformed' });
+// Unicast ARP (a reply, or a refresh to a known MAC) is bridged like any frame, unless
+// bridge-nf-call-arptables hands it to arptables' FORWARD chain.
+const unicastArp = eth(MAC.h2, MAC.h1, ETH_P_ARP, arpRequest(MAC.h1, '198.18.0.10', '198.18.0.2'));
+runCase({ name: 'a unicast ARP frame is bridged', chain: 'bridge', frame: unicastArp, expect: 'fast_l2' });
+runCase({ name: 'br_netfilter with call-arptables: ARP goes to the kernel', chain: 'bridgeNf', frame: unicastArp, expect: 'brnf_arp' });
 runCase({
   name: 'br_netfilter: Ethernet padding is trimmed as the bridge trims it',
   chain: 'bridgeNf',

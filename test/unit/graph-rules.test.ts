@@ -1,6 +1,7 @@
 // The graph rules (docs/graph-rules.md) on models built from recorded and crafted netlink
 // messages. buildGraph is pure, so each rule is checked by changing one fact.
 import t from 'tap';
+import { bridgeNetfilter } from '../../controller/graph/brnf';
 import { buildGraph, bridgeFdb, deviceRoles, diffGraphs, graphToDot, type Graph, type ServiceNode } from '../../controller/graph';
 import type { GraphConfig } from '../../controller/graph/config';
 import { assumeAllCapabilities, type Capabilities } from '../../controller/capabilities/types';
@@ -102,6 +103,16 @@ t.test('L2: vlan_filtering, bridge netfilter, br_netfilter', async (t) => {
   m4.netfilter.chains = [chain({ rules: 0 })];
   m4.sysctls.bridgeNfCallIptables = true;
   t.equal(svc(build(m4), 'l2-bridge:br0').verdict, 'accelerated', 'an empty accept chain is harmless');
+  const m5 = bridge3();
+  m5.sysctls.bridgeNfCallIptables = false;
+  m5.sysctls.bridgeNfCallArptables = true;
+  s = svc(build(m5), 'l2-bridge:br0');
+  t.equal(s.verdict, 'accelerated', 'bridge-nf-call-arptables keeps only ARP in the kernel');
+  t.ok(s.reasons.includes('br_netfilter passes bridged ARP to arptables: ARP frames stay with the kernel'));
+  t.same(bridgeNetfilter(m5, link(m5, 'br0').ifindex), { v4: false, v6: false, arp: true });
+  m5.sysctls.bridgeNfCallIptables = null; // br_netfilter not loaded: nothing is handed over
+  m5.sysctls.bridgeNfCallArptables = null;
+  t.same(bridgeNetfilter(m5, link(m5, 'br0').ifindex), { v4: false, v6: false, arp: false });
 });
 
 t.test('egress: a non-default root qdisc means no XDP redirect out of that device', async (t) => {
