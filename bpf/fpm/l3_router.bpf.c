@@ -45,6 +45,34 @@ static __always_inline __u32 fib_reason(long rc)
 	}
 }
 
+/* Marks the next hop the FIB answered with (ipv4_dst/ipv6_dst now hold the gateway, or
+ * the destination itself when it is on-link) as used; see ss_nh_used. */
+static __always_inline void note_next_hop(const struct bpf_fib_lookup *f, __u32 nh_if)
+{
+	__u32 w0 = f->family == SS_AF_INET ? f->ipv4_dst : f->ipv6_dst[0];
+	__u32 w1 = f->family == SS_AF_INET ? 0 : f->ipv6_dst[1] ^ f->ipv6_dst[2] ^ f->ipv6_dst[3];
+	__u32 slot = ((w0 ^ w1) * 0x9e3779b1U ^ nh_if) & (SS_NH_SLOTS - 1);
+	struct ss_nh_use *u = bpf_map_lookup_elem(&ss_nh_used, &slot);
+	__u32 a[4], have[4];
+
+	if (!u)
+		return;
+	if (f->family == SS_AF_INET) {
+		a[0] = f->ipv4_dst;
+		a[1] = a[2] = a[3] = 0;
+	} else {
+		__builtin_memcpy(a, f->ipv6_dst, 16);
+	}
+	__builtin_memcpy(have, u->addr, 16);
+	if (u->used && u->ifindex == nh_if && u->family == f->family &&
+	    !((a[0] ^ have[0]) | (a[1] ^ have[1]) | (a[2] ^ have[2]) | (a[3] ^ have[3])))
+		return;
+	__builtin_memcpy(u->addr, a, 16);
+	u->ifindex = nh_if;
+	u->family = f->family;
+	u->used = 1;
+}
+
 /* Could the source be one of the box's addresses? Only then is ss_local_v4 asked. */
 static __always_inline int maybe_local_v4(__be32 a)
 {
@@ -182,6 +210,7 @@ int ss_fpm_l3_router(struct xdp_md *ctx)
 	struct ss_pkt *p = ss_pkt_get();
 	struct bpf_fib_lookup f = {}, req;
 	__be32 src;
+	__u32 nh_if;
 	__u8 rp;
 	__u32 in_if = ctx->ingress_ifindex;
 	__u32 lookup_if, out_if, ip_len = 0, rc;
@@ -236,7 +265,7 @@ int ss_fpm_l3_router(struct xdp_md *ctx)
 	rc = fib_reason(bpf_fib_lookup(ctx, &f, sizeof(f), 0));
 	if (rc != ROUTE_OK)
 		return ss_pass(ctx, rc);
-	out_if = f.ifindex;
+	out_if = nh_if = f.ifindex;
 	/* Same device in and out: ip_forward may send an ICMP redirect. */
 	if (out_if == lookup_if)
 		return ss_pass(ctx, SS_P_L3_HAIRPIN);
@@ -308,6 +337,7 @@ int ss_fpm_l3_router(struct xdp_md *ctx)
 		return ss_pass(ctx, SS_P_MALFORMED);
 	__builtin_memcpy(eth->h_dest, f.dmac, 6);
 	__builtin_memcpy(eth->h_source, f.smac, 6);
+	note_next_hop(&f, nh_if);
 	ss_count(SS_C_FAST_L3, len);
 	return XDP_REDIRECT;
 }

@@ -139,6 +139,28 @@ static __always_inline __u32 ss_local_v4_bit(__be32 a)
 	return ((__u32)a * 0x9e3779b1U) >> 16;
 }
 
+/* Next hops l3-router forwarded to: the kernel never transmits through those neighbour
+ * entries, so it would neither verify a STALE one (DELAY, PROBE) nor see it used. Per CPU,
+ * one slot per (device, address) hash; the controller collects and clears the marks every
+ * refresh interval and sends RTM_NEWNEIGH with NTF_USE for each, as a transmit would do
+ * (neigh_event_send). A mark lost to a slot collision waits for the next packet. */
+#define SS_NH_SLOTS 1024
+
+struct ss_nh_use {
+	__u8  addr[16];		/* IPv4 in the first 4 bytes */
+	__u32 ifindex;		/* the neighbour's device (a bridge when routed into one) */
+	__u8  family;		/* SS_AF_INET/SS_AF_INET6 values: 2, 10 */
+	__u8  used;
+	__u16 pad;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, SS_NH_SLOTS);
+	__type(key, __u32);
+	__type(value, struct ss_nh_use);
+} ss_nh_used SEC(".maps");
+
 /* Redirect targets: key and value are the egress ifindex. */
 struct {
 	__uint(type, BPF_MAP_TYPE_DEVMAP_HASH);

@@ -10,6 +10,7 @@ import { DatapathSync, type DpDevice, type DpFdb } from './datapath';
 import { LocalAddressSync } from './local-addrs';
 import { DevicePipeline, type ModePreference } from './device';
 import { fdbUseMessage } from './fdb-refresh';
+import { collectNextHops, NH_USE_SIZE, neighUseMessage } from './neigh-refresh';
 import { Generation, LoadError } from './generation';
 import { encodeHeartbeat, SS_MAX_DEVS, u32Key } from './layout';
 import { PinLayout } from './pins';
@@ -44,7 +45,7 @@ export interface DeployError {
   detail?: string;
 }
 
-const CORE_MAPS = ['ss_devs', 'ss_tx_ports', 'ss_fdb', 'ss_local_v4', 'ss_local_v4_bf', 'ss_stats', 'ss_heartbeat', 'ss_scratch'];
+const CORE_MAPS = ['ss_devs', 'ss_tx_ports', 'ss_fdb', 'ss_local_v4', 'ss_local_v4_bf', 'ss_nh_used', 'ss_stats', 'ss_heartbeat', 'ss_scratch'];
 
 // Turns plans into live pipelines, one generation at a time, and keeps map data in step.
 // Events: 'swap' (SwapEvent), 'error' (DeployError), 'detach' ({device}).
@@ -234,6 +235,25 @@ export class Deployer extends EventEmitter {
       }
     } catch (err) {
       this.emit('error', { device: '', message: `FDB refresh: ${(err as Error).message}` } satisfies DeployError);
+    }
+    this.refreshNeighbours();
+  }
+
+  // The next hops l3-router forwarded to since the last refresh: "used", as a transmit
+  // through the kernel would have told the neighbour table (see neigh-refresh.ts).
+  private refreshNeighbours(): void {
+    const fd = this.shared.fd('ss_nh_used');
+    if (fd === undefined) return;
+    try {
+      const ncpu = this.native.numPossibleCpus();
+      const { used, slots } = collectNextHops(this.native.mapDump(fd), ncpu);
+      if (slots.length) {
+        const zero = Buffer.alloc(Math.ceil(NH_USE_SIZE / 8) * 8 * ncpu);
+        this.native.mapUpdateBatch(fd, slots.map(u32Key), slots.map(() => zero));
+      }
+      for (const n of used) this.opts.sendNetlink!(neighUseMessage(n, this.seq++));
+    } catch (err) {
+      this.emit('error', { device: '', message: `neighbour refresh: ${(err as Error).message}` } satisfies DeployError);
     }
   }
 

@@ -60,6 +60,38 @@ t.test('router between two subnets', async (t) => {
     t.ok(delta.fast >= 150, `then fast again (${delta.fast})`);
   });
 
+  await t.test('a STALE next hop the fast path uses is verified, as a kernel transmit would make it', async (t) => {
+    const state = (ip: string): string | undefined =>
+      (JSON.parse(lab.exec(rt, ['ip', '-j', 'neigh', 'show', ip, 'dev', portB.ifname])) as Array<{ state?: string[] }>)[0]?.state?.[0];
+    const idle = topo.subnetB.host4(77);
+    lab.exec(rt, ['ip', 'neigh', 'replace', idle, 'lladdr', '02:00:00:00:00:77', 'dev', portB.ifname, 'nud', 'stale']);
+    t.teardown(() => lab.exec(rt, ['ip', 'neigh', 'del', idle, 'dev', portB.ifname]));
+    lab.exec(rt, ['ip', 'neigh', 'change', b.ip4, 'dev', portB.ifname, 'nud', 'stale']);
+    t.equal(state(b.ip4), 'STALE');
+    // One-way UDP: the kernel sends nothing to b itself, only the fast path does.
+    const delta = await measure(d, devs, async () => t.equal(await deliver(lab, a.ns, b.ns, b.ip4, 7109, 200), 200));
+    t.ok(delta.fast >= 150, `forwarded by the fast path (${delta.fast})`);
+    let s = state(b.ip4);
+    for (let i = 0; i < 30 && s === 'STALE'; i++) {
+      await sleep(100);
+      s = state(b.ip4);
+    }
+    t.not(s, 'STALE', `the used neighbour went on to be verified (${s})`);
+    t.equal(state(idle), 'STALE', 'an entry the fast path did not use is left alone');
+
+    await ping(a.ns, b.ip6, { count: 2, interval: 0.1 }); // resolves b's IPv6 neighbour entry
+    lab.exec(rt, ['ip', '-6', 'neigh', 'change', b.ip6, 'dev', portB.ifname, 'nud', 'stale']);
+    t.equal(state(b.ip6), 'STALE');
+    const d6 = await measure(d, devs, async () => t.equal(await deliver(lab, a.ns, b.ns, b.ip6, 7109, 200), 200));
+    t.ok(d6.fast >= 150, `IPv6 forwarded by the fast path (${d6.fast})`);
+    let s6 = state(b.ip6);
+    for (let i = 0; i < 30 && s6 === 'STALE'; i++) {
+      await sleep(100);
+      s6 = state(b.ip6);
+    }
+    t.not(s6, 'STALE', `and the IPv6 one too (${s6})`);
+  });
+
   await t.test('address delete removes the connected route', async (t) => {
     lab.exec(rt, ['ip', 'addr', 'del', `${portB.ip4}/24`, 'dev', portB.ifname]);
     await sleep(300);
