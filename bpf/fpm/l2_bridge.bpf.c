@@ -18,8 +18,12 @@ const volatile __u8 cfg_brnf_ipv4 = 0;
 const volatile __u8 cfg_brnf_ipv6 = 0;
 /* bridge-nf-call-arptables: bridged ARP passes arptables' FORWARD chain (br_nf_forward_arp). */
 const volatile __u8 cfg_brnf_arp = 0;
+/* A port has neigh_suppress, proxyarp or proxyarp_wifi: the bridge may answer ARP (any)
+ * and neighbour discovery (IPv6 whose next header is ICMPv6) itself and not forward them. */
+const volatile __u8 cfg_neigh_suppress = 0;
 
 #define SS_ETH_P_ARP 0x0806
+#define SS_IPPROTO_ICMPV6_NH 58
 
 #define BRNF_OK 0xffffffffU
 
@@ -109,6 +113,15 @@ int ss_fpm_l2_bridge(struct xdp_md *ctx)
 		return ss_pass(ctx, SS_P_VLAN);
 	if (cfg_brnf_arp && eth->h_proto == bpf_htons(SS_ETH_P_ARP))
 		return ss_pass(ctx, SS_P_BRNF_ARP);
+	if (cfg_neigh_suppress) {
+		struct ipv6hdr *ip6 = (void *)(eth + 1);
+
+		if (eth->h_proto == bpf_htons(SS_ETH_P_ARP))
+			return ss_pass(ctx, SS_P_L2_NEIGH_SUPPRESS);
+		if (eth->h_proto == bpf_htons(SS_ETH_P_IPV6) &&
+		    ((void *)(ip6 + 1) > data_end || ip6->nexthdr == SS_IPPROTO_ICMPV6_NH))
+			return ss_pass(ctx, SS_P_L2_NEIGH_SUPPRESS);
+	}
 
 	in = ss_dev_get(in_if);
 	if (!in || !in->bridge_ifindex)

@@ -48,7 +48,8 @@
 	SS_COUNTER(SS_P_LOCAL_FILTER,      36, "local_traffic",      "addressed to the box itself") \
 	SS_COUNTER(SS_P_OTHER,             37, "other",              "other") \
 	SS_COUNTER(SS_P_L3_HAIRPIN,        38, "l3_hairpin",         "routed back out the device it came in on: kernel may send a redirect") \
-	SS_COUNTER(SS_P_BRNF_ARP,          39, "brnf_arp",           "bridged ARP under bridge-nf-call-arptables: arptables sees it")
+	SS_COUNTER(SS_P_BRNF_ARP,          39, "brnf_arp",           "bridged ARP under bridge-nf-call-arptables: arptables sees it") \
+	SS_COUNTER(SS_P_L2_NEIGH_SUPPRESS, 40, "l2_neigh_suppress",  "ARP or ICMPv6 on a bridge with neigh_suppress/proxy ARP: it may answer itself")
 
 #define SS_NR_COUNTERS 48 /* room to grow without changing the stats map layout */
 

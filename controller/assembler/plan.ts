@@ -10,6 +10,7 @@ export interface DeviceRole {
   epping: boolean;
   srcCheck?: number; // l3-router's cfg_src_check (deployer/local-addrs.ts); the manifest default when absent
   brnf?: { v4: boolean; v6: boolean; arp: boolean }; // br_netfilter hands the bridge's IP/ARP to {ip,ip6,arp}tables (graph/brnf.ts)
+  neighSuppress?: boolean; // the bridge may answer ARP/ND itself (graph/bridge-neigh.ts)
 }
 
 export type KnobValues = Record<string, number | boolean>;
@@ -71,6 +72,7 @@ function derivedKnobs(role: DeviceRole, m: FpmManifest, chain: string[], manifes
     cfg_brnf_ipv4: role.brnf?.v4 ?? false,
     cfg_brnf_ipv6: role.brnf?.v6 ?? false,
     cfg_brnf_arp: role.brnf?.arp ?? false,
+    cfg_neigh_suppress: role.neighSuppress ?? false,
   };
 }
 

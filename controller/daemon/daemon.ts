@@ -2,6 +2,7 @@ import { EventEmitter } from 'events';
 import { native } from '../native';
 import { sourceCheck } from '../deployer/local-addrs';
 import { bridgeNetfilter } from '../graph/brnf';
+import { bridgeAnswersNeighbours } from '../graph/bridge-neigh';
 import { loadManifests, type FpmManifest } from '../assembler/manifest';
 import { assemble, type KnobValues } from '../assembler/plan';
 import { capabilitiesSummary, probeCapabilities, probeDevicesOf, type Capabilities } from '../capabilities';
@@ -245,7 +246,12 @@ export class Daemon implements DaemonView {
       this.deployer.syncData(dp, bridgeFdb(graph, model), src.addresses);
       const candidates = [...roles.values()]
         .filter((r) => r.managed && r.ingressOk && deviceSelected(this.cfg.devices, r.ifname))
-        .map((r) => ({ ...r, srcCheck: src.mode, brnf: r.l2Bridge ? bridgeNetfilter(model, r.bridgeIfindex) : undefined }));
+        .map((r) => ({
+          ...r,
+          srcCheck: src.mode,
+          brnf: r.l2Bridge ? bridgeNetfilter(model, r.bridgeIfindex) : undefined,
+          neighSuppress: r.l2Bridge ? bridgeAnswersNeighbours(model, r.bridgeIfindex) !== null : undefined,
+        }));
       const { plans, problems } = assemble({
         roles: candidates,
         manifests: this.manifests,

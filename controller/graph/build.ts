@@ -7,6 +7,7 @@ import { scanRoutes } from '../model/routes';
 import { SERVICE_NEEDS, type Capabilities } from '../capabilities/types';
 import type { GraphConfig } from './config';
 import { bridgeNetfilter } from './brnf';
+import { bridgeAnswersNeighbours } from './bridge-neigh';
 import type { AttrValue, Graph, GraphEdge, GraphNode, ServiceNode } from './types';
 import {
   egressReasons, foreignXdpReason, ingressBlockReasons, isUp, kindReason, managedReason, missingFor,
@@ -95,6 +96,9 @@ export function buildGraph(m: KernelModel, caps: Capabilities, cfg: GraphConfig,
     // Rule: under bridge-nf-call-arptables, ARP stays with the kernel (arptables' FORWARD
     // chain sees bridged ARP); the rest of the bridge is still accelerated.
     if (brnf.arp) reasons.push('br_netfilter passes bridged ARP to arptables: ARP frames stay with the kernel');
+    // Rule: with ARP/ND suppression or proxy ARP the bridge may answer them itself.
+    const answers = bridgeAnswersNeighbours(m, br.ifindex);
+    if (answers) reasons.push(`${answers}: ARP and ICMPv6 frames stay with the kernel`);
     if (brnf.v6 && nf.v6.length) {
       const via = sys.bridgeNfCallIp6tables ? 'net.bridge.bridge-nf-call-ip6tables=1' : `${br.name} nf_call_ip6tables on`;
       blockers.push(`br_netfilter passes bridged IPv6 to netfilter (${via}) and ${nf.v6[0]}`);
@@ -120,6 +124,12 @@ export function buildGraph(m: KernelModel, caps: Capabilities, cfg: GraphConfig,
       }
       if (p.port.hairpin) {
         reasons.push(`port ${p.name} has hairpin mode on (not supported yet)`);
+        continue;
+      }
+      // Rule: a locked port (802.1X/MAB) has every source checked by the kernel; the fast
+      // path cannot tell an authorized entry from a locked one.
+      if (p.port.locked) {
+        reasons.push(`port ${p.name} is locked (802.1X/MAB): its traffic stays with the kernel`);
         continue;
       }
       usable.push(p.name);
@@ -367,7 +377,8 @@ export function buildGraph(m: KernelModel, caps: Capabilities, cfg: GraphConfig,
         id: pid, kind: 'port', name: p.name,
         attrs: {
           state: p.port?.state ?? null, learning: p.port?.learning ?? null, flood: p.port?.flood ?? null,
-          hairpin: p.port?.hairpin ?? null, isolated: p.port?.isolated ?? null,
+          hairpin: p.port?.hairpin ?? null, isolated: p.port?.isolated ?? null, locked: p.port?.locked ?? null,
+          neigh_suppress: p.port?.neighSuppress ?? null, proxy_arp: p.port?.proxyArp ?? null,
           accelerated: l2Accelerated.get(br.ifindex)?.includes(p.name) ?? false,
         },
       });

@@ -157,30 +157,37 @@ function bridgeAttrs(data: Buffer | undefined): BridgeAttrs {
 }
 
 // IFLA_BRPORT_* numbers, shared by slave data and AF_BRIDGE IFLA_PROTINFO.
-const BRPORT = { STATE: 1, MODE: 4, LEARNING: 8, UNICAST_FLOOD: 9, ISOLATED: 33 } as const;
+const BRPORT = {
+  STATE: 1, MODE: 4, LEARNING: 8, UNICAST_FLOOD: 9, PROXYARP: 10, PROXYARP_WIFI: 12, NEIGH_SUPPRESS: 32, ISOLATED: 33, LOCKED: 39,
+} as const;
 
 function portFromMap(m: Map<number, Buffer>): BridgePortAttrs | null {
   const st = u8(m.get(BRPORT.STATE));
   if (st === null) return null;
+  const on = (t: number): boolean => (u8(m.get(t)) ?? 0) !== 0;
   return {
     state: PORT_STATES[st] ?? 'disabled',
     learning: (u8(m.get(BRPORT.LEARNING)) ?? 1) !== 0,
     flood: (u8(m.get(BRPORT.UNICAST_FLOOD)) ?? 1) !== 0,
-    hairpin: (u8(m.get(BRPORT.MODE)) ?? 0) !== 0,
-    isolated: (u8(m.get(BRPORT.ISOLATED)) ?? 0) !== 0,
+    hairpin: on(BRPORT.MODE),
+    isolated: on(BRPORT.ISOLATED),
+    locked: on(BRPORT.LOCKED),
+    neighSuppress: on(BRPORT.NEIGH_SUPPRESS),
+    proxyArp: on(BRPORT.PROXYARP) || on(BRPORT.PROXYARP_WIFI),
   };
 }
 
+// IFLA_INFO_SLAVE_DATA of a bridge port: the same IFLA_BRPORT_* attributes (the netlink
+// package's parser does not know the newer ones, such as LOCKED).
 function portFromSlaveData(data: Buffer): BridgePortAttrs | null {
-  const p = ifla.parseBridgePort(data);
-  if (p.state === undefined) return null;
-  return {
-    state: PORT_STATES[p.state] ?? 'disabled',
-    learning: (p.learning ?? 1) !== 0,
-    flood: (p.unicastFlood ?? 1) !== 0,
-    hairpin: (p.mode ?? 0) !== 0,
-    isolated: (u8(p.isolated) ?? 0) !== 0,
-  };
+  const m = new Map<number, Buffer>();
+  for (let off = 0; off + 4 <= data.length; ) {
+    const len = data.readUInt16LE(off);
+    if (len < 4 || off + len > data.length) break;
+    m.set(data.readUInt16LE(off + 2) & 0x3fff, data.subarray(off + 4, off + len));
+    off += (len + 3) & ~3;
+  }
+  return portFromMap(m);
 }
 
 export function decodeLink(type: number, payload: Buffer): Op | null {

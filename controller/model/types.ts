@@ -38,6 +38,9 @@ export interface BridgePortAttrs {
   flood: boolean; // unicast flood
   hairpin: boolean;
   isolated: boolean;
+  locked: boolean; // 802.1X/MAB: the kernel drops frames from sources not authorized on it
+  neighSuppress: boolean; // ARP/ND suppression: the bridge may answer ARP and NS itself
+  proxyArp: boolean; // proxyarp or proxyarp_wifi
 }
 
 export interface Link {

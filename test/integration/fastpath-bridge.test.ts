@@ -53,6 +53,19 @@ t.test('bridge with three hosts', async (t) => {
     t.equal(await deliver(lab, h1.ns, h3.ns, h3.ip4, 7003, 200), 200, 'forwarding again once re-enabled');
   });
 
+  await t.test('a locked port (802.1X/MAB) is left to the kernel, which checks its sources', async (t) => {
+    lab.exec(sw, ['bridge', 'link', 'set', 'dev', p1.ifname, 'locked', 'on']);
+    await waitGraph(d, 'p1 locked', (g) => nodeAttr(g, `port:br0/${p1.ifname}`, 'locked') === true && service(g, 'l2-bridge:br0')?.devices.includes(p1.ifname) === false);
+    // h1's entry was learned before the lock, so the kernel still lets it through.
+    const delta = await measure(d, [p1.ifname], async () => t.equal(await deliver(lab, h1.ns, h2.ns, h2.ip4, 7010, 200), 200, 'delivered by the kernel'));
+    t.equal(delta.fast, 0, `nothing fast-pathed from the locked port (${JSON.stringify(delta.reasons)})`);
+    lab.exec(sw, ['bridge', 'link', 'set', 'dev', p1.ifname, 'locked', 'off']);
+    await waitGraph(d, 'p1 unlocked', (g) => service(g, 'l2-bridge:br0')?.devices.includes(p1.ifname) === true);
+    await sleep(300);
+    const after = await measure(d, [p1.ifname], async () => t.equal(await deliver(lab, h1.ns, h2.ns, h2.ip4, 7010, 200), 200));
+    t.ok(after.fast >= 150, `fast again once unlocked (${after.fast})`);
+  });
+
   await t.test('a port that goes down gets nothing', async (t) => {
     lab.exec(sw, ['ip', 'link', 'set', p2.ifname, 'down']);
     await waitGraph(d, 'p2 down', (g) => nodeAttr(g, `device:${p2.ifname}`, 'up') === false);

@@ -24,10 +24,10 @@ export const MAC = {
   stranger: '02:00:5e:00:0f:0f', // in no FDB
 };
 
-export type ChainName = 'gw' | 'router' | 'routerFib' | 'bridge' | 'bridgeNf' | 'nop' | 'root';
+export type ChainName = 'gw' | 'router' | 'routerFib' | 'bridge' | 'bridgeNf' | 'bridgeSup' | 'nop' | 'root';
 type PlainChain = Exclude<ChainName, 'root'>;
 
-export const DEV_SLOT: Record<ChainName, number> = { gw: 0, router: 1, bridge: 2, nop: 3, root: 4, routerFib: 5, bridgeNf: 6 };
+export const DEV_SLOT: Record<ChainName, number> = { gw: 0, router: 1, bridge: 2, nop: 3, root: 4, routerFib: 5, bridgeNf: 6, bridgeSup: 7 };
 
 interface Stage {
   object: string;
@@ -41,7 +41,8 @@ const L3 = 'fpm/l3_router.bpf.o';
 
 // gw: a bridge port of a routing gateway; router: a plain routed port (source check against
 // ss_local_v4); routerFib: the same with a reverse FIB lookup; bridge: a pure switch port
-// (no parser); bridgeNf: the same under br_netfilter; nop: parse and one hop that hands on to nothing.
+// (no parser); bridgeNf: the same under br_netfilter; bridgeSup: with ARP/ND suppression;
+// nop: parse and one hop that hands on to nothing.
 const CHAINS: Record<PlainChain, Stage[]> = {
   gw: [
     { object: PARSE, program: 'ss_fpm_parse', knobs: { cfg_ipv4: true, cfg_ipv6: true, cfg_l4: true } },
@@ -60,6 +61,8 @@ const CHAINS: Record<PlainChain, Stage[]> = {
   bridge: [{ object: L2, program: 'ss_fpm_l2_bridge', knobs: { cfg_local_next: false } }],
   // A switch port whose bridge hands IP to iptables (br_netfilter).
   bridgeNf: [{ object: L2, program: 'ss_fpm_l2_bridge', knobs: { cfg_local_next: false, cfg_brnf_ipv4: true, cfg_brnf_ipv6: true, cfg_brnf_arp: true } }],
+  // A switch port whose bridge suppresses ARP/ND or proxies ARP on some port.
+  bridgeSup: [{ object: L2, program: 'ss_fpm_l2_bridge', knobs: { cfg_local_next: false, cfg_neigh_suppress: true } }],
   nop: [
     { object: PARSE, program: 'ss_fpm_parse', knobs: { cfg_ipv4: true, cfg_ipv6: true, cfg_l4: true } },
     { object: 'fpm/nop.bpf.o', program: 'ss_fpm_nop', knobs: {} },

@@ -83,6 +83,22 @@ runCase({ name: 'br_netfilter: a tot_len beyond the frame goes to the kernel', c
 const unicastArp = eth(MAC.h2, MAC.h1, ETH_P_ARP, arpRequest(MAC.h1, '198.18.0.10', '198.18.0.2'));
 runCase({ name: 'a unicast ARP frame is bridged', chain: 'bridge', frame: unicastArp, expect: 'fast_l2' });
 runCase({ name: 'br_netfilter with call-arptables: ARP goes to the kernel', chain: 'bridgeNf', frame: unicastArp, expect: 'brnf_arp' });
+// neigh_suppress/proxy ARP: the bridge may answer ARP and NS itself (br_do_proxy_suppress_arp,
+// br_do_suppress_nd looks at IPv6 whose next header is ICMPv6); everything else is bridged.
+runCase({ name: 'neighbour suppression: ARP goes to the kernel', chain: 'bridgeSup', frame: unicastArp, expect: 'l2_neigh_suppress' });
+runCase({
+  name: 'neighbour suppression: ICMPv6 goes to the kernel',
+  chain: 'bridgeSup',
+  frame: eth(MAC.h2, MAC.h1, ETH_P_IPV6, ipv6({ src: '2001:2::10', dst: '2001:2::2', nextHeader: 58 }, icmpEcho(128, 1, 1))),
+  expect: 'l2_neigh_suppress',
+});
+runCase({ name: 'neighbour suppression: IPv4 is still bridged', chain: 'bridgeSup', frame: bridged4(), expect: 'fast_l2' });
+runCase({
+  name: 'neighbour suppression: IPv6 UDP is still bridged',
+  chain: 'bridgeSup',
+  frame: eth(MAC.h2, MAC.h1, ETH_P_IPV6, ipv6({ src: '2001:2::10', dst: '2001:2::2', nextHeader: 17 }, udp(1, 2))),
+  expect: 'fast_l2',
+});
 runCase({
   name: 'br_netfilter: Ethernet padding is trimmed as the bridge trims it',
   chain: 'bridgeNf',

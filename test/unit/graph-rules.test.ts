@@ -2,6 +2,7 @@
 // messages. buildGraph is pure, so each rule is checked by changing one fact.
 import t from 'tap';
 import { bridgeNetfilter } from '../../controller/graph/brnf';
+import { bridgeAnswersNeighbours } from '../../controller/graph/bridge-neigh';
 import { buildGraph, bridgeFdb, deviceRoles, diffGraphs, graphToDot, type Graph, type ServiceNode } from '../../controller/graph';
 import type { GraphConfig } from '../../controller/graph/config';
 import { assumeAllCapabilities, type Capabilities } from '../../controller/capabilities/types';
@@ -205,6 +206,31 @@ t.test('unsupported kinds: 802.1Q, bond, macvlan (crafted: this kernel has no 80
   t.same(l2.devices, ['eth1', 'eth2']);
   t.ok(l2.reasons.includes('mv0 is a macvlan device (not accelerated yet)'));
   t.equal(g.nodes.find((n) => n.id === 'device:eth0.100')?.attrs.vlan_id, 100);
+});
+
+t.test('L2: a locked port stays with the kernel; neigh_suppress/proxy ARP keep ARP and ICMPv6 there (crafted)', async (t) => {
+  const ports = (o: { locked?: boolean; neighSuppress?: boolean; proxyArp?: boolean }) => {
+    const m = emptyModel();
+    apply(m, [
+      linkMessage({ ifindex: 5, name: 'br0', kind: 'bridge', data: bridgeData({}) }),
+      linkMessage({ ifindex: 6, name: 'eth1', master: 5, slaveKind: 'bridge', slaveData: bridgePortData(3, o) }),
+      linkMessage({ ifindex: 7, name: 'eth2', master: 5, slaveKind: 'bridge', slaveData: bridgePortData(3) }),
+      linkMessage({ ifindex: 8, name: 'eth3', master: 5, slaveKind: 'bridge', slaveData: bridgePortData(3) }),
+    ]);
+    return forwardingOn(m);
+  };
+  let m = ports({ locked: true });
+  t.same(link(m, 'eth1').port, { state: 'forwarding', learning: true, flood: true, hairpin: false, isolated: false, locked: true, neighSuppress: false, proxyArp: false }, 'IFLA_BRPORT_LOCKED decoded');
+  let s = svc(build(m), 'l2-bridge:br0');
+  t.same(s.devices, ['eth2', 'eth3'], 'the locked port is not accelerated');
+  t.ok(s.reasons.includes('port eth1 is locked (802.1X/MAB): its traffic stays with the kernel'));
+  t.equal(bridgeAnswersNeighbours(m, 5), null);
+  m = ports({ neighSuppress: true });
+  s = svc(build(m), 'l2-bridge:br0');
+  t.same(s.devices, ['eth1', 'eth2', 'eth3']);
+  t.ok(s.reasons.includes('port eth1 has neigh_suppress on: ARP and ICMPv6 frames stay with the kernel'));
+  m = ports({ proxyArp: true });
+  t.equal(bridgeAnswersNeighbours(m, 5), 'port eth1 has proxy ARP on');
 });
 
 t.test('L3 on the gateway: bridge ports take routed traffic; per-family verdicts', async (t) => {
