@@ -18,3 +18,6 @@ fi
 
 log "TypeScript"
 node_modules/.bin/tsc -p tsconfig.json
+
+log "schema validators"
+node scripts/gen-validators.js

@@ -1,8 +1,8 @@
 import * as fs from 'fs';
 import * as path from 'path';
-import Ajv from 'ajv';
 import YAML from 'yaml';
 import { fpmLibraryDir } from '../util/paths';
+import { schemaValidator as compiledValidator } from '../util/validator';
 import type { ServiceKind } from '../graph/types';
 
 export type KnobType = 'bool' | 'u8' | 'u16' | 'u32' | 'u64';
@@ -33,8 +33,8 @@ export class ManifestError extends Error {}
 function schemaValidator(dir: string): ((m: unknown) => string | null) | null {
   const schemaPath = path.join(dir, 'schema.json');
   if (!fs.existsSync(schemaPath)) return null;
-  const ajv = new Ajv({ allErrors: true, strict: false });
-  const validate = ajv.compile(JSON.parse(fs.readFileSync(schemaPath, 'utf8')) as object);
+  // The options must match scripts/gen-validators.js.
+  const validate = compiledValidator('manifest-validator.js', JSON.parse(fs.readFileSync(schemaPath, 'utf8')) as object, { allErrors: true, strict: false });
   return (m: unknown) =>
     validate(m) ? null : (validate.errors ?? []).map((e) => `${e.instancePath || '/'} ${e.message ?? ''}`).join('; ');
 }

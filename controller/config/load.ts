@@ -1,20 +1,19 @@
 import * as fs from 'fs';
-import Ajv, { type ErrorObject, type ValidateFunction } from 'ajv';
+import type { ErrorObject } from 'ajv';
 import { LineCounter, parseDocument, isMap, isSeq, isPair, isScalar, type Document, type Node as YamlNode } from 'yaml';
 import schema from '../../config/schema.json';
 import { ConfigError, type Config, type ConfigIssue } from './types';
 import { parseListen } from './listen';
+import { schemaValidator, type Validator } from '../util/validator';
 
 export const DEFAULT_CONFIG_PATH = '/etc/slipstream/config.yaml';
 export const configSchema: Readonly<Record<string, unknown>> = schema;
 
-let validator: ValidateFunction | null = null;
-function validate(): ValidateFunction {
-  if (!validator) {
-    // useDefaults fills every absent key; nested objects default to {} so their own defaults apply too.
-    const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: true, allowUnionTypes: true });
-    validator = ajv.compile(schema);
-  }
+let validator: Validator | null = null;
+function validate(): Validator {
+  // useDefaults fills every absent key; nested objects default to {} so their own defaults apply
+  // too. The options must match scripts/gen-validators.js.
+  validator ??= schemaValidator('config-validator.js', schema, { allErrors: true, useDefaults: true, strict: true, allowUnionTypes: true });
   return validator;
 }
 
