@@ -196,7 +196,9 @@ export function buildGraph(m: KernelModel, caps: Capabilities, cfg: GraphConfig,
         continue;
       }
       const ports = links.filter((p) => p.master === l.ifindex && p.port?.state === 'forwarding' && !p.port.hairpin && facts.get(p.ifindex)!.ingress.length === 0);
-      for (const p of ports) candidates.set(p.ifindex, { v4, v6, via: l.name });
+      // A locked port's frames are checked by the bridge before they are routed, too.
+      for (const p of ports.filter((x) => x.port?.locked)) l3Reasons.push(`port ${p.name} is locked (802.1X/MAB): traffic routed from it stays with the kernel`);
+      for (const p of ports.filter((x) => !x.port?.locked)) candidates.set(p.ifindex, { v4, v6, via: l.name });
       if (ports.length) l3Reasons.push(`${l.name} has an address and routes: its ports (${ports.map((p) => p.name).join(', ')}) take routed traffic`);
       continue;
     }

@@ -231,6 +231,13 @@ t.test('L2: a locked port stays with the kernel; neigh_suppress/proxy ARP keep A
   t.ok(s.reasons.includes('port eth1 has neigh_suppress on: ARP and ICMPv6 frames stay with the kernel'));
   m = ports({ proxyArp: true });
   t.equal(bridgeAnswersNeighbours(m, 5), 'port eth1 has proxy ARP on');
+  // On a gateway bridge the locked port takes no routed traffic either.
+  m = ports({ locked: true });
+  apply(m, [addrMessage(5, '198.18.5.1/24')]);
+  forwardingOn(m);
+  const l3 = svc(build(m), 'l3-router');
+  t.same(l3.devices, ['eth2', 'eth3'], 'routed traffic from the locked port stays with the kernel');
+  t.ok(l3.reasons.includes('port eth1 is locked (802.1X/MAB): traffic routed from it stays with the kernel'));
 });
 
 t.test('L3 on the gateway: bridge ports take routed traffic; per-family verdicts', async (t) => {
