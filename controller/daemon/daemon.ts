@@ -14,7 +14,7 @@ import { XdpFeatureWatcher } from '../model/xdp-features';
 import { Deployer, type DeployError, type SwapEvent } from '../deployer';
 import type { DpDevice } from '../deployer/datapath';
 import type { Metrics } from '../api';
-import { EppingService, eppingKnobs, eppingMapSizes } from '../epping';
+import { EPPING_MAPS, EppingService, eppingKnobs, eppingMapSizes } from '../epping';
 import type { Logger } from '../util/log';
 import type {
   DaemonEvent, DaemonView, DeviceStats, ErrorInfo, PipelineView, ReloadResult, StatusView,
@@ -35,7 +35,6 @@ function configKnobs(cfg: Config): Map<string, KnobValues> {
   return new Map<string, KnobValues>([['latency-monitor', eppingKnobs(cfg.epping)]]);
 }
 
-const EPPING_MAPS = ['ss_ep_events', 'ss_ep_hist', 'ss_ep_flows', 'ss_ep_seed', 'ss_ep_ts', 'ss_ep_local', 'ss_ep_stats'];
 
 // The running daemon: introspection feeds the graph, the graph feeds the assembler, the
 // deployer makes it live. Implements everything the API and CLI read.

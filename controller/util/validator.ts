@@ -13,15 +13,17 @@ interface Generated extends Validator {
   schemaHash?: string;
 }
 
-export function schemaHash(schema: unknown): string {
-  return crypto.createHash('sha256').update(JSON.stringify(schema)).digest('hex');
+// Of the schema and the ajv options together: a validator generated with other options
+// (defaults filled or not, say) must not be taken for this one.
+export function schemaHash(schema: unknown, opts: Options): string {
+  return crypto.createHash('sha256').update(JSON.stringify([schema, opts])).digest('hex');
 }
 
 export function schemaValidator(generated: string, schema: object, opts: Options): Validator {
   try {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const mod = require(path.join(__dirname, '..', '..', 'generated', generated)) as Generated;
-    if (mod.schemaHash === schemaHash(schema)) return mod;
+    if (mod.schemaHash === schemaHash(schema, opts)) return mod;
   } catch {
     /* not generated (a source checkout without a build): compile below */
   }

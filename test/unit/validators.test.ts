@@ -19,11 +19,16 @@ t.test('the build generated both, and they match the schemas on disk', async (tt
   tt.type(m.schemaHash, 'string', 'manifest: the generated validator');
 });
 
-t.test('a schema that differs from the generated one is compiled instead', async (tt) => {
+t.test('a schema or options that differ from the generated ones are compiled instead', async (tt) => {
   const changed = { ...configSchema, title: 'changed' };
   const v = schemaValidator('config-validator.js', changed, configOpts);
   tt.equal((v as { schemaHash?: string }).schemaHash, undefined);
   tt.ok(v({}), 'and works');
+  const noDefaults = schemaValidator('config-validator.js', configSchema, { ...configOpts, useDefaults: false });
+  tt.equal((noDefaults as { schemaHash?: string }).schemaHash, undefined, 'other options: compiled');
+  const data: Record<string, unknown> = {};
+  tt.ok(noDefaults(data));
+  tt.same(data, {}, 'and it fills no defaults, as asked');
 });
 
 t.test('generated and compiled agree, defaults and errors included', async (tt) => {
