@@ -49,19 +49,24 @@ struct ss_ep_ts_val {
 #define SS_EP_DIR_HAVE_ID  (1U << 0)	/* last_id is valid */
 #define SS_EP_DIR_FIN      (1U << 1)	/* a FIN went this way */
 #define SS_EP_DIR_SEEN     (1U << 2)	/* any packet went this way */
+#define SS_EP_DIR_ID_STALE (1U << 3)	/* packets went by unread in a rate-limit window */
 
+/* One direction of a flow. What every packet reads comes first; the RTT fields
+ * only matter to a packet that matches. */
 struct ss_ep_dir {
 	__u64 last_ts_ns;	/* last time a message was timestamped (coarse clock): the rate limit */
-	__u64 last_seen_ns;	/* coarse clock */
-	__u64 min_rtt_ns;	/* 0 until the first sample */
-	__u64 srtt_ns;		/* 7/8 smoothing, as TCP */
-	__u64 pkts;
-	__u64 bytes;		/* IP length */
+	__u64 last_seen_ns;	/* coarse clock, refreshed at most every SS_EP_SEEN_GRAIN_NS */
 	__u32 last_id;		/* newest identifier seen: only newer ones are timestamped */
 	__u32 outstanding;	/* timestamps waiting for a reply: 0 skips the lookup */
 	__u32 ifindex;		/* device this direction last came in on */
 	__u32 flags;		/* SS_EP_DIR_* */
-};				/* 64 bytes */
+	__u64 min_rtt_ns;	/* 0 until the first sample */
+	__u64 srtt_ns;		/* 7/8 smoothing, as TCP */
+};				/* 48 bytes */
+
+/* Idle flows age out after seconds: refreshing last_seen_ns on every packet would
+ * only dirty the entry's cache line on every packet. */
+#define SS_EP_SEEN_GRAIN_NS (16ULL * 1000 * 1000)
 
 #define SS_EP_FLOW_LOCAL (1U << 0)	/* an end is the box itself: the local filter skips it */
 
@@ -70,15 +75,17 @@ struct ss_ep_dir {
  * key costs half a 40-byte one on every packet, and a collision (another tuple
  * already holds the hash) only leaves the newcomer unmonitored, counted.
  * dir[0] is the canonical direction, dir[1] its reverse. Times in a dir are
- * CLOCK_MONOTONIC_COARSE (bookkeeping only); RTTs use the precise clock. */
+ * CLOCK_MONOTONIC_COARSE (bookkeeping only); RTTs use the precise clock.
+ * The tuple comes first and each direction keeps its RTT fields last, so what a
+ * packet reads sits in the entry's first 120 bytes. */
 struct ss_ep_flow {
+	struct ss_ep_tuple tuple;	/* canonical */
 	struct ss_ep_dir dir[2];
 	__u64 opened_ns;
 	__u8  open_reason;	/* SS_EP_R_* */
 	__u8  flags;		/* SS_EP_FLOW_* */
 	__u8  pad[6];
-	struct ss_ep_tuple tuple;	/* canonical */
-};				/* 184 bytes */
+};				/* 152 bytes */
 
 /* Ring buffer records. Every record starts with a __u32 type. */
 #define SS_EP_EV_RTT  1
@@ -162,7 +169,8 @@ struct ss_ep_local_key {
 	C(SS_EP_C_HIST_FULL,     11, "hist_map_full",   "histogram entry not created: ss_ep_hist full") \
 	C(SS_EP_C_PURE_ACK,      12, "pure_ack",        "pure ACKs: never timestamped") \
 	C(SS_EP_C_NO_MATCH,      13, "no_match",        "reply looked up but no timestamp matched") \
-	C(SS_EP_C_FLOW_COLLISION, 14, "flow_collision", "flow not monitored: another flow holds its hash")
+	C(SS_EP_C_FLOW_COLLISION, 14, "flow_collision", "flow not monitored: another flow holds its hash") \
+	C(SS_EP_C_ID_RESYNC,     15, "id_resync",       "first identifier after a rate-limit window: only a newer one is timestamped")
 
 #define SS_EP_NR_COUNTERS 16
 
@@ -175,7 +183,8 @@ enum ss_ep_counter_id {
 /* controller/epping/layout.ts reads these sizes. */
 _Static_assert(sizeof(struct ss_ep_tuple) == 40, "ss_ep_tuple layout");
 _Static_assert(sizeof(struct ss_ep_ts_key) == 48, "ss_ep_ts_key layout");
-_Static_assert(sizeof(struct ss_ep_flow) == 184, "ss_ep_flow layout");
+_Static_assert(sizeof(struct ss_ep_dir) == 48, "ss_ep_dir layout");
+_Static_assert(sizeof(struct ss_ep_flow) == 152, "ss_ep_flow layout");
 _Static_assert(sizeof(struct ss_ep_rtt_event) == 88, "ss_ep_rtt_event layout");
 _Static_assert(sizeof(struct ss_ep_flow_event) == 64, "ss_ep_flow_event layout");
 _Static_assert(sizeof(struct ss_ep_hist_key) == 24, "ss_ep_hist_key layout");

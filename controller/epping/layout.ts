@@ -5,10 +5,11 @@ import { formatAddr } from './addr';
 export const TUPLE_SIZE = 40;
 export const TS_KEY_SIZE = 48;
 export const TS_VAL_SIZE = 16;
-export const DIR_SIZE = 64;
+export const DIR_SIZE = 48;
 export const FLOW_KEY_SIZE = 8; // ep_flow_hash() of the canonical tuple
-export const FLOW_VAL_SIZE = 184;
-export const FLOW_TUPLE_OFFSET = 144; // the canonical tuple, inside the value
+export const FLOW_VAL_SIZE = 152;
+export const FLOW_TUPLE_OFFSET = 0; // the canonical tuple, inside the value
+export const FLOW_DIR_OFFSET = 40; // dir[0]; dir[1] follows
 export const RTT_EVENT_SIZE = 88;
 export const FLOW_EVENT_SIZE = 64;
 export const HIST_KEY_SIZE = 24;
@@ -25,6 +26,7 @@ export const FLOW_CLOSE = 2;
 export const DIR_HAVE_ID = 1 << 0;
 export const DIR_FIN = 1 << 1;
 export const DIR_SEEN = 1 << 2;
+export const DIR_ID_STALE = 1 << 3;
 
 export const IPPROTO_ICMP = 1;
 export const IPPROTO_TCP = 6;
@@ -56,6 +58,7 @@ export const COUNTER_NAMES = [
   'pure_ack',
   'no_match',
   'flow_collision',
+  'id_resync',
 ] as const;
 export const NR_COUNTERS = 16;
 
@@ -175,8 +178,6 @@ export interface DirState {
   lastSeenNs: bigint;
   minRttNs: bigint;
   srttNs: bigint;
-  pkts: bigint;
-  bytes: bigint;
   lastId: number;
   outstanding: number;
   ifindex: number;
@@ -195,30 +196,35 @@ function decodeDir(b: Buffer, off: number): DirState {
   return {
     lastTsNs: b.readBigUInt64LE(off),
     lastSeenNs: b.readBigUInt64LE(off + 8),
-    minRttNs: b.readBigUInt64LE(off + 16),
-    srttNs: b.readBigUInt64LE(off + 24),
-    pkts: b.readBigUInt64LE(off + 32),
-    bytes: b.readBigUInt64LE(off + 40),
-    lastId: b.readUInt32LE(off + 48),
-    outstanding: b.readUInt32LE(off + 52),
-    ifindex: b.readUInt32LE(off + 56),
-    flags: b.readUInt32LE(off + 60),
+    lastId: b.readUInt32LE(off + 16),
+    outstanding: b.readUInt32LE(off + 20),
+    ifindex: b.readUInt32LE(off + 24),
+    flags: b.readUInt32LE(off + 28),
+    minRttNs: b.readBigUInt64LE(off + 32),
+    srttNs: b.readBigUInt64LE(off + 40),
   };
 }
 
 export function decodeFlow(b: Buffer): FlowState {
   return {
-    dir: [decodeDir(b, 0), decodeDir(b, DIR_SIZE)],
-    openedNs: b.readBigUInt64LE(2 * DIR_SIZE),
-    openReason: REASONS[b[2 * DIR_SIZE + 8]] ?? null,
-    local: (b[2 * DIR_SIZE + 9] & 1) !== 0,
+    dir: [decodeDir(b, dirOffset(0)), decodeDir(b, dirOffset(1))],
+    openedNs: b.readBigUInt64LE(FLOW_TAIL_OFFSET),
+    openReason: REASONS[b[FLOW_TAIL_OFFSET + 8]] ?? null,
+    local: (b[FLOW_TAIL_OFFSET + 9] & 1) !== 0,
     tuple: Buffer.from(b.subarray(FLOW_TUPLE_OFFSET, FLOW_TUPLE_OFFSET + TUPLE_SIZE)),
   };
 }
 
+const FLOW_TAIL_OFFSET = FLOW_DIR_OFFSET + 2 * DIR_SIZE; // opened_ns, open_reason, flags
+
+// Offset of dir[d] inside a flow value.
+export function dirOffset(dir: 0 | 1): number {
+  return FLOW_DIR_OFFSET + dir * DIR_SIZE;
+}
+
 // Offset of dir[d].outstanding inside a flow value.
 export function outstandingOffset(dir: 0 | 1): number {
-  return dir * DIR_SIZE + 52;
+  return dirOffset(dir) + 20;
 }
 
 export interface TsEntry {

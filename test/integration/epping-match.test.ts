@@ -128,7 +128,7 @@ t.test('flows sit under a seeded hash of their tuple; a tuple whose hash is take
   r.run(up({ tsval: 301 }), LAN);
   tt.equal(r.stats().flow_collision, 1, 'counted');
   const after = L.decodeFlow(native.mapLookup(r.chain.maps.ss_ep_flows, flows[0].key)!);
-  tt.same([after.dir[0].pkts + after.dir[1].pkts], [1n], 'the other flow\'s state was not touched');
+  tt.equal(after.dir[0].lastId, 300, 'the other flow\'s state was not touched');
   tt.equal(r.stats().timestamps, 1, 'nothing timestamped for the unmonitored flow');
 });
 
@@ -212,14 +212,40 @@ t.test('the rate limit keeps one timestamp per flow direction per interval', asy
   const r = rig(tt, { cfg_rate_limit_ms: 100 });
   r.run(up({ tsval: 1000 }), LAN);
   r.run(up({ tsval: 1001 }), LAN);
-  r.run(down({ tsval: 5, tsecr: 1001 }), WAN);
-  tt.equal(r.stats().rate_limited, 1);
-  await sleep(110);
   r.run(up({ tsval: 1002 }), LAN);
-  r.run(down({ tsval: 6, tsecr: 1002 }), WAN);
+  r.run(down({ tsval: 5, tsecr: 1001 }), WAN);
+  tt.equal(r.stats().rate_limited, 2);
+  const f = L.decodeFlow(native.mapDump(r.chain.maps.ss_ep_flows)[0].value);
+  tt.equal(f.dir[0].lastId, 1000, 'packets inside the window leave the flow entry alone');
+  tt.ok(f.dir[0].flags & L.DIR_ID_STALE, 'but mark its last TSval as old');
+  await sleep(110);
+  // 1002 went by unread, so 1003 may be the middle of a TSval run: it only resyncs.
+  r.run(up({ tsval: 1003 }), LAN);
+  r.run(up({ tsval: 1003, seq: 1100 }), LAN);
+  r.run(up({ tsval: 1004 }), LAN);
+  r.run(down({ tsval: 6, tsecr: 1003 }), WAN);
+  r.run(down({ tsval: 7, tsecr: 1004 }), WAN);
   await r.settle();
-  tt.equal(r.stats().timestamps, 2);
-  tt.equal(r.samples.length, 1, 'the rate-limited TSval has no sample');
+  const st = r.stats();
+  tt.equal(st.id_resync, 1, 'TSval 1003 resynced');
+  tt.equal(st.not_newer, 1, 'its second segment is not newer');
+  tt.equal(st.timestamps, 2, 'TSvals 1000 and 1004');
+  tt.same(r.samples.map((s) => s.src), [C], 'one sample, for 1004: rate-limited and resync TSvals have none');
+});
+
+t.test('echo requests never run, so the first one after a rate-limit window is timestamped', async (tt) => {
+  const r = rig(tt, { cfg_rate_limit_ms: 50 });
+  r.run(echoFrame(C, S, false, 9, 1), LAN);
+  r.run(echoFrame(C, S, false, 9, 2), LAN); // limited
+  await sleep(60);
+  r.run(echoFrame(C, S, false, 9, 3), LAN);
+  r.run(echoFrame(S, C, true, 9, 3), WAN);
+  await r.settle();
+  const st = r.stats();
+  tt.equal(st.rate_limited, 1);
+  tt.equal(st.id_resync, 0);
+  tt.equal(st.timestamps, 2, 'sequences 1 and 3');
+  tt.equal(r.samples.length, 1, 'sequence 3 answered');
 });
 
 t.test('rtt_rate: the rate limit follows the flow RTT once there is one', async (tt) => {
@@ -231,12 +257,14 @@ t.test('rtt_rate: the rate limit follows the flow RTT once there is one', async 
   r.run(up({ tsval: 2 }), LAN); // within 10 ms of... the last timestamp was 20 ms ago: allowed
   r.run(up({ tsval: 3 }), LAN); // right after: limited
   await sleep(15);
-  r.run(up({ tsval: 4 }), LAN); // 15 ms later: allowed
+  r.run(up({ tsval: 4 }), LAN); // 15 ms later: allowed, but 3 went by unread: resync
+  r.run(up({ tsval: 5 }), LAN); // timestamped
   r.run(echoFrame(C, S, false, 5, 1), LAN); // ICMP off: ignored
   await r.settle();
   const st = r.stats();
-  tt.equal(st.timestamps, 3, 'TSvals 1, 2 and 4');
+  tt.equal(st.timestamps, 3, 'TSvals 1, 2 and 5');
   tt.equal(st.rate_limited, 1, 'TSval 3');
+  tt.equal(st.id_resync, 1, 'TSval 4');
   tt.equal(r.samples.length, 1);
 });
 

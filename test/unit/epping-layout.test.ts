@@ -24,6 +24,7 @@ t.test('struct sizes agree with the static asserts and the object BTF', async (t
   tt.same(asserts, {
     ss_ep_tuple: L.TUPLE_SIZE,
     ss_ep_ts_key: L.TS_KEY_SIZE,
+    ss_ep_dir: L.DIR_SIZE,
     ss_ep_flow: L.FLOW_VAL_SIZE,
     ss_ep_rtt_event: L.RTT_EVENT_SIZE,
     ss_ep_flow_event: L.FLOW_EVENT_SIZE,
@@ -40,6 +41,11 @@ t.test('struct sizes agree with the static asserts and the object BTF', async (t
   tt.equal(size('ss_ep_hist_val'), L.HIST_VAL_SIZE);
   const flow = /STRUCT 'ss_ep_flow' size=\d+ vlen=\d+\n((?:\t.*\n)+)/.exec(btf)?.[1] ?? '';
   tt.match(flow, new RegExp(`'tuple' type_id=\\d+ bits_offset=${L.FLOW_TUPLE_OFFSET * 8}\\b`), 'the canonical tuple sits at FLOW_TUPLE_OFFSET');
+  tt.match(flow, new RegExp(`'dir' type_id=\\d+ bits_offset=${L.dirOffset(0) * 8}\\b`), 'dir[0] sits at dirOffset(0)');
+  const dir = /STRUCT 'ss_ep_dir' size=\d+ vlen=\d+\n((?:\t.*\n)+)/.exec(btf)?.[1] ?? '';
+  tt.match(dir, new RegExp(`'outstanding' type_id=\\d+ bits_offset=${(L.outstandingOffset(0) - L.dirOffset(0)) * 8}\\b`), 'outstanding where the cleanup writes it');
+  tt.match(dir, /'last_seen_ns' type_id=\d+ bits_offset=64\b/);
+  tt.match(dir, /'min_rtt_ns' type_id=\d+ bits_offset=256\b/);
 });
 
 function tuple(src: string, dst: string, sport: number, dport: number, proto: number): Buffer {

@@ -169,14 +169,14 @@ t.test('cleanup: stale timestamps, outstanding, idle flows', async (tt) => {
   tt.equal(key.length, L.FLOW_KEY_SIZE);
   const fv = Buffer.alloc(L.FLOW_VAL_SIZE);
   canon.copy(fv, L.FLOW_TUPLE_OFFSET);
-  fv.writeBigUInt64LE(now - S, dir * L.DIR_SIZE + 8); // last seen 1 s ago
-  fv.writeBigUInt64LE(5_000_000n, dir * L.DIR_SIZE + 16); // min RTT 5 ms -> lifetime 1 s
+  fv.writeBigUInt64LE(now - S, L.dirOffset(dir) + 8); // last seen 1 s ago
+  fv.writeBigUInt64LE(5_000_000n, L.dirOffset(dir) + 32); // min RTT 5 ms -> lifetime 1 s
   fv.writeUInt32LE(3, L.outstandingOffset(dir));
   flows.m.set(key.toString('hex'), fv);
   // The same tuple under another key, idle longer: made before the seed was written.
   const orphanKey = Buffer.from('fedcba9876543210', 'hex');
   const ov = Buffer.from(fv);
-  ov.writeBigUInt64LE(now - 100n * S, dir * L.DIR_SIZE + 8);
+  ov.writeBigUInt64LE(now - 100n * S, L.dirOffset(dir) + 8);
   flows.m.set(orphanKey.toString('hex'), ov);
   const tsKey = (id: number): Buffer => {
     const k = Buffer.alloc(L.TS_KEY_SIZE);
