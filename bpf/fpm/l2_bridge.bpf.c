@@ -25,7 +25,7 @@ const volatile __u8 cfg_neigh_suppress = 0;
 #define SS_ETH_P_ARP 0x0806
 #define SS_IPPROTO_ICMPV6_NH 58
 
-#define BRNF_OK 0xffffffffU
+#define CHECK_OK 0xffffffffU
 
 /* br_validate_ipv4: header sane, checksum right, frame trimmed to tot_len. Options
  * are compiled and may be refused there: those frames go to the kernel. */
@@ -50,7 +50,7 @@ static __always_inline __u32 brnf_ipv4(struct xdp_md *ctx)
 		return SS_P_MALFORMED;
 	if (tot < avail && bpf_xdp_adjust_tail(ctx, -(int)(avail - tot)))
 		return SS_P_OTHER;
-	return BRNF_OK;
+	return CHECK_OK;
 }
 
 /* br_validate_ipv6: version, payload length within the frame, trimmed to it; a
@@ -74,7 +74,7 @@ static __always_inline __u32 brnf_ipv6(struct xdp_md *ctx)
 		return SS_P_MALFORMED;
 	if (tot < avail && bpf_xdp_adjust_tail(ctx, -(int)(avail - tot)))
 		return SS_P_OTHER;
-	return BRNF_OK;
+	return CHECK_OK;
 }
 
 /* The controller refreshes kernel FDB entries from last_seen_ns; writing it on
@@ -90,6 +90,71 @@ static __always_inline void fdb_key(struct ss_fdb_key *k, __u32 bridge, const __
 	k->vlan = 0;
 }
 
+/* Per port and CPU, the last source MAC the FDB mirror confirmed on that port. A port
+ * with one host behind it (most CPE LAN ports), or a burst from one host, then checks
+ * its source with a compare instead of a second FDB lookup, which costs as much as the
+ * rest of the FPM. The memo holds only while ss_fdb_gen is unchanged (any mirror change
+ * drops every memo) and for SRC_REFRESH_NS, after which the entry is looked up again
+ * and its last_seen_ns refreshed. Indexed by ss_dev_slot; a slot that changes device
+ * does not match on in_if. */
+struct ss_src_memo {
+	__u64 fdb_gen;		/* ss_fdb_gen when the entry was read */
+	__u64 checked_ns;	/* coarse clock then */
+	__u32 in_if;
+	__u32 bridge;
+	__u8  mac[6];
+	__u8  pad[2];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, SS_MAX_DEVS);
+	__type(key, __u32);
+	__type(value, struct ss_src_memo);
+} ss_l2_src_memo SEC(".maps");
+
+static __always_inline int mac_eq(const __u8 *a, const __u8 *b)
+{
+	return *(const __u32 *)a == *(const __u32 *)b &&
+	       *(const __u16 *)(a + 4) == *(const __u16 *)(b + 4);
+}
+
+/* The bridge learns from every frame it receives, even ones it delivers locally, so
+ * an unknown or moved source always goes to the kernel first. Returns CHECK_OK when
+ * the mirror has the source on in_if (and refreshes its last_seen_ns now and then),
+ * else the pass reason. */
+static __always_inline __u32 check_source(const __u8 *mac, __u32 in_if, __u32 bridge)
+{
+	__u32 zero = 0, slot = ss_dev_slot;
+	struct ss_src_memo *memo = bpf_map_lookup_elem(&ss_l2_src_memo, &slot);
+	__u64 *genp = bpf_map_lookup_elem(&ss_fdb_gen, &zero);
+	__u64 now = bpf_ktime_get_coarse_ns();
+	__u64 gen = genp ? *genp : 0;	/* read before the lookup: a later bump invalidates */
+	struct ss_fdb_val *src;
+	struct ss_fdb_key key;
+
+	if (memo && memo->fdb_gen == gen && memo->in_if == in_if && memo->bridge == bridge &&
+	    mac_eq(memo->mac, mac) && now - memo->checked_ns < SRC_REFRESH_NS)
+		return CHECK_OK;
+
+	fdb_key(&key, bridge, mac);
+	src = bpf_map_lookup_elem(&ss_fdb, &key);
+	if (!src)
+		return SS_P_L2_UNKNOWN_SRC;
+	if (src->port_ifindex != in_if || (src->flags & SS_FDB_LOCAL))
+		return SS_P_L2_SRC_MOVED;
+	if (!(src->flags & SS_FDB_STATIC) && now - src->last_seen_ns > SRC_REFRESH_NS)
+		src->last_seen_ns = now;
+	if (memo) {
+		memo->fdb_gen = gen;
+		memo->checked_ns = now;
+		memo->in_if = in_if;
+		memo->bridge = bridge;
+		__builtin_memcpy(memo->mac, mac, 6);
+	}
+	return CHECK_OK;
+}
+
 SEC("xdp")
 int ss_fpm_l2_bridge(struct xdp_md *ctx)
 {
@@ -98,10 +163,9 @@ int ss_fpm_l2_bridge(struct xdp_md *ctx)
 	struct ethhdr *eth = data;
 	__u32 in_if = ctx->ingress_ifindex;
 	struct ss_dev *in, *out;
-	struct ss_fdb_val *src, *dst;
+	struct ss_fdb_val *dst;
 	struct ss_fdb_key key;
 	__u64 len = data_end - data;
-	__u64 now;
 	__u32 bridge, out_if;
 	__u32 rc;
 	long ret;
@@ -133,14 +197,9 @@ int ss_fpm_l2_bridge(struct xdp_md *ctx)
 	if (ss_mac_is_group(eth->h_dest))
 		return ss_pass(ctx, SS_P_L2_MULTICAST);
 
-	/* The bridge learns from every frame it receives, even ones it delivers
-	 * locally, so an unknown or moved source always goes to the kernel first. */
-	fdb_key(&key, bridge, eth->h_source);
-	src = bpf_map_lookup_elem(&ss_fdb, &key);
-	if (!src)
-		return ss_pass(ctx, SS_P_L2_UNKNOWN_SRC);
-	if (src->port_ifindex != in_if || (src->flags & SS_FDB_LOCAL))
-		return ss_pass(ctx, SS_P_L2_SRC_MOVED);
+	rc = check_source(eth->h_source, in_if, bridge);
+	if (rc != CHECK_OK)
+		return ss_pass(ctx, rc);
 
 	fdb_key(&key, bridge, eth->h_dest);
 	dst = bpf_map_lookup_elem(&ss_fdb, &key);
@@ -149,11 +208,6 @@ int ss_fpm_l2_bridge(struct xdp_md *ctx)
 	if (dst->flags & SS_FDB_LOCAL) {
 		if (!cfg_local_next)
 			return ss_pass(ctx, SS_P_L2_LOCAL);
-		if (!(src->flags & SS_FDB_STATIC)) {
-			now = bpf_ktime_get_coarse_ns();
-			if (now - src->last_seen_ns > SRC_REFRESH_NS)
-				src->last_seen_ns = now;
-		}
 		return ss_next(ctx);
 	}
 	out_if = dst->port_ifindex;
@@ -174,11 +228,11 @@ int ss_fpm_l2_bridge(struct xdp_md *ctx)
 		return ss_pass(ctx, SS_P_MTU);
 	if (cfg_brnf_ipv4 && eth->h_proto == bpf_htons(SS_ETH_P_IP)) {
 		rc = brnf_ipv4(ctx);
-		if (rc != BRNF_OK)
+		if (rc != CHECK_OK)
 			return ss_pass(ctx, rc);
 	} else if (cfg_brnf_ipv6 && eth->h_proto == bpf_htons(SS_ETH_P_IPV6)) {
 		rc = brnf_ipv6(ctx);
-		if (rc != BRNF_OK)
+		if (rc != CHECK_OK)
 			return ss_pass(ctx, rc);
 	}
 	len = (__u64)(ctx->data_end - ctx->data);
@@ -186,11 +240,6 @@ int ss_fpm_l2_bridge(struct xdp_md *ctx)
 	ret = bpf_redirect_map(&ss_tx_ports, out_if, 0);
 	if (ret != XDP_REDIRECT)
 		return ss_pass(ctx, SS_P_EGRESS_NOT_TX);
-	if (!(src->flags & SS_FDB_STATIC)) {
-		now = bpf_ktime_get_coarse_ns();
-		if (now - src->last_seen_ns > SRC_REFRESH_NS)
-			src->last_seen_ns = now;
-	}
 	ss_count(SS_C_FAST_L2, len);
 	return XDP_REDIRECT;
 }

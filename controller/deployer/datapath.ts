@@ -1,4 +1,5 @@
 import type { NativeAddon } from '../native/types';
+import { FdbGeneration } from './fdb-generation';
 import {
   SS_DEV_BRIDGE, SS_DEV_ISOLATED, SS_DEV_L3, SS_DEV_PORT_FWD, SS_DEV_QDISC, SS_DEV_TX, SS_DEV_UP,
   SS_FDB_LOCAL, SS_FDB_STATIC, SS_IFINDEX_MAX, decodeFdbKey, decodeFdbValue, encodeDev, encodeFdbKey, encodeFdbValue, u32Key,
@@ -62,13 +63,15 @@ export class DatapathSync {
   // every index it does not want. Reading the 65536-entry array back (one object and two
   // Buffers per entry) took 0.5 s; one blind batch write of zeros takes a fifth of that.
   private devsUnknown: boolean;
+  private readonly fdbGen: FdbGeneration;
 
   constructor(
     private readonly native: NativeAddon,
-    private readonly fds: { devs: number; txPorts: number; fdb: number },
+    private readonly fds: { devs: number; txPorts: number; fdb: number; fdbGen: number },
     opts: { devsFresh?: boolean } = {}, // devsFresh: ss_devs was just created (all zeros)
   ) {
     this.devsUnknown = !opts.devsFresh;
+    this.fdbGen = new FdbGeneration(native, fds.fdbGen);
     // Start from what is in the (possibly adopted) hash maps; they hold only live entries.
     for (const { key } of native.mapDump(fds.txPorts)) this.tx.add(key.readUInt32LE(0));
     for (const { key, value } of native.mapDump(fds.fdb)) {
@@ -118,6 +121,7 @@ export class DatapathSync {
         counts.fdbDeleted++;
       }
     }
+    if (counts.fdbDeleted) this.fdbGen.bump(); // withdrawn before anything is granted
     for (const [key, v] of wantFdb) {
       const sig = `${v.port}:${v.flags}`;
       if (this.fdb.get(key) === sig) continue; // unchanged: keep the fast path's last_seen
@@ -125,6 +129,7 @@ export class DatapathSync {
       this.fdb.set(key, sig);
       counts.fdbWritten++;
     }
+    if (counts.fdbWritten) this.fdbGen.bump(); // a rewrite may have moved a source
     for (const [ifindex, hex] of wantDevs) {
       if (this.devs.get(ifindex) === hex) continue;
       this.native.mapUpdate(this.fds.devs, u32Key(ifindex), Buffer.from(hex, 'hex'));

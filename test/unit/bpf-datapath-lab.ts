@@ -12,6 +12,7 @@ import {
 } from '../../controller/deployer/layout';
 import { bpfObjectPath } from '../../controller/util/paths';
 import { LocalAddressSync } from '../../controller/deployer/local-addrs';
+import { FdbGeneration } from '../../controller/deployer/fdb-generation';
 import { Lab } from '../lab';
 
 export const MAC = {
@@ -226,6 +227,7 @@ export class DataPathLab {
     for (const [ifindex, d] of this.defaultDevs()) this.setDev(ifindex, d);
     const fdb = this.sharedFd('ss_fdb');
     for (const e of native.mapDump(fdb)) native.mapDelete(fdb, e.key);
+    this.fdbGen().bump();
     for (const [m, v] of this.defaultFdb()) this.setFdb(m, v);
     native.inNetns(this.ns, () => {
       for (const ifindex of [this.ifx.p1, this.ifx.p2, this.ifx.r1]) native.devmapSet(this.sharedFd('ss_tx_ports'), ifindex, ifindex);
@@ -267,8 +269,14 @@ export class DataPathLab {
     native.mapUpdate(this.sharedFd('ss_devs'), u32Key(ifindex), Buffer.alloc(20));
   }
 
-  setFdb(macAddr: string, v: FdbValue): void {
+  // Like the controller (deployer/datapath.ts): every mirror change bumps ss_fdb_gen.
+  setFdb(macAddr: string, v: FdbValue, opts: { bump?: boolean } = {}): void {
     native.mapUpdate(this.sharedFd('ss_fdb'), encodeFdbKey({ bridgeIfindex: this.ifx.br0, mac: macAddr, vlan: 0 }), encodeFdbValue(v));
+    if (opts.bump !== false) this.fdbGen().bump();
+  }
+
+  fdbGen(): FdbGeneration {
+    return new FdbGeneration(native, this.sharedFd('ss_fdb_gen'));
   }
 
   getFdb(macAddr: string): Buffer | null {
@@ -277,6 +285,7 @@ export class DataPathLab {
 
   delFdb(macAddr: string): void {
     native.mapDelete(this.sharedFd('ss_fdb'), encodeFdbKey({ bridgeIfindex: this.ifx.br0, mac: macAddr, vlan: 0 }));
+    this.fdbGen().bump();
   }
 
   delTx(ifindex: number): void {
@@ -299,9 +308,24 @@ export class DataPathLab {
     this.lab.sysctl(this.ns, key, value);
   }
 
-  run(chain: ChainName, ingressIfindex: number, frame: Buffer): TestRunResult {
+  // cpu: run pinned there (per-CPU state such as l2-bridge's source memo).
+  run(chain: ChainName, ingressIfindex: number, frame: Buffer, cpu?: number): TestRunResult {
     const fd = this.entryFd(chain);
-    return native.inNetns(this.ns, () => native.testRun(fd, { data: frame, ingressIfindex }));
+    return native.inNetns(this.ns, () => native.testRun(fd, { data: frame, ingressIfindex, ...(cpu === undefined ? {} : { cpu }) }));
+  }
+
+  // l2-bridge's source memo of a chain's device slot, as CPU `cpu` sees it.
+  srcMemo(chain: ChainName, cpu: number): { fdbGen: bigint; checkedNs: bigint; inIf: number; bridge: number; mac: string } {
+    const v = native.mapLookup(this.sharedFd('ss_l2_src_memo'), u32Key(DEV_SLOT[chain]));
+    if (!v) throw new Error('no ss_l2_src_memo entry');
+    const o = cpu * 32; // per-CPU values, 32 bytes each
+    return {
+      fdbGen: v.readBigUInt64LE(o),
+      checkedNs: v.readBigUInt64LE(o + 8),
+      inIf: v.readUInt32LE(o + 16),
+      bridge: v.readUInt32LE(o + 20),
+      mac: [...v.subarray(o + 24, o + 30)].map((x) => x.toString(16).padStart(2, '0')).join(':'),
+    };
   }
 
   // Many frames in one namespace switch; for the fuzzer.

@@ -119,6 +119,36 @@ runCase({ name: 'broadcast goes to the kernel', frame: eth('ff:ff:ff:ff:ff:ff', 
 runCase({ name: 'multicast goes to the kernel', frame: eth('01:00:5e:00:00:05', MAC.h1, ETH_P_IP, v4('224.0.0.5')), expect: 'l2_multicast' });
 runCase({ name: 'an unlearned source goes to the kernel to be learned', frame: eth(MAC.h2, MAC.stranger, ETH_P_IP, v4('198.18.0.2')), expect: 'l2_unknown_src' });
 runCase({ name: 'a source learned on another port has moved', frame: eth(MAC.h1, MAC.h2, ETH_P_IP, v4('198.18.0.3')), expect: 'l2_src_moved' });
+
+t.test('the source memo is trusted only while the FDB mirror is unchanged, and for 250 ms', async (tt) => {
+  lab.fillMaps();
+  const cpu = 0;
+  const counted = (fn: () => void): string[] => {
+    const before = lab.counters('gw');
+    fn();
+    const after = lab.counters('gw');
+    return after.map((v, i) => [i, v - before[i]] as const).filter(([, d]) => d !== 0).map(([i, d]) => `${lab.counterName(i)}+${d}`);
+  };
+  const send = (): void => void lab.run('gw', X.p1, bridged4(), cpu);
+  tt.same(counted(send), ['fast_l2+1'], 'forwarded after an FDB lookup');
+  const memo = lab.srcMemo('gw', cpu);
+  tt.match(memo, { inIf: X.p1, bridge: X.br0, mac: MAC.h1 }, 'the port remembers its source');
+  tt.equal(memo.fdbGen, lab.fdbGen().current, 'at the mirror\'s generation');
+  // A mirror write without the bump is what the memo would hide: the controller never does this.
+  lab.setFdb(MAC.h1, { portIfindex: X.p2, flags: 0, lastSeenNs: 0n }, { bump: false });
+  tt.same(counted(send), ['fast_l2+1'], 'unbumped, the memo still vouches for the source: the bump is what keeps it honest');
+  lab.fdbGen().bump();
+  tt.same(counted(send), ['l2_src_moved+1'], 'after the bump the move is seen at once');
+  // Back on p1: the memo fills again, and after 250 ms the entry is read again and its last_seen refreshed.
+  lab.setFdb(MAC.h1, { portIfindex: X.p1, flags: 0, lastSeenNs: 0n });
+  tt.same(counted(send), ['fast_l2+1']);
+  lab.setFdb(MAC.h1, { portIfindex: X.p1, flags: 0, lastSeenNs: 0n }, { bump: false });
+  send();
+  tt.equal(decodeFdbValue(lab.getFdb(MAC.h1)!).lastSeenNs, 0n, 'within 250 ms the memo answers and the entry is not touched');
+  await new Promise((r) => setTimeout(r, 300));
+  tt.same(counted(send), ['fast_l2+1']);
+  tt.ok(decodeFdbValue(lab.getFdb(MAC.h1)!).lastSeenNs > 0n, 'after 250 ms the entry is looked up and last_seen refreshed');
+});
 runCase({ name: 'an unknown destination is flooded by the kernel', frame: eth(MAC.stranger, MAC.h1, ETH_P_IP, v4('198.18.0.9')), expect: 'l2_unknown_dst' });
 runCase({ name: 'a destination behind the ingress port is not hairpinned', frame: eth(MAC.h3, MAC.h1, ETH_P_IP, v4('198.18.0.9')), expect: 'l2_same_port' });
 runCase({ name: 'an ingress device that is not a port', frame: bridged4(), expect: 'not_a_port', setup: () => lab.delDev(X.p1) });
