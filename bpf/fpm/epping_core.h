@@ -14,6 +14,7 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
 #include "ss_epping.h"
+#include "ss_parse.h"
 
 #ifndef EEXIST
 #define EEXIST 17
@@ -184,19 +185,6 @@ static __always_inline void ep_reverse(struct ss_ep_tuple *out, const struct ss_
 	out->pad = 0;
 }
 
-/* Header fields are read as whole words: a memcpy from a byte pointer into the
- * packet compiles to one load per byte, which was a third of the monitor's
- * instructions. x86 and arm64 load unaligned words at full speed. */
-static __always_inline __u32 ep_ld32(const __u8 *p)
-{
-	return *(const __u32 *)p;
-}
-
-static __always_inline __u16 ep_ld16(const __u8 *p)
-{
-	return *(const __u16 *)p;
-}
-
 /* A v4-mapped address (::ffff:a.b.c.d) as the tuple's two little-endian words. */
 #define EP_V4_MAPPED_HI(a) (0xffff0000ULL | ((__u64)(a) << 32))
 
@@ -212,18 +200,18 @@ static __always_inline int ep_read_ip(void *data, void *data_end, const struct e
 		if ((void *)(ip + 20) > data_end)
 			return 0;
 		w[0] = 0;
-		w[1] = EP_V4_MAPPED_HI(ep_ld32(ip + 12));
+		w[1] = EP_V4_MAPPED_HI(ss_load32(ip + 12));
 		w[2] = 0;
-		w[3] = EP_V4_MAPPED_HI(ep_ld32(ip + 16));
-		m->ip_len = bpf_ntohs(ep_ld16(ip + 2));
+		w[3] = EP_V4_MAPPED_HI(ss_load32(ip + 16));
+		m->ip_len = bpf_ntohs(ss_load16(ip + 2));
 	} else {
 		if ((void *)(ip + 40) > data_end)
 			return 0;
-		w[0] = ep_ld32(ip + 8) | ((__u64)ep_ld32(ip + 12) << 32);
-		w[1] = ep_ld32(ip + 16) | ((__u64)ep_ld32(ip + 20) << 32);
-		w[2] = ep_ld32(ip + 24) | ((__u64)ep_ld32(ip + 28) << 32);
-		w[3] = ep_ld32(ip + 32) | ((__u64)ep_ld32(ip + 36) << 32);
-		m->ip_len = 40 + bpf_ntohs(ep_ld16(ip + 4));
+		w[0] = ss_load32(ip + 8) | ((__u64)ss_load32(ip + 12) << 32);
+		w[1] = ss_load32(ip + 16) | ((__u64)ss_load32(ip + 20) << 32);
+		w[2] = ss_load32(ip + 24) | ((__u64)ss_load32(ip + 28) << 32);
+		w[3] = ss_load32(ip + 32) | ((__u64)ss_load32(ip + 36) << 32);
+		m->ip_len = 40 + bpf_ntohs(ss_load16(ip + 4));
 	}
 	/* sport, dport = 0; proto; ipv; pad = 0 (little-endian word 4) */
 	w[4] = ((__u64)loc->proto << 32) | ((__u64)loc->ipv << 40);
@@ -244,8 +232,8 @@ static __always_inline int ep_read_tcp(void *data, void *data_end, const struct 
 
 	if ((void *)(th + 20) > data_end)
 		return 0;
-	t->sport = ep_ld16(th);
-	t->dport = ep_ld16(th + 2);
+	t->sport = ss_load16(th);
+	t->dport = ss_load16(th + 2);
 	doff = (th[12] >> 4) * 4;
 	flags = th[13];
 	m->tcp_flags = flags;
@@ -258,9 +246,9 @@ static __always_inline int ep_read_tcp(void *data, void *data_end, const struct 
 	end = l4 + doff;
 	/* NOP, NOP, timestamp: the layout Linux and most stacks send. */
 	if (doff >= 32 && (void *)(th + 32) <= data_end) {
-		if (ep_ld32(th + 20) == bpf_htonl(0x0101080a)) {
-			tsval = ep_ld32(th + 24);
-			tsecr = ep_ld32(th + 28);
+		if (ss_load32(th + 20) == bpf_htonl(0x0101080a)) {
+			tsval = ss_load32(th + 24);
+			tsecr = ss_load32(th + 28);
 			have_ts = 1;
 			pos = end;
 		}
@@ -328,9 +316,9 @@ static __always_inline int ep_read_icmp(void *data, void *data_end, const struct
 		return 0;
 	if (ih[0] != req && ih[0] != rep)
 		return 0;
-	t->sport = ep_ld16(ih + 4);
+	t->sport = ss_load16(ih + 4);
 	t->dport = t->sport;
-	seq = ep_ld16(ih + 6);
+	seq = ss_load16(ih + 6);
 	m->relevant = 1;
 	if (ih[0] == req) {
 		m->id = bpf_ntohs(seq);

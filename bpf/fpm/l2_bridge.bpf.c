@@ -113,12 +113,6 @@ struct {
 	__type(value, struct ss_src_memo);
 } ss_l2_src_memo SEC(".maps");
 
-static __always_inline int mac_eq(const __u8 *a, const __u8 *b)
-{
-	return *(const __u32 *)a == *(const __u32 *)b &&
-	       *(const __u16 *)(a + 4) == *(const __u16 *)(b + 4);
-}
-
 /* The bridge learns from every frame it receives, even ones it delivers locally, so
  * an unknown or moved source always goes to the kernel first. Returns CHECK_OK when
  * the mirror has the source on in_if (and refreshes its last_seen_ns now and then),
@@ -134,7 +128,7 @@ static __always_inline __u32 check_source(const __u8 *mac, __u32 in_if, __u32 br
 	struct ss_fdb_key key;
 
 	if (memo && memo->fdb_gen == gen && memo->in_if == in_if && memo->bridge == bridge &&
-	    mac_eq(memo->mac, mac) && now - memo->checked_ns < SRC_REFRESH_NS)
+	    ss_mac_eq(memo->mac, mac) && now - memo->checked_ns < SRC_REFRESH_NS)
 		return CHECK_OK;
 
 	fdb_key(&key, bridge, mac);

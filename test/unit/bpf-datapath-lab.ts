@@ -13,6 +13,7 @@ import {
 import { bpfObjectPath } from '../../controller/util/paths';
 import { LocalAddressSync } from '../../controller/deployer/local-addrs';
 import { FdbGeneration } from '../../controller/deployer/fdb-generation';
+import { macAt } from '../../controller/model/addr';
 import { Lab } from '../lab';
 
 export const MAC = {
@@ -324,7 +325,7 @@ export class DataPathLab {
       checkedNs: v.readBigUInt64LE(o + 8),
       inIf: v.readUInt32LE(o + 16),
       bridge: v.readUInt32LE(o + 20),
-      mac: [...v.subarray(o + 24, o + 30)].map((x) => x.toString(16).padStart(2, '0')).join(':'),
+      mac: macAt(v, o + 24),
     };
   }
 

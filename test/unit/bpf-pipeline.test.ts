@@ -256,40 +256,23 @@ runCase({
 runCase({ name: 'strict rp_filter: source routed out another device', frame: eth(MAC.br0, MAC.h1, ETH_P_IP, ipv4({ src: '198.18.2.9', dst: '198.18.1.2' }, udp(1, 2))), expect: 'rp_filter' });
 runCase({ name: 'loose rp_filter: source with no route back', chain: 'router', ingress: X.r1, frame: eth(MAC.r1, MAC.n1, ETH_P_IP, ipv4({ src: '198.19.77.1', dst: '198.18.0.2' }, udp(1, 2))), expect: 'rp_filter' });
 runCase({ name: 'loose rp_filter: a route back via another device is fine', chain: 'router', ingress: X.r1, frame: eth(MAC.r1, MAC.n1, ETH_P_IP, ipv4({ src: '198.18.0.77', dst: '198.18.0.2' }, udp(1, 2))), expect: 'fast_l3' });
-runCase({
-  name: 'rp_filter off: a source that is the router\'s own address',
-  chain: 'router',
-  ingress: X.r1,
-  frame: eth(MAC.r1, MAC.n1, ETH_P_IP, ipv4({ src: '198.18.0.1', dst: '198.18.0.2' }, udp(1, 2))),
-  expect: 'martian',
-  setup: () => lab.patchDev(X.r1, { rpFilter: 0 }),
-});
-runCase({
-  name: 'rp_filter off: any routable source is fine',
-  chain: 'router',
-  ingress: X.r1,
-  frame: eth(MAC.r1, MAC.n1, ETH_P_IP, ipv4({ src: '198.18.0.77', dst: '198.18.0.2' }, udp(1, 2))),
-  expect: 'fast_l3',
-  setup: () => lab.patchDev(X.r1, { rpFilter: 0 }),
-});
+// Routed from r1 (next hop n1) to 198.18.0.2 with rp_filter off on r1: only the source varies.
+function rpOffCase(name: string, chain: ChainName, src: string, expect: string): void {
+  runCase({
+    name,
+    chain,
+    ingress: X.r1,
+    frame: eth(MAC.r1, MAC.n1, ETH_P_IP, ipv4({ src, dst: '198.18.0.2' }, udp(1, 2))),
+    expect,
+    setup: () => lab.patchDev(X.r1, { rpFilter: 0 }),
+  });
+}
+rpOffCase('rp_filter off: a source that is the router\'s own address', 'router', '198.18.0.1', 'martian');
+rpOffCase('rp_filter off: any routable source is fine', 'router', '198.18.0.77', 'fast_l3');
 // With rp_filter off and no custom rules the kernel asks only "is the source one of my
 // addresses?" (ss_local_v4); broadcast addresses of the local table are refused too.
-runCase({
-  name: 'rp_filter off: a subnet broadcast source goes to the kernel',
-  chain: 'router',
-  ingress: X.r1,
-  frame: eth(MAC.r1, MAC.n1, ETH_P_IP, ipv4({ src: '198.18.0.255', dst: '198.18.0.2' }, udp(1, 2))),
-  expect: 'martian',
-  setup: () => lab.patchDev(X.r1, { rpFilter: 0 }),
-});
-runCase({
-  name: 'rp_filter off: a source with no route back is forwarded, as the kernel does',
-  chain: 'router',
-  ingress: X.r1,
-  frame: eth(MAC.r1, MAC.n1, ETH_P_IP, ipv4({ src: '198.19.77.1', dst: '198.18.0.2' }, udp(1, 2))),
-  expect: 'fast_l3',
-  setup: () => lab.patchDev(X.r1, { rpFilter: 0 }),
-});
+rpOffCase('rp_filter off: a subnet broadcast source goes to the kernel', 'router', '198.18.0.255', 'martian');
+rpOffCase('rp_filter off: a source with no route back is forwarded, as the kernel does', 'router', '198.19.77.1', 'fast_l3');
 // The filter in front of ss_local_v4 only says "maybe": a source on the bit of a local
 // address must still be looked up, and forwarded when it is not the box's.
 function sourceSharingABit(): string {
@@ -301,38 +284,10 @@ function sourceSharingABit(): string {
   }
   throw new Error('no address shares a filter bit with a local one');
 }
-runCase({
-  name: 'rp_filter off: a source that shares a filter bit with a local address is looked up and forwarded',
-  chain: 'router',
-  ingress: X.r1,
-  frame: eth(MAC.r1, MAC.n1, ETH_P_IP, ipv4({ src: sourceSharingABit(), dst: '198.18.0.2' }, udp(1, 2))),
-  expect: 'fast_l3',
-  setup: () => lab.patchDev(X.r1, { rpFilter: 0 }),
-});
-runCase({
-  name: 'rp_filter off, full lookup: the router\'s own address is refused',
-  chain: 'routerFib',
-  ingress: X.r1,
-  frame: eth(MAC.r1, MAC.n1, ETH_P_IP, ipv4({ src: '198.18.0.1', dst: '198.18.0.2' }, udp(1, 2))),
-  expect: 'martian',
-  setup: () => lab.patchDev(X.r1, { rpFilter: 0 }),
-});
-runCase({
-  name: 'rp_filter off, full lookup: no route back is passed (the helper cannot tell it from local)',
-  chain: 'routerFib',
-  ingress: X.r1,
-  frame: eth(MAC.r1, MAC.n1, ETH_P_IP, ipv4({ src: '198.19.77.1', dst: '198.18.0.2' }, udp(1, 2))),
-  expect: 'martian',
-  setup: () => lab.patchDev(X.r1, { rpFilter: 0 }),
-});
-runCase({
-  name: 'rp_filter off, full lookup: a routable source is forwarded',
-  chain: 'routerFib',
-  ingress: X.r1,
-  frame: eth(MAC.r1, MAC.n1, ETH_P_IP, ipv4({ src: '198.18.0.77', dst: '198.18.0.2' }, udp(1, 2))),
-  expect: 'fast_l3',
-  setup: () => lab.patchDev(X.r1, { rpFilter: 0 }),
-});
+rpOffCase('rp_filter off: a source that shares a filter bit with a local address is looked up and forwarded', 'router', sourceSharingABit(), 'fast_l3');
+rpOffCase('rp_filter off, full lookup: the router\'s own address is refused', 'routerFib', '198.18.0.1', 'martian');
+rpOffCase('rp_filter off, full lookup: no route back is passed (the helper cannot tell it from local)', 'routerFib', '198.19.77.1', 'martian');
+rpOffCase('rp_filter off, full lookup: a routable source is forwarded', 'routerFib', '198.18.0.77', 'fast_l3');
 runCase({ name: 'routed back out the ingress device', chain: 'router', ingress: X.r1, frame: fromR1('198.18.1.2'), expect: 'l3_hairpin' });
 runCase({ name: 'routed between two hosts of the same bridge', frame: routed4('198.18.0.2'), expect: 'l3_hairpin' });
 runCase({ name: 'route out the bridge, next hop MAC not in the FDB mirror', chain: 'router', ingress: X.r1, frame: fromR1('198.18.0.2'), expect: 'bridge_egress_miss', setup: () => lab.delFdb(MAC.h2) });
