@@ -106,8 +106,8 @@ export async function runEpping(ctx: BenchContext, flows: number): Promise<Scena
     unlimited: unl,
     monitor_sampled: did.sampled,
     monitor_unlimited: did.unlimited,
-    pipeline_off: pOff.fpms.join(' > '),
-    pipeline_on: pSampled.fpms.join(' > '),
+    pipeline_off: pOff.programs.join(' > '),
+    pipeline_on: pSampled.programs.join(' > '),
     note: 'slipstream_mpps = router pipeline with epping on (100 ms sampling); reference_mpps = the same pipeline with epping off',
   };
 }

@@ -29,6 +29,7 @@ export class BenchPipeline {
     private readonly gen: Generation,
     readonly rootFd: number,
     readonly fpms: string[],
+    readonly programs: string[], // as loaded: parse folded into the FPM after it where it can be
   ) {}
 
   static load(bpffsRoot: string, netns: string, role: DeviceRole, configKnobs: Map<string, KnobValues>, genId: number): BenchPipeline {
@@ -49,7 +50,7 @@ export class BenchPipeline {
       shared.register(root, creates);
       gen = Generation.load(native, genId, plan, BENCH_DEV_SLOT, manifests(), shared);
       native.progArraySet(root.map('ss_root_slot').fd, 0, gen.entryProgFd);
-      return new BenchPipeline(shared, root, gen, root.program('ss_root').fd, gen.fpmNames);
+      return new BenchPipeline(shared, root, gen, root.program('ss_root').fd, gen.fpmNames, gen.programs);
     } catch (e) {
       gen?.close();
       root.close();

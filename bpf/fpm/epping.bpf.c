@@ -5,7 +5,9 @@
  * passive RTTs from TCP timestamps and ICMP echo (see epping_core.h), and always
  * continues with ss_next: it never changes a verdict.
  */
+#define SS_SELF_PARSE
 #include "ss_fpm.h"
+#include "ss_parse_frame.h"
 #include "epping_core.h"
 
 SEC("xdp")
@@ -13,10 +15,14 @@ int ss_fpm_epping(struct xdp_md *ctx)
 {
 	void *data = (void *)(long)ctx->data;
 	void *data_end = (void *)(long)ctx->data_end;
-	struct ss_pkt *p = ss_pkt_get();
 	struct ep_loc loc;
+	struct ss_pkt *p;
+	__u32 rc;
 
-	if (!p || !p->l4_off || (p->flags & SS_PKT_FRAG))
+	p = ss_pkt_begin(ctx, &rc);
+	if (!p)
+		return ss_pass(ctx, rc);
+	if (!p->l4_off || (p->flags & SS_PKT_FRAG))
 		return ss_next(ctx);
 	if (!(p->flags & (SS_PKT_IPV4 | SS_PKT_IPV6)))
 		return ss_next(ctx);

@@ -90,28 +90,52 @@ static __always_inline void fdb_key(struct ss_fdb_key *k, __u32 bridge, const __
 	k->vlan = 0;
 }
 
-/* Per port and CPU, the last source MAC the FDB mirror confirmed on that port. A port
- * with one host behind it (most CPE LAN ports), or a burst from one host, then checks
- * its source with a compare instead of a second FDB lookup, which costs as much as the
- * rest of the FPM. The memo holds only while ss_fdb_gen is unchanged (any mirror change
- * drops every memo) and for SRC_REFRESH_NS, after which the entry is looked up again
- * and its last_seen_ns refreshed. Indexed by ss_dev_slot; a slot that changes device
- * does not match on in_if. */
-struct ss_src_memo {
-	__u64 fdb_gen;		/* ss_fdb_gen when the entry was read */
-	__u64 checked_ns;	/* coarse clock then */
+/* The flow cache. Per CPU, the port-level verdict for recently bridged frames, keyed
+ * by (ingress, destination MAC, source MAC): the two FDB lookups and both devices'
+ * checks, which cost several times what the rest of the FPM does, become one array
+ * read and a compare. An entry holds only while ss_mirror_gen is what it was before
+ * the lookups that filled it (the controller bumps it after every change to ss_fdb
+ * or ss_devs), and for FLOW_TTL_JIFFIES, after which the source is looked up again
+ * and its last_seen_ns refreshed. What depends on the frame itself (EtherType, MTU,
+ * br_netfilter's header checks) is checked on every frame. */
+#define FLOW_BITS 13	/* 8192 entries of 40 bytes per CPU */
+#define FLOW_TTL_JIFFIES 25	/* 100 ms at HZ=250; 25 ms to 250 ms for HZ 1000 to 100 */
+
+struct ss_l2_flow {
+	__u8  macs[12];		/* destination, then source: the Ethernet header's first 12 bytes */
 	__u32 in_if;
-	__u32 bridge;
-	__u8  mac[6];
-	__u8  pad[2];
+	__u64 gen;		/* ss_mirror_gen read before the lookups */
+	__u64 stamp;		/* jiffies then */
+	__u32 out_if;
+	__u32 out_mtu;
 };
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, SS_MAX_DEVS);
+	__uint(max_entries, 1 << FLOW_BITS);
 	__type(key, __u32);
-	__type(value, struct ss_src_memo);
-} ss_l2_src_memo SEC(".maps");
+	__type(value, struct ss_l2_flow);
+} ss_l2_flows SEC(".maps");
+
+/* Two multiply-xor rounds: MACs that differ in a byte or two (consecutive hosts, one
+ * vendor's prefix) still spread over the whole table. */
+static __always_inline __u32 flow_slot(const __u8 *hdr, __u32 in_if)
+{
+	__u64 x = *(const __u64 *)hdr ^ ((__u64)ss_load32(hdr + 8) << 24) ^ ((__u64)in_if << 40);
+
+	x *= 0x9e3779b97f4a7c15ULL;
+	x ^= x >> 32;
+	x *= 0x9e3779b97f4a7c15ULL;
+	return x >> (64 - FLOW_BITS);
+}
+
+static __always_inline int flow_match(const struct ss_l2_flow *fl, const __u8 *hdr, __u32 in_if,
+				      __u64 gen, __u64 now)
+{
+	return fl->gen == gen && fl->in_if == in_if &&
+	       *(const __u64 *)fl->macs == *(const __u64 *)hdr &&
+	       ss_load32(fl->macs + 8) == ss_load32(hdr + 8) && now - fl->stamp < FLOW_TTL_JIFFIES;
+}
 
 /* The bridge learns from every frame it receives, even ones it delivers locally, so
  * an unknown or moved source always goes to the kernel first. Returns CHECK_OK when
@@ -119,17 +143,9 @@ struct {
  * else the pass reason. */
 static __always_inline __u32 check_source(const __u8 *mac, __u32 in_if, __u32 bridge)
 {
-	__u32 zero = 0, slot = ss_dev_slot;
-	struct ss_src_memo *memo = bpf_map_lookup_elem(&ss_l2_src_memo, &slot);
-	__u64 *genp = bpf_map_lookup_elem(&ss_fdb_gen, &zero);
-	__u64 now = bpf_ktime_get_coarse_ns();
-	__u64 gen = genp ? *genp : 0;	/* read before the lookup: a later bump invalidates */
 	struct ss_fdb_val *src;
 	struct ss_fdb_key key;
-
-	if (memo && memo->fdb_gen == gen && memo->in_if == in_if && memo->bridge == bridge &&
-	    ss_mac_eq(memo->mac, mac) && now - memo->checked_ns < SRC_REFRESH_NS)
-		return CHECK_OK;
+	__u64 now;
 
 	fdb_key(&key, bridge, mac);
 	src = bpf_map_lookup_elem(&ss_fdb, &key);
@@ -137,15 +153,11 @@ static __always_inline __u32 check_source(const __u8 *mac, __u32 in_if, __u32 br
 		return SS_P_L2_UNKNOWN_SRC;
 	if (src->port_ifindex != in_if || (src->flags & SS_FDB_LOCAL))
 		return SS_P_L2_SRC_MOVED;
-	if (!(src->flags & SS_FDB_STATIC) && now - src->last_seen_ns > SRC_REFRESH_NS)
+	if (src->flags & SS_FDB_STATIC)
+		return CHECK_OK;
+	now = bpf_ktime_get_coarse_ns();
+	if (now - src->last_seen_ns > SRC_REFRESH_NS)
 		src->last_seen_ns = now;
-	if (memo) {
-		memo->fdb_gen = gen;
-		memo->checked_ns = now;
-		memo->in_if = in_if;
-		memo->bridge = bridge;
-		__builtin_memcpy(memo->mac, mac, 6);
-	}
 	return CHECK_OK;
 }
 
@@ -156,12 +168,13 @@ int ss_fpm_l2_bridge(struct xdp_md *ctx)
 	void *data_end = (void *)(long)ctx->data_end;
 	struct ethhdr *eth = data;
 	__u32 in_if = ctx->ingress_ifindex;
+	__u32 zero = 0, slot, bridge, out_if, out_mtu, rc;
+	struct ss_l2_flow *fl;
 	struct ss_dev *in, *out;
 	struct ss_fdb_val *dst;
 	struct ss_fdb_key key;
 	__u64 len = data_end - data;
-	__u32 bridge, out_if;
-	__u32 rc;
+	__u64 *genp, gen, now;
 	long ret;
 
 	if ((void *)(eth + 1) > data_end)
@@ -179,6 +192,18 @@ int ss_fpm_l2_bridge(struct xdp_md *ctx)
 		if (eth->h_proto == bpf_htons(SS_ETH_P_IPV6) &&
 		    ((void *)(ip6 + 1) > data_end || ip6->nexthdr == SS_IPPROTO_ICMPV6_NH))
 			return ss_pass(ctx, SS_P_L2_NEIGH_SUPPRESS);
+	}
+
+	/* Read before any lookup: a bump landing after it invalidates what this frame caches. */
+	genp = bpf_map_lookup_elem(&ss_mirror_gen, &zero);
+	gen = genp ? *genp : 0;
+	now = bpf_jiffies64();
+	slot = flow_slot(data, in_if);
+	fl = bpf_map_lookup_elem(&ss_l2_flows, &slot);
+	if (fl && flow_match(fl, data, in_if, gen, now)) {
+		out_if = fl->out_if;
+		out_mtu = fl->out_mtu;
+		goto forward;
 	}
 
 	in = ss_dev_get(in_if);
@@ -218,7 +243,19 @@ int ss_fpm_l2_bridge(struct xdp_md *ctx)
 		return ss_pass(ctx, SS_P_EGRESS_QDISC);
 	if (!(out->flags & SS_DEV_TX))
 		return ss_pass(ctx, SS_P_EGRESS_NOT_TX);
-	if (len - SS_ETH_HLEN > out->mtu)
+	out_mtu = out->mtu;
+	if (fl) {
+		*(__u64 *)fl->macs = *(const __u64 *)data;
+		*(__u32 *)(fl->macs + 8) = ss_load32(data + 8);
+		fl->in_if = in_if;
+		fl->gen = gen;
+		fl->stamp = now;
+		fl->out_if = out_if;
+		fl->out_mtu = out_mtu;
+	}
+
+forward:
+	if (len - SS_ETH_HLEN > out_mtu)
 		return ss_pass(ctx, SS_P_MTU);
 	if (cfg_brnf_ipv4 && eth->h_proto == bpf_htons(SS_ETH_P_IP)) {
 		rc = brnf_ipv4(ctx);

@@ -7,8 +7,9 @@
  * TTL expiry, martians, local delivery, redirects, rp_filter rejects, unresolved
  * neighbours, MTU) goes to the kernel with its reason.
  */
+#define SS_SELF_PARSE
 #include "ss_fpm.h"
-#include "ss_parse.h"
+#include "ss_parse_frame.h"
 
 const volatile __u8 cfg_ipv4 = 1;
 const volatile __u8 cfg_ipv6 = 1;
@@ -207,8 +208,8 @@ int ss_fpm_l3_router(struct xdp_md *ctx)
 	void *data = (void *)(long)ctx->data;
 	void *data_end = (void *)(long)ctx->data_end;
 	struct ethhdr *eth = data;
-	struct ss_pkt *p = ss_pkt_get();
 	struct bpf_fib_lookup f = {}, req;
+	struct ss_pkt *p;
 	__be32 src;
 	__u32 nh_if;
 	__u8 rp;
@@ -220,8 +221,9 @@ int ss_fpm_l3_router(struct xdp_md *ctx)
 	__u64 len;
 	int v4;
 
+	p = ss_pkt_begin(ctx, &rc);
 	if (!p)
-		return ss_pass(ctx, SS_P_OTHER);
+		return ss_pass(ctx, rc);
 	if ((void *)(eth + 1) > data_end)
 		return ss_pass(ctx, SS_P_MALFORMED);
 	if (p->flags & SS_PKT_VLAN)

@@ -76,15 +76,15 @@ struct {
 	__type(value, struct ss_fdb_val);
 } ss_fdb SEC(".maps");
 
-/* The FDB mirror's generation: the controller bumps it after every change to ss_fdb,
- * so anything the fast path remembers about an entry (l2-bridge's source memo) is
- * dropped before it can outlive the entry. */
+/* The mirrors' generation: the controller bumps it after every change to ss_fdb or
+ * ss_devs, so anything the fast path remembers about them (l2-bridge's flow cache) is
+ * dropped before it can outlive what it was derived from. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, 1);
 	__type(key, __u32);
 	__type(value, __u64);
-} ss_fdb_gen SEC(".maps");
+} ss_mirror_gen SEC(".maps");
 
 /* What the fast path may do with a device, as ingress or egress. */
 #define SS_DEV_UP         (1U << 0)	/* oper up and running */

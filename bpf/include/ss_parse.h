@@ -71,16 +71,17 @@ static __always_inline __u16 ss_csum_fold(__u32 sum)
 	return (__u16)sum;
 }
 
-/* One's-complement sum of an option-less IPv4 header; 0xffff when the checksum is right. */
+/* One's-complement sum of an option-less IPv4 header; 0xffff when the checksum is right.
+ * Summed as five 32-bit words and folded: the end-around carry makes that equal to the
+ * sum of the ten 16-bit words, in half the loads. */
 static __always_inline __u16 ss_ipv4_hdr_sum(const struct iphdr *iph)
 {
-	const __u16 *w = (const __u16 *)iph;
-	__u32 sum = 0;
+	const __u32 *w = (const __u32 *)iph;
+	__u64 sum = (__u64)w[0] + w[1] + w[2] + w[3] + w[4];
 
-#pragma unroll
-	for (int i = 0; i < 10; i++)
-		sum += w[i];
-	return ss_csum_fold(sum);
+	sum = (sum & 0xffffffff) + (sum >> 32);
+	sum = (sum & 0xffffffff) + (sum >> 32);
+	return ss_csum_fold((__u32)sum);
 }
 
 /* TTL - 1 with the incremental checksum update of RFC 1624, as the kernel's ip_decrease_ttl. */

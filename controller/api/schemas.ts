@@ -67,6 +67,7 @@ export const pipelineSchema = obj({
   mode: { enum: ['native', 'generic', 'none'] },
   generation: int,
   fpms: strList,
+  programs: strList,
   knobs: { type: 'object', additionalProperties: { type: 'object', additionalProperties: { anyOf: [num, bool] } } },
 });
 export const pipelinesSchema = obj({ pipelines: { type: 'array', items: pipelineSchema } });

@@ -26,6 +26,7 @@ export interface FpmManifest {
   knobs: KnobDef[];
   maps: string[];
   counters: string[];
+  inlineParse: boolean; // can take parse's place right after it (see deployer/generation.ts)
 }
 
 export class ManifestError extends Error {}
@@ -53,6 +54,7 @@ function normalise(raw: Record<string, unknown>): FpmManifest {
     knobs: (raw.knobs ?? []) as KnobDef[],
     maps: (raw.maps ?? []) as string[],
     counters: (raw.counters ?? []) as string[],
+    inlineParse: raw.inline_parse === true,
   };
 }
 

@@ -76,6 +76,22 @@ function derivedKnobs(role: DeviceRole, m: FpmManifest, chain: string[], manifes
   };
 }
 
+// An FPM that serves nothing itself (parse) runs right before the first FPM that requires
+// it, not at its own order: a gateway port's bridged frames then never pay for parsing that
+// only its router needs.
+function placeDependencies(chain: string[], manifests: Map<string, FpmManifest>): string[] {
+  const out = [...chain];
+  for (const dep of chain) {
+    if ((manifests.get(dep)?.services.length ?? 0) > 0) continue;
+    const from = out.indexOf(dep);
+    const first = out.findIndex((n) => manifests.get(n)?.requires.includes(dep));
+    if (first <= from) continue;
+    out.splice(from, 1);
+    out.splice(first - 1, 0, dep);
+  }
+  return out;
+}
+
 export function planDevice(
   role: DeviceRole,
   manifests: Map<string, FpmManifest>,
@@ -110,7 +126,7 @@ export function planDevice(
   }
   const serving = [...chosen].some((n) => (manifests.get(n)?.services.length ?? 0) > 0);
   if (!serving) return null;
-  const chain = [...chosen].sort((a, b) => manifests.get(a)!.order - manifests.get(b)!.order);
+  const chain = placeDependencies([...chosen].sort((a, b) => manifests.get(a)!.order - manifests.get(b)!.order), manifests);
   const fpms = chain.map((name) => {
     const m = manifests.get(name)!;
     const derived = derivedKnobs(role, m, chain, manifests);

@@ -25,7 +25,7 @@ export interface Capabilities {
 export const REQUIRED_HELPERS = [
   'bpf_map_lookup_elem', 'bpf_map_update_elem', 'bpf_map_delete_elem', 'bpf_tail_call', 'bpf_redirect',
   'bpf_redirect_map', 'bpf_fib_lookup', 'bpf_xdp_adjust_head', 'bpf_xdp_adjust_tail', 'bpf_xdp_adjust_meta',
-  'bpf_ktime_get_ns', 'bpf_ktime_get_coarse_ns', 'bpf_ringbuf_output', 'bpf_ringbuf_reserve', 'bpf_ringbuf_submit',
+  'bpf_ktime_get_ns', 'bpf_ktime_get_coarse_ns', 'bpf_jiffies64', 'bpf_ringbuf_output', 'bpf_ringbuf_reserve', 'bpf_ringbuf_submit',
   'bpf_csum_diff', 'bpf_check_mtu', 'bpf_get_smp_processor_id', 'bpf_xdp_get_buff_len', 'bpf_xdp_load_bytes',
 ];
 

@@ -33,7 +33,7 @@ export function renderPipelines(ps: PipelineView[]): string {
       .join(' ') || '-';
   return table(
     ['DEVICE', 'IFINDEX', 'MODE', 'GEN', 'MODULES', 'KNOBS'],
-    ps.map((p) => [p.ifname, String(p.ifindex), p.mode, p.generation ? String(p.generation) : '-', p.fpms.length ? p.fpms.join(' > ') : '-', knobs(p)]),
+    ps.map((p) => [p.ifname, String(p.ifindex), p.mode, p.generation ? String(p.generation) : '-', p.programs.length ? p.programs.join(' > ') : p.fpms.join(' > ') || '-', knobs(p)]),
     [false, true, false, true, false, false],
   );
 }

@@ -10,6 +10,7 @@ export interface PipelineView {
   mode: XdpMode;
   generation: number; // 0 when no pipeline is live
   fpms: string[];
+  programs: string[]; // the BPF programs chained, e.g. "parse+l3-router" when parse is folded in
   knobs: Record<string, Record<string, number | boolean>>; // per FPM name
 }
 

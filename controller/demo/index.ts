@@ -128,7 +128,7 @@ export async function runDemo(io: DemoIo = { out: (s) => void process.stdout.wri
     const api = new ApiClient(listen, fs.readFileSync(daemon.tokenFile, 'utf8').trim());
     const get = async <T>(p: string): Promise<T> => (await api.json('GET', p)).data as T;
     const pipes0 = (await get<{ pipelines: PipelineView[] }>('/v1/pipelines')).pipelines;
-    say(`daemon ready (pid ${daemon.pid}, API ${listen}): ${pipes0.map((p) => `${p.ifname} ${p.fpms.join('>')}`).join(', ')}`);
+    say(`daemon ready (pid ${daemon.pid}, API ${listen}): ${pipes0.map((p) => `${p.ifname} ${p.programs.join('>')}`).join(', ')}`);
     const stats = async (): Promise<DeviceStats[]> => (await get<{ devices: DeviceStats[] }>('/v1/stats')).devices;
 
     const runs: Array<{ name: string; result: string; d: CounterDelta }> = [];
@@ -308,7 +308,7 @@ async function liveChange(
   const l2 = async (): Promise<Graph['services'][number] | undefined> => (await get<Graph>('/v1/graph')).services.find((s) => s.kind === 'l2-bridge');
   const wanPipe = async (): Promise<string> => {
     const ps = (await get<{ pipelines: PipelineView[] }>('/v1/pipelines')).pipelines;
-    return ps.length ? ps.map((p) => `${p.ifname} ${p.fpms.join('>') || '-'}`).join(', ') : 'none (every device is back with the kernel alone)';
+    return ps.length ? ps.map((p) => `${p.ifname} ${p.programs.join('>') || '-'}`).join(', ') : 'none (every device is back with the kernel alone)';
   };
   const deliver = async (port: number): Promise<number> => {
     const sink = L.udpSink(lab, topo.wanHost.ns, port);

@@ -27,8 +27,8 @@ export function serviceLine(s: ServiceNode | undefined): string {
 export function renderChains(ps: PipelineView[]): string {
   if (ps.length === 0) return 'no pipelines\n';
   return table(
-    ['DEVICE', 'MODE', 'GENERATION', 'FAST-PATH MODULES (tail-call chain)'],
-    ps.map((p) => [p.ifname, p.mode, p.generation ? String(p.generation) : '-', p.fpms.length ? p.fpms.join(' > ') : '-']),
+    ['DEVICE', 'MODE', 'GENERATION', 'FAST-PATH PROGRAMS (tail-call chain)'],
+    ps.map((p) => [p.ifname, p.mode, p.generation ? String(p.generation) : '-', p.programs.length ? p.programs.join(' > ') : '-']),
     [false, false, true, false],
   );
 }

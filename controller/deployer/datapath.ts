@@ -1,5 +1,5 @@
 import type { NativeAddon } from '../native/types';
-import { FdbGeneration } from './fdb-generation';
+import { MirrorGeneration } from './mirror-generation';
 import {
   SS_DEV_BRIDGE, SS_DEV_ISOLATED, SS_DEV_L3, SS_DEV_PORT_FWD, SS_DEV_QDISC, SS_DEV_TX, SS_DEV_UP,
   SS_FDB_LOCAL, SS_FDB_STATIC, SS_IFINDEX_MAX, decodeFdbKey, decodeFdbValue, encodeDev, encodeFdbKey, encodeFdbValue, u32Key,
@@ -63,15 +63,15 @@ export class DatapathSync {
   // every index it does not want. Reading the 65536-entry array back (one object and two
   // Buffers per entry) took 0.5 s; one blind batch write of zeros takes a fifth of that.
   private devsUnknown: boolean;
-  private readonly fdbGen: FdbGeneration;
+  private readonly mirrorGen: MirrorGeneration;
 
   constructor(
     private readonly native: NativeAddon,
-    private readonly fds: { devs: number; txPorts: number; fdb: number; fdbGen: number },
+    private readonly fds: { devs: number; txPorts: number; fdb: number; mirrorGen: number },
     opts: { devsFresh?: boolean } = {}, // devsFresh: ss_devs was just created (all zeros)
   ) {
     this.devsUnknown = !opts.devsFresh;
-    this.fdbGen = new FdbGeneration(native, fds.fdbGen);
+    this.mirrorGen = new MirrorGeneration(native, fds.mirrorGen);
     // Start from what is in the (possibly adopted) hash maps; they hold only live entries.
     for (const { key } of native.mapDump(fds.txPorts)) this.tx.add(key.readUInt32LE(0));
     for (const { key, value } of native.mapDump(fds.fdb)) {
@@ -94,6 +94,7 @@ export class DatapathSync {
     if (this.devsUnknown) {
       this.clearDevsExcept(wantDevs);
       this.devsUnknown = false;
+      this.mirrorGen.bump();
     }
     for (const [ifindex] of this.devs) {
       if (!wantDevs.has(ifindex)) {
@@ -121,7 +122,9 @@ export class DatapathSync {
         counts.fdbDeleted++;
       }
     }
-    if (counts.fdbDeleted) this.fdbGen.bump(); // withdrawn before anything is granted
+    // What l2-bridge cached from a vanished device or entry is dropped before anything is granted.
+    const withdrawn = counts.devs + counts.txPorts + counts.fdbDeleted;
+    if (withdrawn) this.mirrorGen.bump();
     for (const [key, v] of wantFdb) {
       const sig = `${v.port}:${v.flags}`;
       if (this.fdb.get(key) === sig) continue; // unchanged: keep the fast path's last_seen
@@ -129,7 +132,6 @@ export class DatapathSync {
       this.fdb.set(key, sig);
       counts.fdbWritten++;
     }
-    if (counts.fdbWritten) this.fdbGen.bump(); // a rewrite may have moved a source
     for (const [ifindex, hex] of wantDevs) {
       if (this.devs.get(ifindex) === hex) continue;
       this.native.mapUpdate(this.fds.devs, u32Key(ifindex), Buffer.from(hex, 'hex'));
@@ -142,6 +144,8 @@ export class DatapathSync {
       this.tx.add(ifindex);
       counts.txPorts++;
     }
+    // A rewrite may move a source or stop a port forwarding: every write counts.
+    if (counts.devs + counts.txPorts + counts.fdbDeleted + counts.fdbWritten > withdrawn) this.mirrorGen.bump();
     return counts;
   }
 

@@ -1,6 +1,6 @@
 import type { BpfObject, NativeAddon, NativeError } from '../native/types';
 import type { FpmManifest } from '../assembler/manifest';
-import type { PipelinePlan } from '../assembler/plan';
+import type { FpmStage, KnobValues, PipelinePlan } from '../assembler/plan';
 import { bpfObjectPath } from '../util/paths';
 import { SS_MAX_CHAIN, SS_SLOT_NONE } from './layout';
 import type { SharedMaps } from './shared-maps';
@@ -17,6 +17,34 @@ export class LoadError extends Error {
   }
 }
 
+const PARSE = 'parse';
+
+// One BPF program of a generation: an FPM, or an FPM with parse folded into it.
+export interface ProgramStage {
+  fpm: string;
+  label: string; // what the status shows: "l3-router", or "parse+l3-router"
+  rodata: KnobValues;
+}
+
+// The programs a plan loads. Parse is folded into the FPM right after it when that FPM's
+// manifest says inline_parse: the FPM parses first, with parse's knobs as parse_<knob>,
+// and the chain is one tail call (and one program entry) shorter for every packet.
+export function programStages(fpms: FpmStage[], manifests: Map<string, FpmManifest>): ProgramStage[] {
+  const out: ProgramStage[] = [];
+  for (let i = 0; i < fpms.length; i++) {
+    const stage = fpms[i];
+    const next = fpms[i + 1];
+    if (stage.name === PARSE && next && manifests.get(next.name)?.inlineParse) {
+      const parseKnobs = Object.fromEntries(Object.entries(stage.knobs).map(([k, v]) => [`parse_${k}`, v]));
+      out.push({ fpm: next.name, label: `${PARSE}+${next.name}`, rodata: { ...next.knobs, ...parseKnobs, ss_self_parse: true } });
+      i++;
+      continue;
+    }
+    out.push({ fpm: stage.name, label: stage.name, rodata: { ...stage.knobs } });
+  }
+  return out;
+}
+
 // One complete, self-contained pipeline for one device: a fresh chain and every FPM
 // loaded with its successor's position baked into rodata.
 export class Generation {
@@ -28,6 +56,7 @@ export class Generation {
     readonly chainFd: number,
     private readonly objects: BpfObject[],
     readonly entryProgFd: number,
+    readonly programs: string[],
   ) {}
 
   static load(
@@ -45,21 +74,22 @@ export class Generation {
     const chainFd = native.mapCreate(BPF_MAP_TYPE_PROG_ARRAY, 4, 4, SS_MAX_CHAIN, 'ss_chain');
     const objects: BpfObject[] = [];
     const progFds: number[] = [];
+    const stages = programStages(plan.fpms, manifests);
     try {
-      plan.fpms.forEach((stage, i) => {
-        const m = manifests.get(stage.name);
-        if (!m) throw new LoadError(`FPM ${stage.name} is not in the library`, stage.name);
+      stages.forEach((stage, i) => {
+        const m = manifests.get(stage.fpm);
+        if (!m) throw new LoadError(`FPM ${stage.fpm} is not in the library`, stage.fpm);
         let obj: BpfObject;
         try {
           obj = native.openObject(bpfObjectPath(m.object));
         } catch (e) {
-          throw new LoadError(`FPM ${stage.name}: ${(e as Error).message}`, stage.name);
+          throw new LoadError(`FPM ${stage.label}: ${(e as Error).message}`, stage.fpm);
         }
         objects.push(obj);
         obj.setRodata({
-          ...stage.knobs,
+          ...stage.rodata,
           ss_dev_slot: devSlot,
-          ss_next_slot: i + 1 < plan.fpms.length ? i + 1 : SS_SLOT_NONE,
+          ss_next_slot: i + 1 < stages.length ? i + 1 : SS_SLOT_NONE,
         });
         const declared = new Set(obj.maps().map((x) => x.name));
         // Sizes from config must be equal on every object sharing a map, or it is recreated.
@@ -70,7 +100,7 @@ export class Generation {
           obj.load();
         } catch (e) {
           const ne = e as NativeError;
-          throw new LoadError(`FPM ${stage.name} rejected: ${ne.message}`, stage.name, ne.verifierLog);
+          throw new LoadError(`FPM ${stage.label} rejected: ${ne.message}`, stage.fpm, ne.verifierLog);
         }
         shared.register(obj, creates);
         const prog = obj.program(m.program);
@@ -82,14 +112,14 @@ export class Generation {
       native.closeFd(chainFd);
       throw e;
     }
-    return new Generation(native, id, plan, chainFd, objects, progFds[0]);
+    return new Generation(native, id, plan, chainFd, objects, progFds[0], stages.map((st) => st.label));
   }
 
   // A generation an earlier daemon left pinned: only its chain is known; it keeps running
   // until the first new generation replaces it.
   static adopted(native: NativeAddon, id: number, ifname: string, ifindex: number, chainFd: number): Generation {
     const plan: PipelinePlan = { ifname, ifindex, fpms: [], key: 'adopted' };
-    return new Generation(native, id, plan, chainFd, [], -1);
+    return new Generation(native, id, plan, chainFd, [], -1, []);
   }
 
   get fpmNames(): string[] {

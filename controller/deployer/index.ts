@@ -45,7 +45,7 @@ export interface DeployError {
   detail?: string;
 }
 
-const CORE_MAPS = ['ss_devs', 'ss_tx_ports', 'ss_fdb', 'ss_fdb_gen', 'ss_local_v4', 'ss_local_v4_bf', 'ss_nh_used', 'ss_stats', 'ss_heartbeat', 'ss_scratch'];
+const CORE_MAPS = ['ss_devs', 'ss_tx_ports', 'ss_fdb', 'ss_mirror_gen', 'ss_local_v4', 'ss_local_v4_bf', 'ss_nh_used', 'ss_stats', 'ss_heartbeat', 'ss_scratch'];
 
 // Turns plans into live pipelines, one generation at a time, and keeps map data in step.
 // Events: 'swap' (SwapEvent), 'error' (DeployError), 'detach' ({device}).
@@ -104,7 +104,7 @@ export class Deployer extends EventEmitter {
       devs: this.shared.fd('ss_devs')!,
       txPorts: this.shared.fd('ss_tx_ports')!,
       fdb: this.shared.fd('ss_fdb')!,
-      fdbGen: this.shared.fd('ss_fdb_gen')!,
+      mirrorGen: this.shared.fd('ss_mirror_gen')!,
     });
     this.localV4 = new LocalAddressSync(this.native, this.shared.fd('ss_local_v4')!, this.shared.fd('ss_local_v4_bf')!);
     this.hbTimer = setInterval(() => this.beat(), this.opts.heartbeatIntervalMs);
@@ -265,6 +265,7 @@ export class Deployer extends EventEmitter {
       mode: d.mode,
       generation: d.current?.id ?? 0,
       fpms: d.current?.fpmNames ?? [],
+      programs: d.current?.programs ?? [],
       knobs: Object.fromEntries((d.current?.plan.fpms ?? []).map((f) => [f.name, f.knobs])),
     }));
   }

@@ -20,9 +20,14 @@ t.test('gateway: LAN bridge routed to WAN', async (t) => {
 
   const d = await startDaemon({ netns: gw });
   t.teardown(() => d.stop());
-  const pipes = await d.get<{ pipelines: Array<{ ifname: string; fpms: string[] }> }>('/v1/pipelines');
-  for (const p of lanPorts) t.same(pipes.pipelines.find((x) => x.ifname === p)?.fpms, ['parse', 'l2-bridge', 'l3-router'], `${p}: bridged and routed`);
+  const pipes = await d.get<{ pipelines: Array<{ ifname: string; fpms: string[]; programs: string[] }> }>('/v1/pipelines');
+  // Bridged frames never reach the parser; routed ones are parsed by l3-router itself.
+  for (const p of lanPorts) {
+    t.same(pipes.pipelines.find((x) => x.ifname === p)?.fpms, ['l2-bridge', 'parse', 'l3-router'], `${p}: bridged and routed`);
+    t.same(pipes.pipelines.find((x) => x.ifname === p)?.programs, ['l2-bridge', 'parse+l3-router'], `${p}: parse folded into l3-router`);
+  }
   t.same(pipes.pipelines.find((x) => x.ifname === topo.wan.ifname)?.fpms, ['parse', 'l3-router'], 'wan0: routed');
+  t.same(pipes.pipelines.find((x) => x.ifname === topo.wan.ifname)?.programs, ['parse+l3-router'], 'wan0: one program');
 
   await t.test('every direction delivered, on the fast path', async (t) => {
     const up = await measure(d, all, async () => t.equal(await deliver(lab, l1.ns, wan.ns, wan.ip4, 7202, 300), 300, 'LAN to WAN'));

@@ -67,8 +67,8 @@ export class FakeView implements DaemonView {
   }
   pipelines(): PipelineView[] {
     return [
-      { ifname: 'eth0', ifindex: 2, mode: 'native', generation: 7, fpms: ['parse', 'l2_bridge'], knobs: { l2_bridge: { learning: true, ageing_ms: 300000 } } },
-      { ifname: 'eth1', ifindex: 3, mode: 'none', generation: 0, fpms: [], knobs: {} },
+      { ifname: 'eth0', ifindex: 2, mode: 'native', generation: 7, fpms: ['parse', 'l2_bridge'], programs: ['parse', 'l2_bridge'], knobs: { l2_bridge: { learning: true, ageing_ms: 300000 } } },
+      { ifname: 'eth1', ifindex: 3, mode: 'none', generation: 0, fpms: [], programs: [], knobs: {} },
     ];
   }
   stats(): DeviceStats[] {

@@ -1,6 +1,7 @@
 import t from 'tap';
-import { assemble, type DeviceRole } from '../../controller/assembler/plan';
+import { assemble, type DeviceRole, type FpmStage } from '../../controller/assembler/plan';
 import type { FpmManifest } from '../../controller/assembler/manifest';
+import { programStages } from '../../controller/deployer/generation';
 
 function manifest(name: string, order: number, services: FpmManifest['services'], knobs: string[], extra: Partial<FpmManifest> = {}): FpmManifest {
   return {
@@ -8,7 +9,7 @@ function manifest(name: string, order: number, services: FpmManifest['services']
     requires: name === 'parse' ? [] : ['parse'],
     capabilities: { helpers: [], map_types: [], kfuncs: [] },
     knobs: knobs.map((k) => ({ name: k, type: 'bool', default: false, description: '' })),
-    maps: [], counters: [], ...extra,
+    maps: [], counters: [], inlineParse: false, ...extra,
   };
 }
 
@@ -66,4 +67,32 @@ t.test('config knobs reach the FPM that declares them', async (t) => {
   t.same(p.fpms.map((f) => f.name), ['parse', 'latency-monitor']);
   t.equal(p.fpms[1].knobs.rate_limit_ms, 250);
   t.equal(p.fpms[0].knobs.cfg_l4, true);
+});
+
+// As shipped: l2-bridge reads only Ethernet (requires nothing); router and monitor parse inline.
+const shipped = new Map<string, FpmManifest>([
+  ['parse', manifest('parse', 10, [], ['cfg_ipv4', 'cfg_ipv6', 'cfg_l4'])],
+  ['latency-monitor', manifest('latency-monitor', 20, ['latency-monitor'], ['rate_limit_ms'], { inlineParse: true })],
+  ['l2-bridge', manifest('l2-bridge', 30, ['l2-bridge'], ['cfg_local_next'], { requires: [] })],
+  ['l3-router', manifest('l3-router', 40, ['l3-router'], ['cfg_ipv4', 'cfg_ipv6'], { inlineParse: true })],
+  ['nop', manifest('nop', 50, [], [])],
+]);
+
+t.test('parse runs right before the first FPM that needs it', async (t) => {
+  const plan = (r: Partial<DeviceRole>): string[] => assemble({ roles: [role(r)], manifests: shipped }).plans.get('eth0')!.fpms.map((f) => f.name);
+  t.same(plan({ l2Bridge: 'br0' }), ['l2-bridge'], 'a pure switch port parses nothing');
+  t.same(plan({ l2Bridge: 'br0', l3: { v4: true, v6: false } }), ['l2-bridge', 'parse', 'l3-router'], 'bridged frames never reach the parser');
+  t.same(plan({ l2Bridge: 'br0', l3: { v4: true, v6: false }, epping: true }), ['parse', 'latency-monitor', 'l2-bridge', 'l3-router'], 'the monitor sees every frame, so parse goes first');
+  t.same(plan({ l3: { v4: true, v6: true } }), ['parse', 'l3-router']);
+});
+
+t.test('parse is folded into an inline_parse FPM right after it, with its knobs renamed', async (t) => {
+  const gw = assemble({ roles: [role({ l2Bridge: 'br0', l3: { v4: true, v6: false } })], manifests: shipped }).plans.get('eth0')!;
+  const progs = programStages(gw.fpms, shipped);
+  t.same(progs.map((p) => [p.fpm, p.label]), [['l2-bridge', 'l2-bridge'], ['l3-router', 'parse+l3-router']]);
+  t.same(progs[1].rodata, { cfg_ipv4: true, cfg_ipv6: false, parse_cfg_ipv4: true, parse_cfg_ipv6: false, parse_cfg_l4: false, ss_self_parse: true });
+  const mon = assemble({ roles: [role({ l3: { v4: true, v6: false }, epping: true })], manifests: shipped }).plans.get('eth0')!;
+  t.same(programStages(mon.fpms, shipped).map((p) => p.label), ['parse+latency-monitor', 'l3-router'], 'only the FPM right after parse takes it in');
+  const plain: FpmStage[] = [{ name: 'parse', knobs: { cfg_ipv4: true } }, { name: 'nop', knobs: {} }];
+  t.same(programStages(plain, shipped).map((p) => p.label), ['parse', 'nop'], 'an FPM that cannot parse keeps parse as its own stage');
 });

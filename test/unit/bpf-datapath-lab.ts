@@ -12,7 +12,7 @@ import {
 } from '../../controller/deployer/layout';
 import { bpfObjectPath } from '../../controller/util/paths';
 import { LocalAddressSync } from '../../controller/deployer/local-addrs';
-import { FdbGeneration } from '../../controller/deployer/fdb-generation';
+import { MirrorGeneration } from '../../controller/deployer/mirror-generation';
 import { macAt } from '../../controller/model/addr';
 import { Lab } from '../lab';
 
@@ -26,10 +26,14 @@ export const MAC = {
   stranger: '02:00:5e:00:0f:0f', // in no FDB
 };
 
-export type ChainName = 'gw' | 'router' | 'routerFib' | 'bridge' | 'bridgeNf' | 'bridgeSup' | 'nop' | 'root';
+export type ChainName = 'gw' | 'router' | 'routerFib' | 'gwFold' | 'routerFold' | 'routerFibFold' | 'bridge' | 'bridgeNf' | 'bridgeSup' | 'nop' | 'root';
 type PlainChain = Exclude<ChainName, 'root'>;
 
-export const DEV_SLOT: Record<ChainName, number> = { gw: 0, router: 1, bridge: 2, nop: 3, root: 4, routerFib: 5, bridgeNf: 6, bridgeSup: 7 };
+export const DEV_SLOT: Record<ChainName, number> = { gw: 0, router: 1, bridge: 2, nop: 3, root: 4, routerFib: 5, bridgeNf: 6, bridgeSup: 7, gwFold: 8, routerFold: 9, routerFibFold: 10 };
+
+// The same pipelines as the deployer loads them (controller/deployer/generation.ts,
+// programStages): parse runs right before l3-router and is folded into it.
+export const FOLDED: Partial<Record<ChainName, ChainName>> = { gw: 'gwFold', router: 'routerFold', routerFib: 'routerFibFold' };
 
 interface Stage {
   object: string;
@@ -44,7 +48,9 @@ const L3 = 'fpm/l3_router.bpf.o';
 // gw: a bridge port of a routing gateway; router: a plain routed port (source check against
 // ss_local_v4); routerFib: the same with a reverse FIB lookup; bridge: a pure switch port
 // (no parser); bridgeNf: the same under br_netfilter; bridgeSup: with ARP/ND suppression;
-// nop: parse and one hop that hands on to nothing.
+// nop: parse and one hop that hands on to nothing. *Fold: the deployer's form of gw,
+// router and routerFib, with parse folded into l3-router (parse_<knob>: parse's knobs).
+const selfParse = (l4: boolean) => ({ ss_self_parse: true, parse_cfg_ipv4: true, parse_cfg_ipv6: true, parse_cfg_l4: l4 });
 const CHAINS: Record<PlainChain, Stage[]> = {
   gw: [
     { object: PARSE, program: 'ss_fpm_parse', knobs: { cfg_ipv4: true, cfg_ipv6: true, cfg_l4: true } },
@@ -60,6 +66,12 @@ const CHAINS: Record<PlainChain, Stage[]> = {
     { object: PARSE, program: 'ss_fpm_parse', knobs: { cfg_ipv4: true, cfg_ipv6: true, cfg_l4: false } },
     { object: L3, program: 'ss_fpm_l3_router', knobs: { cfg_ipv4: true, cfg_ipv6: true, cfg_src_check: 2 } },
   ],
+  gwFold: [
+    { object: L2, program: 'ss_fpm_l2_bridge', knobs: { cfg_local_next: true } },
+    { object: L3, program: 'ss_fpm_l3_router', knobs: { cfg_ipv4: true, cfg_ipv6: true, cfg_src_check: 1, ...selfParse(true) } },
+  ],
+  routerFold: [{ object: L3, program: 'ss_fpm_l3_router', knobs: { cfg_ipv4: true, cfg_ipv6: true, cfg_src_check: 1, ...selfParse(false) } }],
+  routerFibFold: [{ object: L3, program: 'ss_fpm_l3_router', knobs: { cfg_ipv4: true, cfg_ipv6: true, cfg_src_check: 2, ...selfParse(false) } }],
   bridge: [{ object: L2, program: 'ss_fpm_l2_bridge', knobs: { cfg_local_next: false } }],
   // A switch port whose bridge hands IP to iptables (br_netfilter).
   bridgeNf: [{ object: L2, program: 'ss_fpm_l2_bridge', knobs: { cfg_local_next: false, cfg_brnf_ipv4: true, cfg_brnf_ipv6: true, cfg_brnf_arp: true } }],
@@ -228,7 +240,7 @@ export class DataPathLab {
     for (const [ifindex, d] of this.defaultDevs()) this.setDev(ifindex, d);
     const fdb = this.sharedFd('ss_fdb');
     for (const e of native.mapDump(fdb)) native.mapDelete(fdb, e.key);
-    this.fdbGen().bump();
+    this.mirrorGen().bump();
     for (const [m, v] of this.defaultFdb()) this.setFdb(m, v);
     native.inNetns(this.ns, () => {
       for (const ifindex of [this.ifx.p1, this.ifx.p2, this.ifx.r1]) native.devmapSet(this.sharedFd('ss_tx_ports'), ifindex, ifindex);
@@ -250,15 +262,18 @@ export class DataPathLab {
     this.heartbeat(true);
   }
 
-  setDev(ifindex: number, d: DevValue): void {
+  // Like the controller (deployer/datapath.ts): every mirror change (ss_devs, ss_fdb) bumps
+  // ss_mirror_gen, unless a test asks it not to.
+  setDev(ifindex: number, d: DevValue, opts: { bump?: boolean } = {}): void {
     this.devs.set(ifindex, d);
     native.mapUpdate(this.sharedFd('ss_devs'), u32Key(ifindex), encodeDev(d));
+    if (opts.bump !== false) this.mirrorGen().bump();
   }
 
-  patchDev(ifindex: number, patch: Partial<DevValue>): void {
+  patchDev(ifindex: number, patch: Partial<DevValue>, opts: { bump?: boolean } = {}): void {
     const cur = this.devs.get(ifindex);
     if (!cur) throw new Error(`no dev ${ifindex}`);
-    this.setDev(ifindex, { ...cur, ...patch });
+    this.setDev(ifindex, { ...cur, ...patch }, opts);
   }
 
   delDev(ifindex: number): void {
@@ -268,16 +283,16 @@ export class DataPathLab {
 
   private zeroDev(ifindex: number): void {
     native.mapUpdate(this.sharedFd('ss_devs'), u32Key(ifindex), Buffer.alloc(20));
+    this.mirrorGen().bump();
   }
 
-  // Like the controller (deployer/datapath.ts): every mirror change bumps ss_fdb_gen.
   setFdb(macAddr: string, v: FdbValue, opts: { bump?: boolean } = {}): void {
     native.mapUpdate(this.sharedFd('ss_fdb'), encodeFdbKey({ bridgeIfindex: this.ifx.br0, mac: macAddr, vlan: 0 }), encodeFdbValue(v));
-    if (opts.bump !== false) this.fdbGen().bump();
+    if (opts.bump !== false) this.mirrorGen().bump();
   }
 
-  fdbGen(): FdbGeneration {
-    return new FdbGeneration(native, this.sharedFd('ss_fdb_gen'));
+  mirrorGen(): MirrorGeneration {
+    return new MirrorGeneration(native, this.sharedFd('ss_mirror_gen'));
   }
 
   getFdb(macAddr: string): Buffer | null {
@@ -286,7 +301,7 @@ export class DataPathLab {
 
   delFdb(macAddr: string): void {
     native.mapDelete(this.sharedFd('ss_fdb'), encodeFdbKey({ bridgeIfindex: this.ifx.br0, mac: macAddr, vlan: 0 }));
-    this.fdbGen().bump();
+    this.mirrorGen().bump();
   }
 
   delTx(ifindex: number): void {
@@ -309,24 +324,23 @@ export class DataPathLab {
     this.lab.sysctl(this.ns, key, value);
   }
 
-  // cpu: run pinned there (per-CPU state such as l2-bridge's source memo).
+  // cpu: run pinned there (per-CPU state such as l2-bridge's flow cache).
   run(chain: ChainName, ingressIfindex: number, frame: Buffer, cpu?: number): TestRunResult {
     const fd = this.entryFd(chain);
     return native.inNetns(this.ns, () => native.testRun(fd, { data: frame, ingressIfindex, ...(cpu === undefined ? {} : { cpu }) }));
   }
 
-  // l2-bridge's source memo of a chain's device slot, as CPU `cpu` sees it.
-  srcMemo(chain: ChainName, cpu: number): { fdbGen: bigint; checkedNs: bigint; inIf: number; bridge: number; mac: string } {
-    const v = native.mapLookup(this.sharedFd('ss_l2_src_memo'), u32Key(DEV_SLOT[chain]));
-    if (!v) throw new Error('no ss_l2_src_memo entry');
-    const o = cpu * 32; // per-CPU values, 32 bytes each
-    return {
-      fdbGen: v.readBigUInt64LE(o),
-      checkedNs: v.readBigUInt64LE(o + 8),
-      inIf: v.readUInt32LE(o + 16),
-      bridge: v.readUInt32LE(o + 20),
-      mac: macAt(v, o + 24),
-    };
+  // l2-bridge's flow cache entries for frames from `src` to `dst` entering `inIf`, as CPU
+  // `cpu` sees them (at most one, in the slot the FPM's hash picks; found by scanning).
+  l2Flows(cpu: number, inIf: number, dst: string, src: string): Array<{ gen: bigint; stamp: bigint; outIf: number; outMtu: number }> {
+    const size = 40; // struct ss_l2_flow
+    const found: Array<{ gen: bigint; stamp: bigint; outIf: number; outMtu: number }> = [];
+    for (const { value } of native.mapDump(this.sharedFd('ss_l2_flows'))) {
+      const o = cpu * size;
+      if (macAt(value, o) !== dst || macAt(value, o + 6) !== src || value.readUInt32LE(o + 12) !== inIf) continue;
+      found.push({ gen: value.readBigUInt64LE(o + 16), stamp: value.readBigUInt64LE(o + 24), outIf: value.readUInt32LE(o + 32), outMtu: value.readUInt32LE(o + 36) });
+    }
+    return found;
   }
 
   // Many frames in one namespace switch; for the fuzzer.

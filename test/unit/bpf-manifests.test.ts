@@ -70,6 +70,14 @@ function emitted(m: FpmManifest): Set<string> {
     if (name) out.add(name);
   }
   if (/\bss_next\(/.test(src)) ['end_of_chain', 'tailcall_miss'].forEach((n) => out.add(n));
+  // The parser's own reasons, wherever it runs: in parse, or folded into an inline_parse FPM.
+  if (/\bss_parse_frame\(|\bss_pkt_begin\(/.test(src)) {
+    const parser = fs.readFileSync(path.join(repoRoot, 'bpf', 'include', 'ss_parse_frame.h'), 'utf8');
+    for (const x of parser.matchAll(/\b(SS_P_[A-Z0-9_]+)\b/g)) {
+      const name = ids.get(x[1]);
+      if (name) out.add(name);
+    }
+  }
   if (/\bss_pkt_get\(/.test(src)) out.add('other');
   return out;
 }
@@ -91,6 +99,12 @@ for (const m of manifests.values()) {
       for (const k of m.knobs) values[k.name] = k.default;
       tt.doesNotThrow(() => obj.setRodata(values), 'every knob is a .rodata variable');
       tt.throws(() => obj.setRodata({ cfg_no_such_knob: 1 }), 'unknown knobs are refused');
+      if (m.inlineParse) {
+        // What the deployer sets when it folds parse in (deployer/generation.ts, programStages).
+        const folded: Record<string, number | boolean> = { ss_self_parse: true };
+        for (const k of library.get('parse')!.knobs) folded[`parse_${k.name}`] = k.default;
+        tt.doesNotThrow(() => obj.setRodata(folded), 'inline_parse: ss_self_parse and every parse knob as parse_<knob>');
+      }
     } finally {
       obj.close();
     }
@@ -135,6 +149,21 @@ t.test('every FPM passes the verifier under every knob combination', async (tt) 
         const err = loads(m.object, rodata);
         tt.equal(err, null, `${m.name} ${JSON.stringify(rodata)}`);
       }
+    }
+  }
+});
+
+t.test('an inline_parse FPM passes the verifier with parse folded in, under every parse knob combination', async (tt) => {
+  const parseBools = library.get('parse')!.knobs.filter((k) => k.type === 'bool').map((k) => `parse_${k.name}`);
+  for (const m of manifests.values()) {
+    if (!m.inlineParse) continue;
+    const own = m.knobs.filter((k) => k.type === 'bool').map((k) => k.name);
+    const bools = [...own, ...parseBools];
+    for (let mask = 0; mask < 1 << bools.length; mask++) {
+      const rodata: Record<string, number | boolean> = { ss_dev_slot: 255, ss_next_slot: SS_SLOT_NONE, ss_self_parse: true };
+      bools.forEach((k, i) => (rodata[k] = (mask & (1 << i)) !== 0));
+      const err = loads(m.object, rodata);
+      tt.equal(err, null, `${m.name} ${JSON.stringify(rodata)}`);
     }
   }
 });

@@ -1,11 +1,12 @@
 import type { NativeAddon } from '../native/types';
 import { u32Key } from './layout';
 
-// The FDB mirror's generation (ss_fdb_gen). l2-bridge remembers, per port and CPU, the last
-// source MAC the mirror confirmed on that port, and trusts that memo only while this value
-// is unchanged. So every change to ss_fdb must be followed by bump(): a moved or deleted
-// source then reaches the kernel on its next frame, as it would without the memo.
-export class FdbGeneration {
+// The mirrors' generation (ss_mirror_gen). l2-bridge caches, per CPU, the port-level verdict
+// of recently bridged flows, and trusts an entry only while this value is what it was when
+// the entry was filled. So every change to ss_fdb or ss_devs must be followed by bump(): a
+// moved source, a deleted entry or a port that stops forwarding then decides the flow's next
+// frame, as it would without the cache.
+export class MirrorGeneration {
   private value: bigint;
 
   constructor(
