@@ -121,7 +121,7 @@ struct {
  * vendor's prefix) still spread over the whole table. */
 static __always_inline __u32 flow_slot(const __u8 *hdr, __u32 in_if)
 {
-	__u64 x = *(const __u64 *)hdr ^ ((__u64)ss_load32(hdr + 8) << 24) ^ ((__u64)in_if << 40);
+	__u64 x = ss_load64(hdr) ^ ((__u64)ss_load32(hdr + 8) << 24) ^ ((__u64)in_if << 40);
 
 	x *= 0x9e3779b97f4a7c15ULL;
 	x ^= x >> 32;
@@ -133,7 +133,7 @@ static __always_inline int flow_match(const struct ss_l2_flow *fl, const __u8 *h
 				      __u64 gen, __u64 now)
 {
 	return fl->gen == gen && fl->in_if == in_if &&
-	       *(const __u64 *)fl->macs == *(const __u64 *)hdr &&
+	       ss_load64(fl->macs) == ss_load64(hdr) &&
 	       ss_load32(fl->macs + 8) == ss_load32(hdr + 8) && now - fl->stamp < FLOW_TTL_JIFFIES;
 }
 
@@ -245,7 +245,7 @@ int ss_fpm_l2_bridge(struct xdp_md *ctx)
 		return ss_pass(ctx, SS_P_EGRESS_NOT_TX);
 	out_mtu = out->mtu;
 	if (fl) {
-		*(__u64 *)fl->macs = *(const __u64 *)data;
+		*(__u64 *)fl->macs = ss_load64(data);
 		*(__u32 *)(fl->macs + 8) = ss_load32(data + 8);
 		fl->in_if = in_if;
 		fl->gen = gen;

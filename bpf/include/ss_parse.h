@@ -49,6 +49,11 @@ static __always_inline int ss_mac_is_group(const __u8 *mac)
  * pointer compiles to one load per byte for the BPF target; a word load is one
  * instruction, and x86-64 (the target these objects are built for) loads unaligned
  * words at full speed, so the verifier allows them in packets. */
+static __always_inline __u64 ss_load64(const __u8 *p)
+{
+	return *(const __u64 *)p;
+}
+
 static __always_inline __u32 ss_load32(const __u8 *p)
 {
 	return *(const __u32 *)p;

@@ -14,6 +14,8 @@ import { bpfObjectPath } from '../../controller/util/paths';
 import { LocalAddressSync } from '../../controller/deployer/local-addrs';
 import { MirrorGeneration } from '../../controller/deployer/mirror-generation';
 import { macAt } from '../../controller/model/addr';
+import { loadManifests } from '../../controller/assembler/manifest';
+import { programStages } from '../../controller/deployer/generation';
 import { Lab } from '../lab';
 
 export const MAC = {
@@ -48,9 +50,9 @@ const L3 = 'fpm/l3_router.bpf.o';
 // gw: a bridge port of a routing gateway; router: a plain routed port (source check against
 // ss_local_v4); routerFib: the same with a reverse FIB lookup; bridge: a pure switch port
 // (no parser); bridgeNf: the same under br_netfilter; bridgeSup: with ARP/ND suppression;
-// nop: parse and one hop that hands on to nothing. *Fold: the deployer's form of gw,
-// router and routerFib, with parse folded into l3-router (parse_<knob>: parse's knobs).
-const selfParse = (l4: boolean) => ({ ss_self_parse: true, parse_cfg_ipv4: true, parse_cfg_ipv6: true, parse_cfg_l4: l4 });
+// nop: parse and one hop that hands on to nothing. *Fold: gw, router and routerFib in the
+// assembler's order (parse right before l3-router), loaded the way the deployer loads them:
+// through programStages, which folds parse into l3-router.
 const CHAINS: Record<PlainChain, Stage[]> = {
   gw: [
     { object: PARSE, program: 'ss_fpm_parse', knobs: { cfg_ipv4: true, cfg_ipv6: true, cfg_l4: true } },
@@ -68,10 +70,17 @@ const CHAINS: Record<PlainChain, Stage[]> = {
   ],
   gwFold: [
     { object: L2, program: 'ss_fpm_l2_bridge', knobs: { cfg_local_next: true } },
-    { object: L3, program: 'ss_fpm_l3_router', knobs: { cfg_ipv4: true, cfg_ipv6: true, cfg_src_check: 1, ...selfParse(true) } },
+    { object: PARSE, program: 'ss_fpm_parse', knobs: { cfg_ipv4: true, cfg_ipv6: true, cfg_l4: true } },
+    { object: L3, program: 'ss_fpm_l3_router', knobs: { cfg_ipv4: true, cfg_ipv6: true, cfg_src_check: 1 } },
   ],
-  routerFold: [{ object: L3, program: 'ss_fpm_l3_router', knobs: { cfg_ipv4: true, cfg_ipv6: true, cfg_src_check: 1, ...selfParse(false) } }],
-  routerFibFold: [{ object: L3, program: 'ss_fpm_l3_router', knobs: { cfg_ipv4: true, cfg_ipv6: true, cfg_src_check: 2, ...selfParse(false) } }],
+  routerFold: [
+    { object: PARSE, program: 'ss_fpm_parse', knobs: { cfg_ipv4: true, cfg_ipv6: true, cfg_l4: false } },
+    { object: L3, program: 'ss_fpm_l3_router', knobs: { cfg_ipv4: true, cfg_ipv6: true, cfg_src_check: 1 } },
+  ],
+  routerFibFold: [
+    { object: PARSE, program: 'ss_fpm_parse', knobs: { cfg_ipv4: true, cfg_ipv6: true, cfg_l4: false } },
+    { object: L3, program: 'ss_fpm_l3_router', knobs: { cfg_ipv4: true, cfg_ipv6: true, cfg_src_check: 2 } },
+  ],
   bridge: [{ object: L2, program: 'ss_fpm_l2_bridge', knobs: { cfg_local_next: false } }],
   // A switch port whose bridge hands IP to iptables (br_netfilter).
   bridgeNf: [{ object: L2, program: 'ss_fpm_l2_bridge', knobs: { cfg_local_next: false, cfg_brnf_ipv4: true, cfg_brnf_ipv6: true, cfg_brnf_arp: true } }],
@@ -82,6 +91,19 @@ const CHAINS: Record<PlainChain, Stage[]> = {
     { object: 'fpm/nop.bpf.o', program: 'ss_fpm_nop', knobs: {} },
   ],
 };
+
+// What the deployer loads for a chain (controller/deployer/generation.ts).
+function deployerStages(stages: Stage[]): Stage[] {
+  const manifests = loadManifests();
+  const byObject = new Map([...manifests.values()].map((m) => [m.object, m]));
+  const name = (s: Stage): string => byObject.get(s.object)?.name ?? s.object;
+  const progs = programStages(stages.map((s) => ({ name: name(s), knobs: s.knobs })), manifests);
+  if (progs.length === stages.length) throw new Error('programStages folded nothing: the *Fold chains would test the unfolded form');
+  return progs.map((p) => {
+    const m = manifests.get(p.fpm)!;
+    return { object: m.object, program: m.program, knobs: p.rodata };
+  });
+}
 
 export class DataPathLab {
   readonly lab: Lab;
@@ -174,7 +196,9 @@ export class DataPathLab {
   }
 
   private loadAll(): void {
-    for (const [name, stages] of Object.entries(CHAINS) as Array<[PlainChain, Stage[]]>) {
+    const folded = new Set(Object.values(FOLDED));
+    for (const [name, plain] of Object.entries(CHAINS) as Array<[PlainChain, Stage[]]>) {
+      const stages = folded.has(name) ? deployerStages(plain) : plain;
       const chainFd = native.mapCreate(BPF_MAP_TYPE.PROG_ARRAY, 4, 4, SS_MAX_CHAIN, 'ss_chain');
       const progs: number[] = [];
       this.chains.set(name, { fd: chainFd, progs });
