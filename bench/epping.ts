@@ -1,9 +1,9 @@
-// The latency monitor's throughput cost: the router pipeline with epping off, on with the
-// default 100 ms per-flow sampling, and on without a rate limit, over 1/100/1000 TCP flows
-// whose every segment carries a fresh TSval (the injector stamps it). Linux is measured too.
+// The latency monitor's throughput cost: the router or bridge pipeline with epping off, on
+// with the default 100 ms per-flow sampling, and on without a rate limit, over 1/100/1000 TCP
+// flows whose every segment carries a fresh TSval (the injector stamps it). Linux is measured too.
 import { Lab } from '../test/lab';
 import type { BenchContext, ScenarioResult } from './context';
-import { BPFFS_ROOT, setupRouter } from './forwarding';
+import { BPFFS_ROOT, setupBridge, setupRouter, type FwdSetup } from './forwarding';
 import { BenchPipeline } from './pipeline';
 import { buildFrame, flowSet, tsvalOffset } from './frames';
 import { interleave, type Variant } from './interleave';
@@ -11,6 +11,7 @@ import { DeliveryCounter, Injector, type Sample } from './probe';
 import { ratio, round, spread, type Spread } from './stats';
 import { native } from '../controller/native';
 import { readMonitorCounters } from '../controller/epping';
+import type { DeviceRole } from '../controller/assembler/plan';
 
 export const EPPING_FRAME = 96; // TCP + timestamps + 30 bytes of payload (a data segment)
 
@@ -29,22 +30,47 @@ function mpps(s: Sample[]): Spread {
   return { median: round(sp.median, 4)!, min: round(sp.min, 4)!, max: round(sp.max, 4)!, samples: sp.samples.map((x) => round(x, 4)!) };
 }
 
-export async function runEpping(ctx: BenchContext, flows: number): Promise<ScenarioResult> {
+export type EppingPipeline = 'router' | 'bridge';
+
+// The monitor counters a run reports: what it did with the frames, and whether it kept up.
+const DID = ['packets', 'timestamps', 'rate_limited', 'ts_map_full', 'flows_opened', 'ringbuf_drops'] as const;
+
+// The role the daemon gives the ingress port, as the bench's own pipelines must repeat it:
+// the router's source check, the bridge's br_netfilter knobs (this machine may have it on).
+async function ingressRole(s: FwdSetup, kind: EppingPipeline): Promise<DeviceRole> {
+  const p = await s.daemon.get<{ pipelines: Array<{ ifname: string; knobs?: Record<string, Record<string, number | boolean>> }> }>('/v1/pipelines');
+  const knobs = p.pipelines.find((x) => x.ifname === s.ingressIfname)?.knobs ?? {};
+  const base = { ifname: s.ingressIfname, ifindex: s.run.ingressIfindex, epping: false };
+  if (kind === 'router') {
+    const src = knobs['l3-router']?.cfg_src_check;
+    return { ...base, l2Bridge: null, l3: { v4: true, v6: true }, srcCheck: typeof src === 'number' ? src : 1 };
+  }
+  const b = knobs['l2-bridge'] ?? {};
+  if (!s.bridge) throw new Error('bridge setup without a bridge');
+  return {
+    ...base,
+    l2Bridge: s.bridge,
+    l3: { v4: false, v6: false },
+    brnf: { v4: b.cfg_brnf_ipv4 === true, v6: b.cfg_brnf_ipv6 === true, arp: b.cfg_brnf_arp === true },
+  };
+}
+
+export async function runEpping(ctx: BenchContext, flows: number, kind: EppingPipeline = 'router'): Promise<ScenarioResult> {
   const lab = new Lab();
   ctx.defer(() => lab.destroy());
   // The daemon runs with epping on (it creates and drains the monitor's maps); the three
   // pipelines are loaded next to it with the deployer's classes, since one daemon runs one
   // epping configuration and the variants must be measured side by side.
-  const s = await setupRouter(ctx, lab, 4, { epping: { enabled: true } });
+  const eppingOn = { epping: { enabled: true } };
+  const s = kind === 'router' ? await setupRouter(ctx, lab, 4, eppingOn) : await setupBridge(ctx, lab, flows, eppingOn);
   const base = { ...s.base, proto: 'tcp' as const, length: EPPING_FRAME };
   const counter = new DeliveryCounter(s.counterNs, s.counterIf, 'tcp', base.dport);
   ctx.defer(() => counter.close());
   const frames = flowSet(base, flows, s.vary).map(buildFrame);
   const inj = new Injector({ frames, tsvalOffset: tsvalOffset(base) });
   ctx.defer(() => inj.close());
-  // srcCheck as the daemon picks it for this lab (rp_filter off, no custom rules): one
-  // ss_local_v4 lookup, so "off" is the router pipeline the daemon itself runs.
-  const role = { ifname: s.ingressIfname, ifindex: s.run.ingressIfindex, l2Bridge: null, l3: { v4: true, v6: true }, epping: false, srcCheck: 1 };
+  // "off" is the pipeline the daemon itself runs on the port, minus the monitor.
+  const role = await ingressRole(s, kind);
   const load = (epping: boolean, rateLimitMs: number, id: number): BenchPipeline => {
     const p = BenchPipeline.load(BPFFS_ROOT, s.run.netns, { ...role, epping }, new Map([['latency-monitor', { cfg_rate_limit_ms: rateLimitMs }]]), 1_000_000 + id);
     ctx.defer(() => p.close());
@@ -58,6 +84,7 @@ export async function runEpping(ctx: BenchContext, flows: number): Promise<Scena
   // stored, rate-limited, refused because the timestamp map was full).
   const statsFd = pSampled.mapFd('ss_ep_stats');
   const did: Record<string, Record<string, number>> = { sampled: {}, unlimited: {} };
+  const sent: Record<string, number> = { sampled: 0, unlimited: 0 };
   let before: Record<string, number> = {};
   const monitored = (name: 'sampled' | 'unlimited', p: BenchPipeline): Variant => ({
     name,
@@ -68,7 +95,8 @@ export async function runEpping(ctx: BenchContext, flows: number): Promise<Scena
     },
     finish: () => {
       const after = readMonitorCounters(native, statsFd);
-      for (const k of ['packets', 'timestamps', 'rate_limited', 'ts_map_full', 'flows_opened']) did[name][k] = (did[name][k] ?? 0) + (after[k] - (before[k] ?? 0));
+      for (const k of DID) did[name][k] = (did[name][k] ?? 0) + ((after[k] ?? 0) - (before[k] ?? 0));
+      sent[name] += ctx.frames;
     },
   });
   const variants: Variant[] = [
@@ -77,15 +105,19 @@ export async function runEpping(ctx: BenchContext, flows: number): Promise<Scena
     monitored('sampled', pSampled),
     monitored('unlimited', pUnl),
   ];
-  ctx.log(`epping-${flows}: ${EPPING_FRAME}-byte TCP segments with timestamps, ${flows} flow(s)`);
+  const name = kind === 'router' ? `epping-${flows}` : `epping-bridge-${flows}`;
+  ctx.log(`${name}: ${EPPING_FRAME}-byte TCP segments with timestamps, ${flows} flow(s), ${kind} pipeline`);
   const res = await interleave(ctx, inj, counter, s.run, variants, `${flows}fl`);
   const lin = mpps(res.get('linux')!);
   const off = mpps(res.get('off')!);
   const sampled = mpps(res.get('sampled')!);
   const unl = mpps(res.get('unlimited')!);
   const cost = (on: number): number | null => round(off.median > 0 ? ((off.median - on) / off.median) * 100 : null, 1);
+  // The monitor's own time per frame: the same in any pipeline, where the cost in % is not.
+  const nsPerFrame = (on: number): number | null => round(on > 0 && off.median > 0 ? 1000 / on - 1000 / off.median : null, 1);
   return {
-    scenario: `epping-${flows}`,
+    scenario: name,
+    pipeline: kind,
     linux_mpps: lin.median,
     slipstream_mpps: sampled.median,
     reference_mpps: off.median,
@@ -100,14 +132,19 @@ export async function runEpping(ctx: BenchContext, flows: number): Promise<Scena
     epping_unlimited_mpps: unl.median,
     cost_sampled_pct: cost(sampled.median),
     cost_unlimited_pct: cost(unl.median),
+    monitor_ns_sampled: nsPerFrame(sampled.median),
+    monitor_ns_unlimited: nsPerFrame(unl.median),
     linux: lin,
     off,
     sampled,
     unlimited: unl,
     monitor_sampled: did.sampled,
     monitor_unlimited: did.unlimited,
+    // Every frame injected into a monitored pipeline must have been inspected by the monitor.
+    monitor_missed: { sampled: sent.sampled - (did.sampled.packets ?? 0), unlimited: sent.unlimited - (did.unlimited.packets ?? 0) },
+    ringbuf_drops: (did.sampled.ringbuf_drops ?? 0) + (did.unlimited.ringbuf_drops ?? 0),
     pipeline_off: pOff.programs.join(' > '),
     pipeline_on: pSampled.programs.join(' > '),
-    note: 'slipstream_mpps = router pipeline with epping on (100 ms sampling); reference_mpps = the same pipeline with epping off',
+    note: `slipstream_mpps = ${kind} pipeline with epping on (100 ms sampling); reference_mpps = the same pipeline with epping off`,
   };
 }

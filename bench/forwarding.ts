@@ -42,6 +42,7 @@ export interface FwdSetup {
   daemon: DaemonHandle;
   ingressIfname: string;
   egressIfnames: string[];
+  bridge?: string; // the accelerated bridge the ingress port belongs to (bridge scenarios)
 }
 
 export const daemonConfig = { heartbeat: { interval_ms: 200, timeout_ms: 5000 } };
@@ -77,7 +78,7 @@ function batch(lab: Lab, ns: string, tool: 'ip' | 'bridge', lines: string[]): vo
   if (lines.length) lab.exec(ns, [tool, '-force', '-batch', '-'], lines.join('\n') + '\n');
 }
 
-export async function setupBridge(ctx: BenchContext, lab: Lab, maxFlows: number): Promise<FwdSetup> {
+export async function setupBridge(ctx: BenchContext, lab: Lab, maxFlows: number, daemonExtra: Record<string, unknown> = {}): Promise<FwdSetup> {
   const topo = bridgeLab(lab, { hosts: 2 });
   const [h1, h2] = topo.hosts;
   const [p1, p2] = topo.ports;
@@ -89,7 +90,7 @@ export async function setupBridge(ctx: BenchContext, lab: Lab, maxFlows: number)
   ctx.defer(() => ref.close());
   native.mapUpdate(ref.map('ref_l2_fdb'), refMacKey(h2.mac), u32(p2.ifindex));
   native.inNetns(topo.sw, () => native.devmapSet(ref.map('ref_l2_tx'), p2.ifindex, p2.ifindex));
-  const { d } = await startBenchDaemon(ctx, topo.sw, p1.ifname, 'l2-bridge');
+  const { d } = await startBenchDaemon(ctx, topo.sw, p1.ifname, 'l2-bridge', daemonExtra);
   const fd = rootProgFd(topo.sw, p1.ifindex);
   ctx.defer(() => native.closeFd(fd));
   return {
@@ -103,6 +104,7 @@ export async function setupBridge(ctx: BenchContext, lab: Lab, maxFlows: number)
     daemon: d,
     ingressIfname: p1.ifname,
     egressIfnames: [p2.ifname],
+    bridge: topo.bridge.ifname,
   };
 }
 

@@ -35,7 +35,13 @@ export const SCENARIOS: Scenario[] = [
     name: `epping-${flows}`,
     description: `router pipeline with the latency monitor off vs on (100 ms sampling, unlimited), ${flows} TCP flow(s)`,
     available: true,
-    run: (ctx) => runEpping(ctx, flows),
+    run: (ctx) => runEpping(ctx, flows, 'router'),
+  })),
+  ...[1, 100, 1000].map((flows): Scenario => ({
+    name: `epping-bridge-${flows}`,
+    description: `bridge pipeline with the latency monitor off vs on (100 ms sampling, unlimited), ${flows} TCP flow(s)`,
+    available: true,
+    run: (ctx) => runEpping(ctx, flows, 'bridge'),
   })),
   {
     name: 'tailcall-hops',

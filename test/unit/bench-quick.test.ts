@@ -27,7 +27,7 @@ t.test('quick scenarios produce numbers', { skip: root ? false : 'needs root' },
   const opts = { ...parseBenchArgs(['--quick']), frames: 20_000 };
   const logs: string[] = [];
   const before = fs.existsSync('/var/run/netns') ? fs.readdirSync('/var/run/netns').length : 0;
-  for (const name of ['router-v4', 'tailcall-hops']) {
+  for (const name of ['router-v4', 'tailcall-hops', 'epping-bridge-100']) {
     const s = SCENARIOS.find((x) => x.name === name)!;
     const r = await runScenario(s, opts, (m) => logs.push(m));
     t.equal(r.scenario, name);
@@ -39,6 +39,15 @@ t.test('quick scenarios produce numbers', { skip: root ? false : 'needs root' },
       t.ok(positive(r.speedup_vs_linux) && positive(r.fraction_of_reference), 'ratios');
       const c = (r.cases as Array<{ slipstream_delivered_fraction: number }>)[0];
       t.ok(c.slipstream_delivered_fraction > 0, 'the slipstream pipeline delivered frames');
+    } else if (name === 'epping-bridge-100') {
+      t.equal(r.pipeline_off, 'l2-bridge', 'off: the bridge pipeline the daemon runs');
+      t.match(r.pipeline_on, /latency-monitor.*> l2-bridge/, 'on: the monitor runs before l2-bridge');
+      t.ok(positive(r.epping_off_mpps) && positive(r.epping_sampled_mpps) && positive(r.epping_unlimited_mpps), 'three rates');
+      t.same(r.monitor_missed, { sampled: 0, unlimited: 0 }, 'the monitor inspected every injected frame');
+      const did = r.monitor_sampled as Record<string, number>;
+      t.equal(did.packets, opts.frames, 'one run of 20000 frames, each counted once');
+      t.equal(did.flows_opened, 100, 'one flow per source');
+      t.equal(r.ringbuf_drops, 0, 'no ring-buffer drops');
     } else {
       t.ok(typeof r.ns_per_hop === 'number' && Number.isFinite(r.ns_per_hop), `ns per hop ${r.ns_per_hop}`);
       t.equal((r.points as unknown[]).length, 4);
