@@ -48,30 +48,23 @@ static __always_inline __u32 fib_reason(long rc)
 
 /* Marks the next hop the FIB answered with (ipv4_dst/ipv6_dst now hold the gateway, or
  * the destination itself when it is on-link) as used; see ss_nh_used. */
-static __always_inline void note_next_hop(const struct bpf_fib_lookup *f, __u32 nh_if)
+static __always_inline void note_next_hop(const struct bpf_fib_lookup *f, __u32 nh_if, int v4)
 {
-	__u32 w0 = f->family == SS_AF_INET ? f->ipv4_dst : f->ipv6_dst[0];
-	__u32 w1 = f->family == SS_AF_INET ? 0 : f->ipv6_dst[1] ^ f->ipv6_dst[2] ^ f->ipv6_dst[3];
-	__u32 slot = ((w0 ^ w1) * 0x9e3779b1U ^ nh_if) & (SS_NH_SLOTS - 1);
-	struct ss_nh_use *u = bpf_map_lookup_elem(&ss_nh_used, &slot);
-	__u32 a[4], have[4];
+	__u32 zero = 0, bit;
+	struct ss_nh_marks *m = bpf_map_lookup_elem(&ss_nh_used, &zero);
+	__u64 *w, mask;
 
-	if (!u)
+	if (!m)
 		return;
-	if (f->family == SS_AF_INET) {
-		a[0] = f->ipv4_dst;
-		a[1] = a[2] = a[3] = 0;
-	} else {
-		__builtin_memcpy(a, f->ipv6_dst, 16);
-	}
-	__builtin_memcpy(have, u->addr, 16);
-	if (u->used && u->ifindex == nh_if && u->family == f->family &&
-	    !((a[0] ^ have[0]) | (a[1] ^ have[1]) | (a[2] ^ have[2]) | (a[3] ^ have[3])))
-		return;
-	__builtin_memcpy(u->addr, a, 16);
-	u->ifindex = nh_if;
-	u->family = f->family;
-	u->used = 1;
+	if (v4)
+		bit = ss_nh_bit(f->ipv4_dst, 0, 0, 0, nh_if);
+	else
+		bit = ss_nh_bit(f->ipv6_dst[0], f->ipv6_dst[1], f->ipv6_dst[2], f->ipv6_dst[3], nh_if);
+	w = &m->word[(bit >> 6) & (SS_NH_BITS / 64 - 1)];
+	mask = 1ULL << (bit & 63);
+	/* Read first: the line stays clean while the bit is already set. */
+	if (!(*w & mask))
+		*w |= mask;
 }
 
 /* Could the source be one of the box's addresses? Only then is ss_local_v4 asked. */
@@ -339,7 +332,7 @@ int ss_fpm_l3_router(struct xdp_md *ctx)
 		return ss_pass(ctx, SS_P_MALFORMED);
 	__builtin_memcpy(eth->h_dest, f.dmac, 6);
 	__builtin_memcpy(eth->h_source, f.smac, 6);
-	note_next_hop(&f, nh_if);
+	note_next_hop(&f, nh_if, v4 && cfg_ipv4);
 	ss_count(SS_C_FAST_L3, len);
 	return XDP_REDIRECT;
 }

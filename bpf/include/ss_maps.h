@@ -151,25 +151,36 @@ static __always_inline __u32 ss_local_v4_bit(__be32 a)
 
 /* Next hops l3-router forwarded to: the kernel never transmits through those neighbour
  * entries, so it would neither verify a STALE one (DELAY, PROBE) nor see it used. Per CPU,
- * one slot per (device, address) hash; the controller collects and clears the marks every
- * refresh interval and sends RTM_NEWNEIGH with NTF_USE for each, as a transmit would do
- * (neigh_event_send). A mark lost to a slot collision waits for the next packet. */
-#define SS_NH_SLOTS 1024
+ * a bitmap: l3-router sets bit ss_nh_bit() of each (device, address) it forwards to. Every
+ * refresh interval the controller ORs the CPUs' bitmaps, clears them, and sends
+ * RTM_NEWNEIGH with NTF_USE, as a transmit would do (neigh_event_send), for each entry of
+ * its neighbour table whose bit is set (controller/deployer/neigh-refresh.ts mirrors the
+ * bit function). One bit costs a packet far less than a slot holding the address: a
+ * neighbour sharing its bit with a used one gets a needless NTF_USE, nothing worse. */
+#define SS_NH_BITS 8192
 
-struct ss_nh_use {
-	__u8  addr[16];		/* IPv4 in the first 4 bytes */
-	__u32 ifindex;		/* the neighbour's device (a bridge when routed into one) */
-	__u8  family;		/* SS_AF_INET/SS_AF_INET6 values: 2, 10 */
-	__u8  used;
-	__u16 pad;
+struct ss_nh_marks {
+	__u64 word[SS_NH_BITS / 64];
 };
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, SS_NH_SLOTS);
+	__uint(max_entries, 1);
 	__type(key, __u32);
-	__type(value, struct ss_nh_use);
+	__type(value, struct ss_nh_marks);
 } ss_nh_used SEC(".maps");
+
+/* Address words as loaded from the packet or the FIB result (network order bytes in
+ * host-order loads; IPv4 in a[0], the rest 0) and the neighbour's device. */
+static __always_inline __u32 ss_nh_bit(__u32 a0, __u32 a1, __u32 a2, __u32 a3, __u32 ifindex)
+{
+	__u32 h = a0 * 0x9e3779b1U ^ a1 * 0x85ebca77U ^ a2 * 0xc2b2ae3dU ^ a3 * 0x27d4eb2fU ^
+		  ifindex * 0x165667b1U;
+
+	h ^= h >> 15;
+	h *= 0x2c1b3c6dU;
+	return h >> 19;		/* 13 bits: SS_NH_BITS */
+}
 
 /* Redirect targets: key and value are the egress ifindex. */
 struct {

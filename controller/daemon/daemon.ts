@@ -113,6 +113,7 @@ export class Daemon implements DaemonView {
       fdbRefreshMs: c.fdb_refresh_ms,
       mapSizes: () => eppingMapSizes(this.cfg.epping),
       sendNetlink: (b) => this.nlSend?.(b),
+      neighbours: () => this.intro?.model.neighbours.values() ?? [],
     });
     // Programs an earlier daemon attached are ours, not "someone else's XDP".
     for (const id of this.deployer.pinnedRootProgIds()) this.owned.add(id);

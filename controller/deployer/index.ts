@@ -10,7 +10,7 @@ import { DatapathSync, type DpDevice, type DpFdb } from './datapath';
 import { LocalAddressSync } from './local-addrs';
 import { DevicePipeline, type ModePreference } from './device';
 import { fdbUseMessage } from './fdb-refresh';
-import { collectNextHops, NH_USE_SIZE, neighUseMessage } from './neigh-refresh';
+import { mergeMarks, NH_MARKS_SIZE, neighUseMessage, usedNextHops, type NeighbourEntry } from './neigh-refresh';
 import { Generation, LoadError } from './generation';
 import { encodeHeartbeat, SS_MAX_DEVS, u32Key } from './layout';
 import { PinLayout } from './pins';
@@ -30,6 +30,8 @@ export interface DeployerOptions {
   mapSizes?: () => Record<string, number>;
   // Sends raw rtnetlink requests (FDB refresh); null disables the refresh.
   sendNetlink: ((msg: Buffer) => void) | null;
+  // The kernel's neighbour table, for the next-hop refresh; absent, next hops are not refreshed.
+  neighbours?: () => Iterable<NeighbourEntry>;
 }
 
 export interface SwapEvent {
@@ -244,14 +246,14 @@ export class Deployer extends EventEmitter {
   // through the kernel would have told the neighbour table (see neigh-refresh.ts).
   private refreshNeighbours(): void {
     const fd = this.shared.fd('ss_nh_used');
-    if (fd === undefined) return;
+    if (fd === undefined || !this.opts.neighbours) return;
     try {
       const ncpu = this.native.numPossibleCpus();
-      const { used, slots } = collectNextHops(this.native.mapDump(fd), ncpu);
-      if (slots.length) {
-        const zero = Buffer.alloc(Math.ceil(NH_USE_SIZE / 8) * 8 * ncpu);
-        this.native.mapUpdateBatch(fd, slots.map(u32Key), slots.map(() => zero));
-      }
+      const value = this.native.mapLookup(fd, u32Key(0));
+      if (!value || value.every((b) => b === 0)) return;
+      // A bit set between the read and the clear is lost; the next packet sets it again.
+      this.native.mapUpdate(fd, u32Key(0), Buffer.alloc(NH_MARKS_SIZE * ncpu));
+      const used = usedNextHops(mergeMarks(value, ncpu), this.opts.neighbours());
       for (const n of used) this.opts.sendNetlink!(neighUseMessage(n, this.seq++));
     } catch (err) {
       this.emit('error', { device: '', message: `neighbour refresh: ${(err as Error).message}` } satisfies DeployError);

@@ -51,7 +51,7 @@ export function parseV4(s: string): Buffer | null {
   return out;
 }
 
-function parseV6(s: string): Buffer | null {
+export function parseV6(s: string): Buffer | null {
   let text = s;
   let tail4: Buffer | null = null;
   const lastColon = text.lastIndexOf(':');

@@ -16,6 +16,7 @@ import { MirrorGeneration } from '../../controller/deployer/mirror-generation';
 import { macAt } from '../../controller/model/addr';
 import { loadManifests } from '../../controller/assembler/manifest';
 import { programStages } from '../../controller/deployer/generation';
+import { mergeMarks, NH_MARKS_SIZE } from '../../controller/deployer/neigh-refresh';
 import { Lab } from '../lab';
 
 export const MAC = {
@@ -365,6 +366,16 @@ export class DataPathLab {
       found.push({ gen: value.readBigUInt64LE(o + 16), stamp: value.readBigUInt64LE(o + 24), outIf: value.readUInt32LE(o + 32), outMtu: value.readUInt32LE(o + 36) });
     }
     return found;
+  }
+
+  // l3-router's next-hop marks (ss_nh_used), every CPU's bitmap merged, as the controller reads them.
+  nhMarks(): Buffer {
+    const v = native.mapLookup(this.sharedFd('ss_nh_used'), u32Key(0));
+    return mergeMarks(v ?? Buffer.alloc(0), native.numPossibleCpus());
+  }
+
+  clearNhMarks(): void {
+    native.mapUpdate(this.sharedFd('ss_nh_used'), u32Key(0), Buffer.alloc(NH_MARKS_SIZE * native.numPossibleCpus()));
   }
 
   // Many frames in one namespace switch; for the fuzzer.

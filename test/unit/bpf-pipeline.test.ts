@@ -8,6 +8,7 @@ import {
   ETH_P_8021Q, ETH_P_ARP, ETH_P_IP, ETH_P_IPV6, arpRequest, eth, ext6, frag6, icmpEcho, ipv4, ipv4HeaderChecksum, ipv6, mac, udp, vlanTag,
 } from './bpf-frames';
 import { localV4Bit } from '../../controller/deployer/local-addrs';
+import { nhBit, usedNextHops } from '../../controller/deployer/neigh-refresh';
 import { SS_DEV_ISOLATED, SS_DEV_L3, SS_DEV_PORT_FWD, SS_DEV_QDISC, SS_DEV_TX, SS_DEV_UP, SS_FDB_STATIC, decodeFdbValue } from '../../controller/deployer/layout';
 
 const XDP_PASS = 2;
@@ -247,6 +248,30 @@ runCase({
   expect: 'tailcall_miss',
   setup: () => lab.chainSlot('nop', 1, false),
   cleanup: () => lab.chainSlot('nop', 1, true),
+});
+
+// The bit l3-router sets for the next hop it forwarded to is the one the controller computes
+// for that neighbour entry (controller/deployer/neigh-refresh.ts mirrors ss_nh_bit).
+t.test('forwarding marks the next hop, in the bit the controller looks for', async (tt) => {
+  const setBits = (b: Buffer): number => [...b].reduce((a, x) => a + x.toString(2).replace(/0/g, '').length, 0);
+  const cases = [
+    { frame: routed4('198.18.2.5'), family: 4 as const, nh: '198.18.1.2', wrong: '198.18.1.3' },
+    { frame: routed6('2001:2:0:2::5'), family: 6 as const, nh: '2001:2:0:1::2', wrong: '2001:2:0:1::3' },
+  ];
+  for (const c of cases) {
+    for (const chain of ['gw', FOLDED.gw] as ChainName[]) {
+      lab.fillMaps();
+      lab.clearNhMarks();
+      tt.equal(lab.run(chain, X.p1, c.frame).retval, XDP_REDIRECT, `${chain}: IPv${c.family} forwarded`);
+      const marks = lab.nhMarks();
+      tt.equal(setBits(marks), 1, `${chain}: one bit set`);
+      const bit = nhBit(Buffer.from(c.family === 4 ? c.nh.split('.').map(Number) : [0x20, 0x01, 0, 2, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 2]), X.r1);
+      tt.ok(marks[bit >> 3] & (1 << (bit & 7)), `${chain}: it is nhBit(${c.nh}, r1)`);
+      const neigh = (dst: string, state: number) => ({ family: c.family, ifindex: X.r1, dst, state });
+      const used = usedNextHops(marks, [neigh(c.nh, 0x04), neigh(c.wrong, 0x04), neigh(c.nh, 0x20)]);
+      tt.same(used.map((u) => u.addr.length), [c.family === 4 ? 4 : 16], `${chain}: only the STALE entry of the used next hop gets NTF_USE (not a FAILED one)`);
+    }
+  }
 });
 
 // ---- l3-router, IPv4

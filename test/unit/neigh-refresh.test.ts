@@ -1,31 +1,46 @@
 // The next-hop marks l3-router leaves in ss_nh_used, and the NTF_USE message made from them.
 import t from 'tap';
-import { collectNextHops, NH_USE_SIZE, neighUseMessage } from '../../controller/deployer/neigh-refresh';
+import { mergeMarks, NH_BITS, NH_MARKS_SIZE, neighUseMessage, nhBit, usedNextHops } from '../../controller/deployer/neigh-refresh';
 
-function mark(addr: number[], ifindex: number, family: number): Buffer {
-  const v = Buffer.alloc(NH_USE_SIZE);
-  Buffer.from(addr).copy(v, 0);
-  v.writeUInt32LE(ifindex, 16);
-  v[20] = family;
-  v[21] = 1;
-  return v;
+// One CPU's bitmap with the given bits set, as the BPF side lays it out (little-endian u64 words).
+function bitmap(bits: number[]): Buffer {
+  const b = Buffer.alloc(NH_MARKS_SIZE);
+  for (const bit of bits) {
+    const off = (bit >> 6) * 8;
+    b.writeBigUInt64LE(b.readBigUInt64LE(off) | (1n << BigInt(bit & 63)), off);
+  }
+  return b;
 }
 
-t.test('marks from every CPU, one per next hop, and the slots to clear', async (tt) => {
-  const v4 = mark([198, 18, 2, 2], 7, 2);
-  const v6 = mark([0x20, 0x01, 0, 2, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 2], 7, 10);
-  const none = Buffer.alloc(NH_USE_SIZE);
-  const dump = [
-    { key: Buffer.from([3, 0, 0, 0]), value: Buffer.concat([v4, none]) }, // CPU 0
-    { key: Buffer.from([9, 0, 0, 0]), value: Buffer.concat([v4, v6]) }, // a collision: CPU 1 holds another hop
-    { key: Buffer.from([5, 0, 0, 0]), value: Buffer.concat([none, none]) },
-  ];
-  const r = collectNextHops(dump, 2);
-  tt.same(r.slots, [3, 9]);
+t.test('the bit function spreads next hops and keeps IPv4 apart from its device', async (tt) => {
+  const a = Buffer.from([198, 18, 2, 2]);
+  const bit = nhBit(a, 7);
+  tt.ok(Number.isInteger(bit) && bit >= 0 && bit < NH_BITS, 'a bit of the map');
+  tt.equal(nhBit(a, 7), bit, 'deterministic');
+  tt.not(nhBit(a, 8), bit, 'the device is part of it');
+  const seen = new Set<number>();
+  for (let i = 0; i < 256; i++) seen.add(nhBit(Buffer.from([198, 18, 2, i]), 7));
+  tt.ok(seen.size > 240, `256 neighbours of one subnet take ${seen.size} distinct bits`);
+  const v6 = Buffer.from([0x20, 0x01, 0, 2, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 2]);
+  tt.not(nhBit(v6, 7), nhBit(Buffer.from(v6.subarray(0, 4)), 7), 'an IPv6 address is not its first word');
+});
+
+t.test('marks from every CPU are merged; only marked entries a transmit acts on are used', async (tt) => {
+  const hop4 = { family: 4 as const, ifindex: 7, dst: '198.18.2.2', state: 0x04 }; // STALE
+  const hop6 = { family: 6 as const, ifindex: 7, dst: '2001:2:0:2::2', state: 0x02 }; // REACHABLE
+  const b4 = nhBit(Buffer.from([198, 18, 2, 2]), 7);
+  const b6 = nhBit(Buffer.from([0x20, 0x01, 0, 2, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 2]), 7);
+  const marks = mergeMarks(Buffer.concat([bitmap([b4]), bitmap([b6])]), 2); // CPU 0, CPU 1
+  tt.ok(marks[b4 >> 3] & (1 << (b4 & 7)) && marks[b6 >> 3] & (1 << (b6 & 7)), 'both CPUs\' bits');
+  const idle = { family: 4 as const, ifindex: 7, dst: '198.18.2.99', state: 0x04 };
+  tt.not(nhBit(Buffer.from([198, 18, 2, 99]), 7), b4, 'the idle entry has a bit of its own');
+  const used = usedNextHops(marks, [hop4, hop6, idle, { ...hop4, state: 0x20 }, { ...hop4, state: 0x80 }, { ...hop4, dst: 'junk' }]);
   tt.same(
-    r.used.map((u) => `${u.family} ${u.ifindex} ${u.addr.toString('hex')}`),
+    used.map((u) => `${u.family} ${u.ifindex} ${u.addr.toString('hex')}`),
     ['4 7 c6120202', '6 7 20010002000000020000000000000002'],
+    'not the idle entry, a FAILED or PERMANENT one, or an unparsable one',
   );
+  tt.same(usedNextHops(mergeMarks(Buffer.alloc(0), 2), [hop4]), [], 'no value, no marks');
 });
 
 t.test('RTM_NEWNEIGH with NTF_USE, as `ip neigh change ADDR dev DEV use` sends it', async (tt) => {
