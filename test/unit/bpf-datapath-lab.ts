@@ -54,7 +54,7 @@ const L3 = 'fpm/l3_router.bpf.o';
 // nop: parse and one hop that hands on to nothing. *Fold: gw, router and routerFib in the
 // assembler's order (parse right before l3-router), loaded the way the deployer loads them:
 // through programStages, which folds parse into l3-router.
-const CHAINS: Record<PlainChain, Stage[]> = {
+const BASE_CHAINS: Record<Exclude<PlainChain, 'gwFold' | 'routerFold' | 'routerFibFold'>, Stage[]> = {
   gw: [
     { object: PARSE, program: 'ss_fpm_parse', knobs: { cfg_ipv4: true, cfg_ipv6: true, cfg_l4: true } },
     { object: L2, program: 'ss_fpm_l2_bridge', knobs: { cfg_local_next: true } },
@@ -69,19 +69,6 @@ const CHAINS: Record<PlainChain, Stage[]> = {
     { object: PARSE, program: 'ss_fpm_parse', knobs: { cfg_ipv4: true, cfg_ipv6: true, cfg_l4: false } },
     { object: L3, program: 'ss_fpm_l3_router', knobs: { cfg_ipv4: true, cfg_ipv6: true, cfg_src_check: 2 } },
   ],
-  gwFold: [
-    { object: L2, program: 'ss_fpm_l2_bridge', knobs: { cfg_local_next: true } },
-    { object: PARSE, program: 'ss_fpm_parse', knobs: { cfg_ipv4: true, cfg_ipv6: true, cfg_l4: true } },
-    { object: L3, program: 'ss_fpm_l3_router', knobs: { cfg_ipv4: true, cfg_ipv6: true, cfg_src_check: 1 } },
-  ],
-  routerFold: [
-    { object: PARSE, program: 'ss_fpm_parse', knobs: { cfg_ipv4: true, cfg_ipv6: true, cfg_l4: false } },
-    { object: L3, program: 'ss_fpm_l3_router', knobs: { cfg_ipv4: true, cfg_ipv6: true, cfg_src_check: 1 } },
-  ],
-  routerFibFold: [
-    { object: PARSE, program: 'ss_fpm_parse', knobs: { cfg_ipv4: true, cfg_ipv6: true, cfg_l4: false } },
-    { object: L3, program: 'ss_fpm_l3_router', knobs: { cfg_ipv4: true, cfg_ipv6: true, cfg_src_check: 2 } },
-  ],
   bridge: [{ object: L2, program: 'ss_fpm_l2_bridge', knobs: { cfg_local_next: false } }],
   // A switch port whose bridge hands IP to iptables (br_netfilter).
   bridgeNf: [{ object: L2, program: 'ss_fpm_l2_bridge', knobs: { cfg_local_next: false, cfg_brnf_ipv4: true, cfg_brnf_ipv6: true, cfg_brnf_arp: true } }],
@@ -91,6 +78,15 @@ const CHAINS: Record<PlainChain, Stage[]> = {
     { object: PARSE, program: 'ss_fpm_parse', knobs: { cfg_ipv4: true, cfg_ipv6: true, cfg_l4: true } },
     { object: 'fpm/nop.bpf.o', program: 'ss_fpm_nop', knobs: {} },
   ],
+};
+
+// The *Fold chains are the same stages; only gw's order differs (the assembler puts parse
+// right before l3-router, after l2-bridge).
+const CHAINS: Record<PlainChain, Stage[]> = {
+  ...BASE_CHAINS,
+  gwFold: [BASE_CHAINS.gw[1], BASE_CHAINS.gw[0], BASE_CHAINS.gw[2]],
+  routerFold: BASE_CHAINS.router,
+  routerFibFold: BASE_CHAINS.routerFib,
 };
 
 // What the deployer loads for a chain (controller/deployer/generation.ts).
