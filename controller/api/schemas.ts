@@ -23,7 +23,7 @@ export const graphSchema = obj({
     type: 'array',
     items: obj({
       id: str,
-      kind: { enum: ['device', 'bridge', 'port', 'fdb', 'addresses', 'routes', 'neighbours', 'qdisc', 'netfilter', 'sysctl', 'capabilities'] },
+      kind: { enum: ['device', 'bridge', 'port', 'fdb', 'addresses', 'routes', 'neighbours', 'qdisc', 'netfilter', 'xfrm', 'sysctl', 'capabilities'] },
       name: str,
       attrs: { type: 'object', additionalProperties: attrValue },
     }),
@@ -37,7 +37,9 @@ export const graphSchema = obj({
       devices: strList,
       verdict: { enum: ['accelerated', 'slow-path'] },
       reasons: strList,
-    }),
+      // l3-router: ipv4, ipv6 (accelerated per family), ipv4_devices, ipv6_devices
+      attrs: { type: 'object', additionalProperties: attrValue },
+    }, ['id', 'kind', 'devices', 'verdict', 'reasons']),
   },
 });
 

@@ -2,7 +2,7 @@
 // model, the capabilities and the configuration (docs/graph-rules.md lists the rules).
 import { globMatch } from '../model/addr';
 import { TC_H_INGRESS, TC_H_MIN_EGRESS } from '../model/decode';
-import type { KernelModel, Link, NfChain, Qdisc, Rule } from '../model/types';
+import type { KernelModel, Link, NfChain, Qdisc, Rule, XfrmPolicy, XfrmState } from '../model/types';
 import type { Capabilities } from '../capabilities/types';
 import type { GraphConfig } from './config';
 
@@ -198,6 +198,41 @@ export function ruleReasons(rules: Iterable<Rule>, family: 4 | 6): { blocking: s
     else honoured++;
   }
   return { blocking, honoured };
+}
+
+function sel(p: XfrmPolicy): string {
+  if (!p.family) return 'any';
+  const side = (a: string, len: number): string => (len === 0 ? 'any' : `${a}/${len}`);
+  return `${side(p.src, p.srcLen)} → ${side(p.dst, p.dstLen)}${p.proto ? ` proto ${p.proto}` : ''}`;
+}
+
+export function describePolicy(p: XfrmPolicy): string {
+  const what = p.action === 'block' ? 'block' : p.templates.length ? p.templates.join(', ') : 'allow';
+  return `xfrm policy ${p.dir} ${sel(p)} (${what})`;
+}
+
+const MAX_LISTED = 3;
+
+// Rule: an IPsec policy on the forward path (dir fwd or out) of a family, or a default
+// policy that blocks forwarded or sent packets, keeps that family's routing on the slow
+// path: the kernel may encrypt or drop what the fast path would forward in clear.
+export function xfrmFacts(x: XfrmState): { v4: string[]; v6: string[] } {
+  const out = { v4: [] as string[], v6: [] as string[] };
+  for (const d of ['fwd', 'out'] as const) {
+    if (x.defaults[d] === 'block') {
+      const r = `the xfrm default policy for ${d} is block (IPsec: only packets a policy allows are forwarded)`;
+      out.v4.push(r);
+      out.v6.push(r);
+    }
+  }
+  for (const fam of ['v4', 'v6'] as const) {
+    const mine = x.policies.filter((p) => (p.dir === 'fwd' || p.dir === 'out') && (p.family === 0 || `v${p.family}` === fam));
+    if (!mine.length) continue;
+    const listed = mine.slice(0, MAX_LISTED).map(describePolicy).join('; ');
+    const more = mine.length > MAX_LISTED ? `; and ${mine.length - MAX_LISTED} more` : '';
+    out[fam].push(`the kernel applies IPsec policies to forwarded packets: ${listed}${more}`);
+  }
+  return out;
 }
 
 export function missingFor(caps: Capabilities, needs: { helpers: string[]; mapTypes: string[]; kfuncs: string[] }): string[] {

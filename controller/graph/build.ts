@@ -11,7 +11,7 @@ import { bridgeAnswersNeighbours } from './bridge-neigh';
 import type { AttrValue, Graph, GraphEdge, GraphNode, ServiceNode } from './types';
 import {
   egressReasons, foreignXdpReason, ingressBlockReasons, isUp, kindReason, managedReason, missingFor,
-  netfilterFacts, qdiscInfo, ruleReasons,
+  describePolicy, netfilterFacts, qdiscInfo, ruleReasons, xfrmFacts,
 } from './analysis';
 
 const TABLE_NAMES: Record<number, string> = { 253: 'default', 254: 'main', 255: 'local' };
@@ -66,6 +66,7 @@ export function buildGraph(m: KernelModel, caps: Capabilities, cfg: GraphConfig,
   const links = [...m.links.values()].sort(byName);
   const nameOf = (ifindex: number): string => m.links.get(ifindex)?.name ?? `if${ifindex}`;
   const nf = netfilterFacts(m);
+  const xf = xfrmFacts(m.xfrm);
   const sys = m.sysctls;
 
   // Address presence per device and family.
@@ -165,6 +166,9 @@ export function buildGraph(m: KernelModel, caps: Capabilities, cfg: GraphConfig,
   // Rule: netfilter forward/nat rules keep that family on the slow path.
   famBlock.v4.push(...nf.v4);
   famBlock.v6.push(...nf.v6);
+  // Rule: IPsec policies on the forward path keep that family on the slow path.
+  famBlock.v4.push(...xf.v4);
+  famBlock.v6.push(...xf.v6);
   for (const fam of [4, 6] as const) {
     const k = fam === 4 ? 'v4' : 'v6';
     const rr = ruleReasons(m.rules.values(), fam);
@@ -273,6 +277,7 @@ export function buildGraph(m: KernelModel, caps: Capabilities, cfg: GraphConfig,
   edges.push({ from: 'l3-router', to: 'addresses', kind: 'depends-on' });
   edges.push({ from: 'l3-router', to: 'neighbours', kind: 'depends-on' });
   edges.push({ from: 'l3-router', to: 'netfilter', kind: 'depends-on' });
+  edges.push({ from: 'l3-router', to: 'xfrm', kind: 'depends-on' });
   edges.push({ from: 'l3-router', to: 'sysctl', kind: 'depends-on' });
   for (const ifindex of [...egressDevs].sort((a, b) => a - b)) {
     if (m.links.has(ifindex)) edges.push({ from: 'l3-router', to: `device:${nameOf(ifindex)}`, kind: 'egress-via' });
@@ -420,6 +425,16 @@ export function buildGraph(m: KernelModel, caps: Capabilities, cfg: GraphConfig,
       chains: m.netfilter.chains.map((c) => `${c.family} ${c.table} ${c.name} (${c.hook}, ${c.rules} rules, policy ${c.policy})`),
       ipv4_blocking: nf.v4, ipv6_blocking: nf.v6, bridge_blocking: nf.bridge,
       errors: m.netfilter.errors,
+    },
+  });
+  nodes.push({
+    id: 'xfrm', kind: 'xfrm', name: 'IPsec policies',
+    attrs: {
+      checked: m.xfrm.checked,
+      policies: m.xfrm.policies.map(describePolicy),
+      default_in: m.xfrm.defaults.in, default_fwd: m.xfrm.defaults.fwd, default_out: m.xfrm.defaults.out,
+      ipv4_blocking: xf.v4, ipv6_blocking: xf.v6,
+      error: m.xfrm.error,
     },
   });
   nodes.push({

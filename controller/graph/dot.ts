@@ -7,7 +7,7 @@ function q(s: string): string {
 
 const SHAPES: Record<string, string> = {
   device: 'box', bridge: 'box3d', port: 'component', fdb: 'cylinder', addresses: 'note', routes: 'cylinder',
-  neighbours: 'cylinder', qdisc: 'trapezium', netfilter: 'octagon', sysctl: 'note', capabilities: 'note',
+  neighbours: 'cylinder', qdisc: 'trapezium', netfilter: 'octagon', xfrm: 'octagon', sysctl: 'note', capabilities: 'note',
 };
 
 export function graphToDot(g: Graph): string {

@@ -10,6 +10,7 @@ export type NodeKind =
   | 'neighbours'
   | 'qdisc'
   | 'netfilter'
+  | 'xfrm'
   | 'sysctl'
   | 'capabilities';
 

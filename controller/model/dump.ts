@@ -7,12 +7,14 @@ import {
 } from './decode';
 
 const NLM_F_REQUEST = 0x1;
+const NLM_F_ACK = 0x4;
 const NLM_F_DUMP = 0x300;
 
 export interface DumpRequest {
   type: number;
   header: Buffer; // the family header (ifinfomsg, rtmsg, tcmsg, ...)
   label: string;
+  single?: boolean; // a plain request (NLM_F_ACK), answered by one reply and an ack, not a dump
 }
 
 function header(size: number, family: number): Buffer {
@@ -129,7 +131,10 @@ export class Dumper {
       }
       if (m.type === NLMSG_ERROR) {
         const code = m.payload.length >= 4 ? -m.payload.readInt32LE(0) : 0;
-        if (code === 0) continue;
+        if (code === 0) {
+          if (p.req.single) this.finish(null, false);
+          continue;
+        }
         this.finish(new DumpError(`netlink dump of ${p.req.label} failed: errno ${code}`, code), false);
         continue;
       }
@@ -169,7 +174,7 @@ export class Dumper {
         const hdr = Buffer.alloc(16);
         hdr.writeUInt32LE(16 + req.header.length, 0);
         hdr.writeUInt16LE(req.type, 4);
-        hdr.writeUInt16LE(NLM_F_REQUEST | NLM_F_DUMP, 6);
+        hdr.writeUInt16LE(NLM_F_REQUEST | (req.single ? NLM_F_ACK : NLM_F_DUMP), 6);
         hdr.writeUInt32LE(p.seq, 8);
         try {
           this.sock.send(Buffer.concat([hdr, req.header]));

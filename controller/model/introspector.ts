@@ -16,6 +16,7 @@ import { checkNetfilter } from './netfilter';
 import { applyOp, countDiff, diffModels, loadOp, sameValue } from './store';
 import { readSysctls, sysctlChanges } from './sysctl';
 import { emptyModel, type KernelModel } from './types';
+import { XfrmWatcher } from './xfrm';
 
 // rtnetlink groups (enum rtnetlink_groups).
 const GROUPS = {
@@ -75,6 +76,7 @@ export class Introspector extends EventEmitter {
   private evSock: NetlinkSocket | null = null;
   private dumpSock: NetlinkSocket | null = null;
   private nfSock: NetlinkSocket | null = null;
+  private xfrm: XfrmWatcher | null = null;
   private readonly dumper = new Dumper();
   private started = false;
   private stopped = false;
@@ -201,12 +203,15 @@ export class Introspector extends EventEmitter {
       this.log('warn', 'no nftables event socket: netfilter is checked periodically only', { err: (e as Error).message });
     }
     try {
-      // The netfilter tools run while we dump.
+      // The netfilter tools and the IPsec policy read run while we dump.
       const nf = this.netfilterNow();
+      this.xfrm = new XfrmWatcher(n, ns, (x) => this.onXfrm(x), (level, msg, obj) => this.log(level, msg, obj));
+      const xfrm = this.xfrm.start();
       const fresh = await this.exclusive(() => this.dumpAll());
       this.discarding = false;
       this._model = fresh;
       this._model.netfilter = await nf;
+      this._model.xfrm = await xfrm;
       this.replayHeld(this._model);
       this._model.sysctls = this.inTarget(() => readSysctls(this.ifnames()));
     } catch (e) {
@@ -235,6 +240,8 @@ export class Introspector extends EventEmitter {
     for (const t of [this.sysctlTimer, this.nfTimer, this.debounceTimer, this.nfKick]) if (t) clearTimeout(t);
     this.sysctlTimer = this.nfTimer = this.debounceTimer = this.nfKick = null;
     this.dumper.detach();
+    this.xfrm?.stop();
+    this.xfrm = null;
     for (const s of [this.evSock, this.dumpSock, this.nfSock]) {
       try {
         s?.close();
@@ -557,6 +564,7 @@ export class Introspector extends EventEmitter {
     }
     if (this.stopped) return;
     fresh.netfilter = old.netfilter;
+    fresh.xfrm = old.xfrm;
     fresh.sysctls = old.sysctls;
     fresh.stats = old.stats;
     // Events that arrived during the dump (after the overflow) are replayed on the fresh model.
@@ -656,6 +664,14 @@ export class Introspector extends EventEmitter {
     if (sameValue(next, this._model.netfilter)) return;
     this._model.netfilter = next;
     this.addCause('netfilter');
+    this.dirtyMark();
+    this.schedule();
+  }
+
+  private onXfrm(next: KernelModel['xfrm']): void {
+    if (this.stopped) return;
+    this._model.xfrm = next;
+    this.addCause('xfrm policies');
     this.dirtyMark();
     this.schedule();
   }

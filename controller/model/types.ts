@@ -226,6 +226,31 @@ export interface NetfilterState {
   errors: string[];
 }
 
+export type XfrmDir = 'in' | 'out' | 'fwd' | 'socket';
+export type XfrmDefault = 'accept' | 'block' | 'unknown';
+
+export interface XfrmPolicy {
+  index: number;
+  priority: number;
+  dir: XfrmDir;
+  action: 'allow' | 'block';
+  family: 0 | 4 | 6; // the selector's; 0 (AF_UNSPEC) is treated as both
+  src: string;
+  srcLen: number;
+  dst: string;
+  dstLen: number;
+  proto: number; // 0: any
+  ifindex: number; // 0: any
+  templates: string[]; // e.g. 'esp tunnel'; none: no transform (allow = bypass)
+}
+
+export interface XfrmState {
+  checked: boolean; // false until read once (or when NETLINK_XFRM is unavailable)
+  policies: XfrmPolicy[]; // the SPD (socket policies are not in it)
+  defaults: { in: XfrmDefault; fwd: XfrmDefault; out: XfrmDefault };
+  error: string | null;
+}
+
 export interface ModelStats {
   events: number; // netlink messages applied
   resyncs: number; // full re-dumps after overflow or on request
@@ -244,6 +269,7 @@ export interface KernelModel {
   filters: Map<string, TcFilter>;
   sysctls: Sysctls;
   netfilter: NetfilterState;
+  xfrm: XfrmState;
   stats: ModelStats;
 }
 
@@ -280,6 +306,7 @@ export function emptyModel(): KernelModel {
     filters: new Map(),
     sysctls: emptySysctls(),
     netfilter: emptyNetfilter(),
+    xfrm: { checked: false, policies: [], defaults: { in: 'accept', fwd: 'accept', out: 'accept' }, error: null },
     stats: { events: 0, resyncs: 0, resyncChanges: 0, overflows: 0 },
   };
 }

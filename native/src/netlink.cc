@@ -232,9 +232,11 @@ class NetlinkWrap : public Napi::ObjectWrap<NetlinkWrap> {
   static void OnPoll(uv_poll_t* h, int status, int events) {
     auto* self = static_cast<NetlinkWrap*>(h->data);
     if (self == nullptr || self->closed_) return;
-    Napi::HandleScope scope(self->env_);
     self->in_callback_ = true;
-    self->Drain();
+    FromLoop([self] {
+      Napi::HandleScope scope(self->env_);
+      self->Drain();
+    });
     self->in_callback_ = false;
     if (self->closed_) {
       self->Release();

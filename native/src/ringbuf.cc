@@ -71,17 +71,24 @@ class RingBufferWrap : public Napi::ObjectWrap<RingBufferWrap> {
   static int Sample(void* ctx, void* data, size_t size) {
     auto* self = static_cast<RingBufferWrap*>(ctx);
     if (self->closed_) return -1;  // stop consuming: close() was called from a callback
-    Napi::Buffer<uint8_t> buf = Napi::Buffer<uint8_t>::Copy(self->env_, static_cast<uint8_t*>(data), size);
-    CallBack(self->env_, self->cb_, *self->ctx_, {buf});
-    return self->closed_ ? -1 : 0;
+    // Called from libbpf's C code: no exception may pass through it.
+    bool ok = false;
+    FromLoop([&] {
+      Napi::Buffer<uint8_t> buf = Napi::Buffer<uint8_t>::Copy(self->env_, static_cast<uint8_t*>(data), size);
+      CallBack(self->env_, self->cb_, *self->ctx_, {buf});
+      ok = true;
+    });
+    return !ok || self->closed_ ? -1 : 0;
   }
 
   static void OnPoll(uv_poll_t* h, int status, int events) {
     auto* self = static_cast<RingBufferWrap*>(h->data);
     if (self == nullptr || self->closed_) return;
-    Napi::HandleScope scope(self->env_);
     self->in_consume_ = true;
-    ring_buffer__consume(self->rb_);
+    FromLoop([self] {
+      Napi::HandleScope scope(self->env_);
+      ring_buffer__consume(self->rb_);
+    });
     self->in_consume_ = false;
     if (self->closed_) {
       // close() ran inside a callback: finish it now that libbpf is done with rb_.

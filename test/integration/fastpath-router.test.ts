@@ -53,6 +53,39 @@ t.test('router between two subnets', async (t) => {
     t.equal(await deliver(lab, a.ns, b.ns, b.ip6, 7104, 200), 200);
   });
 
+  await t.test('IPsec (xfrm) policies on the forward path send that family to the slow path and are obeyed', async (t) => {
+    const l3 = (g: Parameters<typeof service>[0]): { ipv4?: boolean; ipv6?: boolean } => (service(g, 'l3-router')?.attrs ?? {}) as { ipv4?: boolean; ipv6?: boolean };
+    t.teardown(() => lab.sh(rt, 'ip xfrm policy flush; ip xfrm policy setdefault in accept fwd accept out accept'));
+    // fwd block: ip_forward's policy check drops the packet.
+    lab.exec(rt, ['ip', 'xfrm', 'policy', 'add', 'src', topo.subnetA.v4, 'dst', topo.subnetB.v4, 'dir', 'fwd', 'action', 'block']);
+    let g = await waitGraph(d, 'IPv4 routing slow', (g) => l3(g).ipv4 === false, 15000);
+    t.match(service(g, 'l3-router')?.reasons.join(' '), /IPsec policies.*fwd .*block/, 'the reason names the policy');
+    t.equal(l3(g).ipv6, true, 'IPv6 stays accelerated');
+    t.equal(await deliver(lab, a.ns, b.ns, b.ip4, 7112, 200), 0, 'nothing forwarded past the block policy');
+    const v6 = await measure(d, devs, async () => t.equal(await deliver(lab, a.ns, b.ns, b.ip6, 7112, 200), 200));
+    t.ok(v6.fast >= 200, `IPv6 still fast (${v6.fast}, slow ${JSON.stringify(v6.reasons)})`);
+    // out, with an ESP template and no SA: xfrm_route_forward holds or drops the packet, never sends it in clear.
+    lab.sh(rt, 'ip xfrm policy flush');
+    await waitGraph(d, 'IPv4 routing back', (g) => l3(g).ipv4 === true, 15000);
+    t.equal(await deliver(lab, a.ns, b.ns, b.ip4, 7112, 200), 200, 'delivered once the policy is gone');
+    lab.exec(rt, ['ip', 'xfrm', 'policy', 'add', 'src', topo.subnetA.v4, 'dst', topo.subnetB.v4, 'dir', 'out',
+      'tmpl', 'src', portA.ip4, 'dst', topo.subnetB.host4(99), 'proto', 'esp', 'mode', 'tunnel']);
+    g = await waitGraph(d, 'IPv4 routing slow (out policy)', (g) => l3(g).ipv4 === false, 15000);
+    t.match(service(g, 'l3-router')?.reasons.join(' '), /out .*esp tunnel/, 'the reason names the template');
+    t.equal(await deliver(lab, a.ns, b.ns, b.ip4, 7112, 200), 0, 'nothing sent in clear where the kernel wants ESP');
+    lab.sh(rt, 'ip xfrm policy flush');
+    await waitGraph(d, 'IPv4 routing back', (g) => l3(g).ipv4 === true, 15000);
+    // A blocking default policy, both families.
+    lab.exec(rt, ['ip', 'xfrm', 'policy', 'setdefault', 'fwd', 'block']);
+    g = await waitGraph(d, 'both slow (default block)', (g) => l3(g).ipv4 === false && l3(g).ipv6 === false, 15000);
+    t.match(service(g, 'l3-router')?.reasons.join(' '), /default policy for fwd is block/);
+    t.equal(await deliver(lab, a.ns, b.ns, b.ip6, 7112, 200), 0, 'IPv6 dropped by the default policy, as by the kernel');
+    lab.exec(rt, ['ip', 'xfrm', 'policy', 'setdefault', 'fwd', 'accept']);
+    await waitGraph(d, 'both back', (g) => l3(g).ipv4 === true && l3(g).ipv6 === true, 15000);
+    const back = await measure(d, devs, async () => t.equal(await deliver(lab, a.ns, b.ns, b.ip4, 7112, 200), 200));
+    t.ok(back.fast >= 200, `fast again (${back.fast})`);
+  });
+
   await t.test('ip neigh flush: the kernel resolves, then the fast path resumes', async (t) => {
     lab.exec(rt, ['ip', 'neigh', 'flush', 'dev', portB.ifname]);
     const delta = await measure(d, devs, async () => t.equal(await deliver(lab, a.ns, b.ns, b.ip4, 7105, 200), 200, 'all delivered'));

@@ -103,6 +103,24 @@ t.test('router: routes, addresses, ip_forward, nft forward rule', async (t) => {
   lab.exec(rt, ['nft', 'delete', 'table', 'inet', 'sst']);
   await waitFor(intro, () => l3().verdict === 'accelerated', 'nft rule gone');
 
+  // IPsec policies, read over NETLINK_XFRM and followed by its events.
+  t.same(intro.model.xfrm, { checked: true, policies: [], defaults: { in: 'accept', fwd: 'accept', out: 'accept' }, error: null }, 'no policies at start');
+  lab.exec(rt, ['ip', 'xfrm', 'policy', 'add', 'src', '198.18.1.0/24', 'dst', '198.18.2.0/24', 'proto', 'udp', 'dir', 'out', 'priority', '7',
+    'tmpl', 'src', '198.18.1.1', 'dst', '198.18.2.9', 'proto', 'esp', 'mode', 'tunnel']);
+  lab.exec(rt, ['ip', 'xfrm', 'policy', 'add', 'src', '2001:2:0:2::/64', 'dst', '::/0', 'dir', 'fwd', 'action', 'block']);
+  u = await waitFor(intro, (_g, m) => m.xfrm.policies.length === 2, 'policies read');
+  t.ok(u?.diff.causes.includes('xfrm policies'), 'the cause is named');
+  const [p4, p6] = [...intro.model.xfrm.policies].sort((a, b) => a.family - b.family);
+  t.match(p4, { dir: 'out', action: 'allow', family: 4, src: '198.18.1.0', srcLen: 24, dst: '198.18.2.0', dstLen: 24, proto: 17, priority: 7, templates: ['esp tunnel'] });
+  t.match(p6, { dir: 'fwd', action: 'block', family: 6, src: '2001:2:0:2::', srcLen: 64, dstLen: 0, proto: 0, templates: [] });
+  t.equal(l3().verdict, 'slow-path');
+  lab.exec(rt, ['ip', 'xfrm', 'policy', 'flush']);
+  await waitFor(intro, (_g, m) => m.xfrm.policies.length === 0 && l3().verdict === 'accelerated', 'flush seen');
+  lab.exec(rt, ['ip', 'xfrm', 'policy', 'setdefault', 'fwd', 'block']);
+  await waitFor(intro, (_g, m) => m.xfrm.defaults.fwd === 'block' && l3().verdict === 'slow-path', 'default policy change seen');
+  lab.exec(rt, ['ip', 'xfrm', 'policy', 'setdefault', 'fwd', 'accept']);
+  await waitFor(intro, (_g, m) => m.xfrm.defaults.fwd === 'accept', 'default policy back');
+
   lab.exec(rt, ['ip', 'link', 'set', 'pb', 'down']);
   await waitFor(intro, () => l3().devices.join() === 'pa' && l3().reasons.includes('pb is down'), 'pb down');
   t.notOk([...intro.model.routes.values()].some((r) => r.family === 4 && r.table === 254 && r.nexthops.some((h) => h.ifindex === topo.portB.ifindex)), 'IPv4 routes through pb flushed silently by the kernel are gone from the model too');

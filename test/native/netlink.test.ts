@@ -1,4 +1,5 @@
 // The addon's rtnetlink socket with the npm `netlink` package's parsers and formatters.
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -223,4 +224,26 @@ t.test('a callback that closes its own socket', async (t) => {
   lab.exec(ns, ['ip', 'link', 'set', 'lo', 'mtu', '1300']);
   await sleep(200);
   t.equal(calls, 1, 'no delivery after close');
+});
+
+t.test('a process exits cleanly with an unref()ed socket that has replies waiting', async (t) => {
+  // The poll callback may run while Node tears the environment down, when N-API calls
+  // throw: that once aborted the process (SIGABRT, "terminate called ...").
+  const addon = path.join(__dirname, '..', '..', 'controller', 'native');
+  const script = `
+    const { native } = require(${JSON.stringify(addon)});
+    const s = native.netlinkOpen({ protocol: 0, onMessages: () => {}, onOverflow: () => {} });
+    s.unref();
+    const h = Buffer.alloc(20);
+    h.writeUInt32LE(20, 0); h.writeUInt16LE(${RTM_GETLINK}, 4); h.writeUInt16LE(${NLM_F_REQUEST | NLM_F_DUMP}, 6); h.writeUInt32LE(1, 8);
+    s.send(h);
+  `;
+  for (let i = 0; i < 5; i++) {
+    const r = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', timeout: 20000 });
+    if (r.status !== 0) {
+      t.fail(`exit ${r.status} signal ${r.signal}: ${r.stderr.trim()}`);
+      return;
+    }
+  }
+  t.pass('five exits, status 0');
 });

@@ -6,7 +6,7 @@ import { bridgeAnswersNeighbours } from '../../controller/graph/bridge-neigh';
 import { buildGraph, bridgeFdb, deviceRoles, diffGraphs, graphToDot, type Graph, type ServiceNode } from '../../controller/graph';
 import type { GraphConfig } from '../../controller/graph/config';
 import { assumeAllCapabilities, type Capabilities } from '../../controller/capabilities/types';
-import { emptyModel, type KernelModel, type Link, type NfChain } from '../../controller/model/types';
+import { emptyModel, type KernelModel, type Link, type NfChain, type XfrmPolicy } from '../../controller/model/types';
 import { parseIptablesSave, parseNftJson } from '../../controller/model/netfilter';
 import { addrMessage, apply, bridgeData, bridgePortData, linkMessage, loadFixture, modelFromFixture, vlanData } from '../fixtures/helpers';
 
@@ -293,6 +293,36 @@ t.test('L3: netfilter forward/nat rules and policy rules', async (t) => {
   l3 = svc(build(fw), 'l3-router');
   t.equal(l3.attrs?.ipv4, false);
   t.ok(l3.reasons.includes('IPv4 stays on the slow path: policy rule 200 selects on fwmark (not visible to the fast path)'));
+});
+
+t.test('L3: IPsec (xfrm) policies on the forward path', async (t) => {
+  const m = gateway();
+  const pol = (p: Partial<XfrmPolicy>): XfrmPolicy => ({
+    index: 1, priority: 0, dir: 'fwd', action: 'allow', family: 4, src: '198.18.1.0', srcLen: 24, dst: '198.18.2.0', dstLen: 24,
+    proto: 0, ifindex: 0, templates: ['esp tunnel'], ...p,
+  });
+  m.xfrm = { checked: true, policies: [pol({ dir: 'in' }), pol({ dir: 'socket' })], defaults: { in: 'block', fwd: 'accept', out: 'accept' }, error: null };
+  let l3 = svc(build(m), 'l3-router');
+  t.same([l3.attrs?.ipv4, l3.attrs?.ipv6], [true, true], 'in and socket policies, and a blocking default for in, touch only local traffic');
+  m.xfrm.policies.push(pol({ index: 2 }));
+  l3 = svc(build(m), 'l3-router');
+  t.same([l3.attrs?.ipv4, l3.attrs?.ipv6], [false, true], 'a fwd policy of IPv4');
+  t.ok(l3.reasons.includes('IPv4 stays on the slow path: the kernel applies IPsec policies to forwarded packets: xfrm policy fwd 198.18.1.0/24 → 198.18.2.0/24 (esp tunnel)'), l3.reasons.join('\n'));
+  m.xfrm.policies = [pol({ dir: 'out', family: 6, src: '2001:2::', srcLen: 48, dst: '::', dstLen: 0, action: 'block', templates: [], proto: 17 })];
+  l3 = svc(build(m), 'l3-router');
+  t.same([l3.attrs?.ipv4, l3.attrs?.ipv6], [true, false], 'an out policy of IPv6');
+  t.match(l3.reasons.join('\n'), /xfrm policy out 2001:2::\/48 → any proto 17 \(block\)/);
+  m.xfrm.policies = [pol({ family: 0 }), ...[2, 3, 4].map((i) => pol({ index: i, srcLen: 24 + i }))];
+  l3 = svc(build(m), 'l3-router');
+  t.equal(l3.verdict, 'slow-path', 'a selector without a family counts for both');
+  t.match(l3.reasons.join('\n'), /xfrm policy fwd any \(esp tunnel\).*; and 1 more/, 'long lists are cut');
+  m.xfrm.policies = [];
+  m.xfrm.defaults.out = 'block';
+  l3 = svc(build(m), 'l3-router');
+  t.equal(l3.verdict, 'slow-path', 'a blocking default for out stops both families');
+  t.ok(l3.reasons.includes('the xfrm default policy for out is block (IPsec: only packets a policy allows are forwarded)'));
+  const node = build(m).nodes.find((n) => n.id === 'xfrm');
+  t.equal(node?.attrs.default_out, 'block', 'the graph has an xfrm node');
 });
 
 t.test('L3: a device going down or losing its address leaves the router', async (t) => {
