@@ -1,6 +1,8 @@
 // The latency monitor's throughput cost: the router or bridge pipeline with epping off, on
 // with the default 100 ms per-flow sampling, and on without a rate limit, over 1/100/1000 TCP
-// flows whose every segment carries a fresh TSval (the injector stamps it). Linux is measured too.
+// flows whose every segment carries a fresh TSval (the injector stamps it). Linux is measured
+// too, alone and with the monitor in front of it (the monitor-only pipeline slipstream runs
+// on a device whose traffic the kernel forwards).
 import { Lab } from '../test/lab';
 import type { BenchContext, ScenarioResult } from './context';
 import { BPFFS_ROOT, setupBridge, setupRouter, type FwdSetup } from './forwarding';
@@ -80,13 +82,25 @@ export async function runEpping(ctx: BenchContext, flows: number, kind: EppingPi
   const pSampled = load(true, 100, 2);
   const pUnl = load(true, 0, 3);
   if (!pSampled.fpms.includes('latency-monitor') || pOff.fpms.includes('latency-monitor')) throw new Error(`unexpected pipelines ${pOff.fpms} / ${pSampled.fpms}`);
+  // The monitor alone on a port whose traffic the kernel forwards (a NAT gateway, or any
+  // device the fast path leaves alone): the published reference's setting.
+  const kernelRole: DeviceRole = { ...role, l2Bridge: null, l3: { v4: false, v6: false }, epping: true };
+  const loadKernel = (rateLimitMs: number, id: number): BenchPipeline => {
+    const p = BenchPipeline.load(BPFFS_ROOT, s.run.netns, kernelRole, new Map([['latency-monitor', { cfg_rate_limit_ms: rateLimitMs }]]), 1_000_000 + id);
+    ctx.defer(() => p.close());
+    return p;
+  };
+  const pKernSampled = loadKernel(100, 4);
+  const pKernUnl = loadKernel(0, 5);
+  if (pKernSampled.fpms.join() !== 'parse,latency-monitor') throw new Error(`unexpected monitor-only pipeline ${pKernSampled.fpms}`);
   // Per run of each monitored variant: what the monitor did with the frames (timestamps
   // stored, rate-limited, refused because the timestamp map was full).
   const statsFd = pSampled.mapFd('ss_ep_stats');
-  const did: Record<string, Record<string, number>> = { sampled: {}, unlimited: {} };
-  const sent: Record<string, number> = { sampled: 0, unlimited: 0 };
+  type Monitored = 'sampled' | 'unlimited' | 'linux_sampled' | 'linux_unlimited';
+  const did: Record<Monitored, Record<string, number>> = { sampled: {}, unlimited: {}, linux_sampled: {}, linux_unlimited: {} };
+  const sent: Record<Monitored, number> = { sampled: 0, unlimited: 0, linux_sampled: 0, linux_unlimited: 0 };
   let before: Record<string, number> = {};
-  const monitored = (name: 'sampled' | 'unlimited', p: BenchPipeline): Variant => ({
+  const monitored = (name: Monitored, p: BenchPipeline): Variant => ({
     name,
     prepare: (i) => {
       clearMonitorState(p);
@@ -104,6 +118,8 @@ export async function runEpping(ctx: BenchContext, flows: number, kind: EppingPi
     { name: 'off', prepare: (i) => i.setTarget(pOff.rootFd) },
     monitored('sampled', pSampled),
     monitored('unlimited', pUnl),
+    monitored('linux_sampled', pKernSampled),
+    monitored('linux_unlimited', pKernUnl),
   ];
   const name = kind === 'router' ? `epping-${flows}` : `epping-bridge-${flows}`;
   ctx.log(`${name}: ${EPPING_FRAME}-byte TCP segments with timestamps, ${flows} flow(s), ${kind} pipeline`);
@@ -112,7 +128,11 @@ export async function runEpping(ctx: BenchContext, flows: number, kind: EppingPi
   const off = mpps(res.get('off')!);
   const sampled = mpps(res.get('sampled')!);
   const unl = mpps(res.get('unlimited')!);
-  const cost = (on: number): number | null => round(off.median > 0 ? ((off.median - on) / off.median) * 100 : null, 1);
+  const linSampled = mpps(res.get('linux_sampled')!);
+  const linUnl = mpps(res.get('linux_unlimited')!);
+  const costOf = (base: number, on: number): number | null => round(base > 0 ? ((base - on) / base) * 100 : null, 1);
+  const cost = (on: number): number | null => costOf(off.median, on);
+  const missed = (k: Monitored): number => sent[k] - (did[k].packets ?? 0);
   // The monitor's own time per frame: the same in any pipeline, where the cost in % is not.
   const nsPerFrame = (on: number): number | null => round(on > 0 && off.median > 0 ? 1000 / on - 1000 / off.median : null, 1);
   return {
@@ -140,11 +160,20 @@ export async function runEpping(ctx: BenchContext, flows: number, kind: EppingPi
     unlimited: unl,
     monitor_sampled: did.sampled,
     monitor_unlimited: did.unlimited,
+    // The monitor in front of the kernel's own forwarding, against the kernel alone.
+    linux_monitored_sampled: linSampled,
+    linux_monitored_unlimited: linUnl,
+    cost_linux_sampled_pct: costOf(lin.median, linSampled.median),
+    cost_linux_unlimited_pct: costOf(lin.median, linUnl.median),
     // Every frame injected into a monitored pipeline must have been inspected by the monitor.
-    monitor_missed: { sampled: sent.sampled - (did.sampled.packets ?? 0), unlimited: sent.unlimited - (did.unlimited.packets ?? 0) },
-    ringbuf_drops: (did.sampled.ringbuf_drops ?? 0) + (did.unlimited.ringbuf_drops ?? 0),
+    monitor_missed: {
+      sampled: missed('sampled'), unlimited: missed('unlimited'),
+      linux_sampled: missed('linux_sampled'), linux_unlimited: missed('linux_unlimited'),
+    },
+    ringbuf_drops: Object.values(did).reduce((n, d) => n + (d.ringbuf_drops ?? 0), 0),
     pipeline_off: pOff.programs.join(' > '),
     pipeline_on: pSampled.programs.join(' > '),
+    pipeline_linux_monitored: pKernSampled.programs.join(' > '),
     note: `slipstream_mpps = ${kind} pipeline with epping on (100 ms sampling); reference_mpps = the same pipeline with epping off`,
   };
 }

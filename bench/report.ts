@@ -24,6 +24,7 @@ export function notes(r: ScenarioResult): string {
   const n: string[] = [];
   if (r.frame_size) n.push(`${String(r.frame_size)} B, ${String(r.flows)} flow(s)`);
   if (typeof r.cost_sampled_pct === 'number') n.push(`cost ${f(r.cost_sampled_pct, 1)}% sampled (100 ms), ${f(r.cost_unlimited_pct, 1)}% unlimited`);
+  if (typeof r.cost_linux_sampled_pct === 'number') n.push(`in front of Linux ${f(r.cost_linux_sampled_pct, 1)}% / ${f(r.cost_linux_unlimited_pct, 1)}%`);
   if (typeof r.ns_per_hop === 'number') n.push(`${f(r.ns_per_hop, 2)} ns/hop (r² ${f(r.r2, 3)})`);
   if (typeof r.p50_ms === 'number') n.push(`swap p50 ${f(r.p50_ms, 1)} ms, p99 ${f(r.p99_ms, 1)} ms over ${String(r.changes)} changes`);
   if (typeof r.daemon_start_ms === 'number') {

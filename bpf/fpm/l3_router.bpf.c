@@ -5,7 +5,7 @@
  * the route leaves through an accelerated bridge, the real port comes from the
  * FDB mirror. Anything the kernel would treat specially (options, fragments,
  * TTL expiry, martians, local delivery, redirects, rp_filter rejects, unresolved
- * neighbours, MTU) goes to the kernel with its reason.
+ * neighbours, MTU, IPsec policies) goes to the kernel with its reason.
  */
 #define SS_SELF_PARSE
 #include "ss_fpm.h"
@@ -21,6 +21,9 @@ const volatile __u8 cfg_ipv6 = 1;
 #define SRC_CHECK_LOCAL 1
 #define SRC_CHECK_FIB   2
 const volatile __u8 cfg_src_check = SRC_CHECK_FIB;
+/* IPsec policies of the family exist: packets within their selectors go to the kernel. */
+const volatile __u8 cfg_xfrm_v4 = 0;
+const volatile __u8 cfg_xfrm_v6 = 0;
 
 #define ROUTE_OK 0xffffffffU
 
@@ -112,6 +115,35 @@ static __always_inline __u32 check_source(struct xdp_md *ctx, const struct bpf_f
 	if (rp == 1 && r.ifindex != lookup_if)
 		return SS_P_RP_FILTER;
 	return ROUTE_OK;
+}
+
+/* Might an IPsec policy apply to src -> dst? See ss_xfrm_v4. */
+static __always_inline int xfrm_may_apply_v4(__be32 src, __be32 dst)
+{
+	struct ss_xfrm_key4 k = { .prefixlen = 32 };
+	__u8 *v;
+
+	__builtin_memcpy(k.addr, &src, 4);
+	v = bpf_map_lookup_elem(&ss_xfrm_v4, &k);
+	if (!v || !(*v & SS_XFRM_SRC))
+		return 0;
+	__builtin_memcpy(k.addr, &dst, 4);
+	v = bpf_map_lookup_elem(&ss_xfrm_v4, &k);
+	return v && (*v & SS_XFRM_DST);
+}
+
+static __always_inline int xfrm_may_apply_v6(const __u32 *src, const __u32 *dst)
+{
+	struct ss_xfrm_key6 k = { .prefixlen = 128 };
+	__u8 *v;
+
+	__builtin_memcpy(k.addr, src, 16);
+	v = bpf_map_lookup_elem(&ss_xfrm_v6, &k);
+	if (!v || !(*v & SS_XFRM_SRC))
+		return 0;
+	__builtin_memcpy(k.addr, dst, 16);
+	v = bpf_map_lookup_elem(&ss_xfrm_v6, &k);
+	return v && (*v & SS_XFRM_DST);
 }
 
 static __always_inline int ipv4_martian(__be32 a)
@@ -248,6 +280,9 @@ int ss_fpm_l3_router(struct xdp_md *ctx)
 		f.sport = p->sport;
 		f.dport = p->dport;
 	}
+	if (v4 ? cfg_xfrm_v4 && xfrm_may_apply_v4(f.ipv4_src, f.ipv4_dst)
+	       : cfg_xfrm_v6 && xfrm_may_apply_v6(f.ipv6_src, f.ipv6_dst))
+		return ss_pass(ctx, SS_P_XFRM);
 	f.ifindex = lookup_if;
 	/* The reverse lookup needs the request as it was, and the helper overwrites parts of
 	 * its argument (tos shares a union with rt_metric); the address check only the source. */

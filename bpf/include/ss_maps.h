@@ -149,6 +149,43 @@ static __always_inline __u32 ss_local_v4_bit(__be32 a)
 	return ((__u32)a * 0x9e3779b1U) >> 16;
 }
 
+/* IPsec policy selectors (fwd and out policies; controller/deployer/xfrm-selectors.ts).
+ * ip_forward applies those policies to a routed packet and bpf_fib_lookup does not, so
+ * l3-router hands the kernel every packet whose source lies in some policy's source
+ * prefix and whose destination in some policy's destination prefix: a superset of the
+ * packets any policy matches (ports and protocol are not looked at). The value of a
+ * prefix holds the bits of every listed prefix that covers it, so one longest-prefix
+ * lookup per address answers for all of them. */
+#define SS_XFRM_SRC 1
+#define SS_XFRM_DST 2
+#define SS_XFRM_PREFIXES 4096
+
+struct ss_xfrm_key4 {
+	__u32 prefixlen;
+	__u8  addr[4];
+};
+
+struct ss_xfrm_key6 {
+	__u32 prefixlen;
+	__u8  addr[16];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, SS_XFRM_PREFIXES);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct ss_xfrm_key4);
+	__type(value, __u8);
+} ss_xfrm_v4 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, SS_XFRM_PREFIXES);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct ss_xfrm_key6);
+	__type(value, __u8);
+} ss_xfrm_v6 SEC(".maps");
+
 /* Next hops l3-router forwarded to: the kernel never transmits through those neighbour
  * entries, so it would neither verify a STALE one (DELAY, PROBE) nor see it used. Per CPU,
  * a bitmap: l3-router sets bit ss_nh_bit() of each (device, address) it forwards to. Every

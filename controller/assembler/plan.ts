@@ -9,6 +9,7 @@ export interface DeviceRole {
   l3: { v4: boolean; v6: boolean }; // routed traffic entering here may be accelerated
   epping: boolean;
   srcCheck?: number; // l3-router's cfg_src_check (deployer/local-addrs.ts); the manifest default when absent
+  xfrm?: { v4: boolean; v6: boolean }; // IPsec selectors l3-router must check (graph/analysis.ts xfrmFacts)
   brnf?: { v4: boolean; v6: boolean; arp: boolean }; // br_netfilter hands the bridge's IP/ARP to {ip,ip6,arp}tables (graph/brnf.ts)
   neighSuppress?: boolean; // the bridge may answer ARP/ND itself (graph/bridge-neigh.ts)
 }
@@ -62,6 +63,10 @@ function derivedKnobs(role: DeviceRole, m: FpmManifest, chain: string[], manifes
   if (m.services.includes('l3-router')) {
     const k: KnobValues = { cfg_ipv4: role.l3.v4, cfg_ipv6: role.l3.v6 };
     if (role.srcCheck !== undefined) k.cfg_src_check = role.srcCheck;
+    if (role.xfrm) {
+      k.cfg_xfrm_v4 = role.xfrm.v4 && role.l3.v4;
+      k.cfg_xfrm_v6 = role.xfrm.v6 && role.l3.v6;
+    }
     return k;
   }
   return {

@@ -8,11 +8,12 @@ import { assemble, type KnobValues } from '../assembler/plan';
 import { capabilitiesSummary, probeCapabilities, probeDevicesOf, type Capabilities } from '../capabilities';
 import { deviceSelected, reloadConfig, type Config, type ConfigOverrides } from '../config';
 import { bridgeFdb, deviceRoles, graphToDot, type Graph, type GraphConfig } from '../graph';
-import { qdiscInfo } from '../graph/analysis';
+import { qdiscInfo, xfrmFacts } from '../graph/analysis';
 import { Introspector, type UpdateEvent } from '../model';
 import { XdpFeatureWatcher } from '../model/xdp-features';
 import { Deployer, type DeployError, type SwapEvent } from '../deployer';
 import type { DpDevice } from '../deployer/datapath';
+import { forwardPolicies, xfrmSelectors } from '../deployer/xfrm-selectors';
 import type { Metrics } from '../api';
 import { EPPING_MAPS, EppingService, eppingKnobs, eppingMapSizes } from '../epping';
 import type { Logger } from '../util/log';
@@ -243,12 +244,16 @@ export class Daemon implements DaemonView {
         rpFilter: rpOf(r),
       }));
       const src = sourceCheck(model);
-      this.deployer.syncData(dp, bridgeFdb(graph, model), src.addresses);
+      // Selectors go in before a pipeline that checks them can go live.
+      const xf = xfrmFacts(model.xfrm);
+      const selectors = xfrmSelectors(forwardPolicies(model.xfrm).filter((p) => (p.family === 4 ? xf.selectors.v4 : p.family === 6 ? xf.selectors.v6 : true)));
+      this.deployer.syncData(dp, bridgeFdb(graph, model), src.addresses, selectors);
       const candidates = [...roles.values()]
         .filter((r) => r.managed && r.ingressOk && deviceSelected(this.cfg.devices, r.ifname))
         .map((r) => ({
           ...r,
           srcCheck: src.mode,
+          xfrm: xf.selectors,
           brnf: r.l2Bridge ? bridgeNetfilter(model, r.bridgeIfindex) : undefined,
           neighSuppress: r.l2Bridge ? bridgeAnswersNeighbours(model, r.bridgeIfindex) !== null : undefined,
         }));

@@ -8,6 +8,7 @@ import type { DeviceStats, PipelineView } from '../daemon/view';
 import { bpfObjectPath } from '../util/paths';
 import { DatapathSync, type DpDevice, type DpFdb } from './datapath';
 import { LocalAddressSync } from './local-addrs';
+import { XfrmSelectorSync, type XfrmSelectors } from './xfrm-selectors';
 import { DevicePipeline, type ModePreference } from './device';
 import { fdbUseMessage } from './fdb-refresh';
 import { mergeMarks, NH_MARKS_SIZE, neighUseMessage, usedNextHops, type NeighbourEntry } from './neigh-refresh';
@@ -47,7 +48,10 @@ export interface DeployError {
   detail?: string;
 }
 
-const CORE_MAPS = ['ss_devs', 'ss_tx_ports', 'ss_fdb', 'ss_mirror_gen', 'ss_local_v4', 'ss_local_v4_bf', 'ss_nh_used', 'ss_stats', 'ss_heartbeat', 'ss_scratch'];
+const CORE_MAPS = [
+  'ss_devs', 'ss_tx_ports', 'ss_fdb', 'ss_mirror_gen', 'ss_local_v4', 'ss_local_v4_bf', 'ss_nh_used', 'ss_xfrm_v4', 'ss_xfrm_v6',
+  'ss_stats', 'ss_heartbeat', 'ss_scratch',
+];
 
 // Turns plans into live pipelines, one generation at a time, and keeps map data in step.
 // Events: 'swap' (SwapEvent), 'error' (DeployError), 'detach' ({device}).
@@ -59,6 +63,8 @@ export class Deployer extends EventEmitter {
   private slots = new Map<number, number>(); // ifindex -> dev slot
   private sync!: DatapathSync;
   private localV4!: LocalAddressSync;
+  private xfrmV4!: XfrmSelectorSync;
+  private xfrmV6!: XfrmSelectorSync;
   private generation = 0;
   private hbTimer: NodeJS.Timeout | null = null;
   private fdbTimer: NodeJS.Timeout | null = null;
@@ -109,6 +115,8 @@ export class Deployer extends EventEmitter {
       mirrorGen: this.shared.fd('ss_mirror_gen')!,
     });
     this.localV4 = new LocalAddressSync(this.native, this.shared.fd('ss_local_v4')!, this.shared.fd('ss_local_v4_bf')!);
+    this.xfrmV4 = new XfrmSelectorSync(this.native, this.shared.fd('ss_xfrm_v4')!);
+    this.xfrmV6 = new XfrmSelectorSync(this.native, this.shared.fd('ss_xfrm_v6')!);
     this.hbTimer = setInterval(() => this.beat(), this.opts.heartbeatIntervalMs);
     this.hbTimer.unref();
     if (this.opts.sendNetlink && this.opts.fdbRefreshMs > 0) {
@@ -149,8 +157,10 @@ export class Deployer extends EventEmitter {
   }
 
   // localV4: the box's IPv4 addresses for l3-router's source check (see local-addrs.ts).
-  syncData(devices: DpDevice[], fdb: DpFdb[], localV4: Set<string>): void {
+  syncData(devices: DpDevice[], fdb: DpFdb[], localV4: Set<string>, xfrm: XfrmSelectors = { v4: new Map(), v6: new Map() }): void {
     this.localV4.add(localV4);
+    this.xfrmV4.apply(xfrm.v4);
+    this.xfrmV6.apply(xfrm.v6);
     this.sync.apply(devices, fdb);
     this.localV4.removeExcept(localV4);
   }

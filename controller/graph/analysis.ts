@@ -213,11 +213,22 @@ export function describePolicy(p: XfrmPolicy): string {
 
 const MAX_LISTED = 3;
 
-// Rule: an IPsec policy on the forward path (dir fwd or out) of a family, or a default
-// policy that blocks forwarded or sent packets, keeps that family's routing on the slow
-// path: the kernel may encrypt or drop what the fast path would forward in clear.
-export function xfrmFacts(x: XfrmState): { v4: string[]; v6: string[] } {
-  const out = { v4: [] as string[], v6: [] as string[] };
+// Each policy puts at most two prefixes into l3-router's selector table (SS_XFRM_PREFIXES).
+export const XFRM_POLICY_LIMIT = 2048;
+
+export interface XfrmFacts {
+  v4: string[]; // reasons routed IPv4 must stay on the slow path
+  v6: string[];
+  notes: { v4: string[]; v6: string[] };
+  selectors: { v4: boolean; v6: boolean }; // l3-router must check the family's selectors
+}
+
+// Rule: IPsec fwd/out policies of a family make l3-router hand the kernel every packet within
+// their selectors (the kernel may encrypt or drop it); a default policy that blocks forwarded
+// or sent packets, or more policies than the selector table holds, keeps the family on the
+// slow path altogether.
+export function xfrmFacts(x: XfrmState): XfrmFacts {
+  const out: XfrmFacts = { v4: [], v6: [], notes: { v4: [], v6: [] }, selectors: { v4: false, v6: false } };
   for (const d of ['fwd', 'out'] as const) {
     if (x.defaults[d] === 'block') {
       const r = `the xfrm default policy for ${d} is block (IPsec: only packets a policy allows are forwarded)`;
@@ -228,9 +239,14 @@ export function xfrmFacts(x: XfrmState): { v4: string[]; v6: string[] } {
   for (const fam of ['v4', 'v6'] as const) {
     const mine = x.policies.filter((p) => (p.dir === 'fwd' || p.dir === 'out') && (p.family === 0 || `v${p.family}` === fam));
     if (!mine.length) continue;
+    if (mine.length > XFRM_POLICY_LIMIT) {
+      out[fam].push(`${mine.length} IPsec policies apply to forwarded packets, more than the fast path checks (${XFRM_POLICY_LIMIT})`);
+      continue;
+    }
     const listed = mine.slice(0, MAX_LISTED).map(describePolicy).join('; ');
     const more = mine.length > MAX_LISTED ? `; and ${mine.length - MAX_LISTED} more` : '';
-    out[fam].push(`the kernel applies IPsec policies to forwarded packets: ${listed}${more}`);
+    out.selectors[fam] = true;
+    out.notes[fam].push(`IP${fam} packets within IPsec policy selectors go to the kernel (xfrm_policy): ${listed}${more}`);
   }
   return out;
 }

@@ -166,13 +166,15 @@ export function buildGraph(m: KernelModel, caps: Capabilities, cfg: GraphConfig,
   // Rule: netfilter forward/nat rules keep that family on the slow path.
   famBlock.v4.push(...nf.v4);
   famBlock.v6.push(...nf.v6);
-  // Rule: IPsec policies on the forward path keep that family on the slow path.
+  // Rule: IPsec policies: their selectors are checked per packet; a blocking default keeps
+  // the family on the slow path.
   famBlock.v4.push(...xf.v4);
   famBlock.v6.push(...xf.v6);
   for (const fam of [4, 6] as const) {
     const k = fam === 4 ? 'v4' : 'v6';
     const rr = ruleReasons(m.rules.values(), fam);
     famBlock[k].push(...rr.blocking);
+    if (!famBlock[k].length) famNotes[k].push(...xf.notes[k]);
     if (rr.honoured && !rr.blocking.length) famNotes[k].push(`${rr.honoured} IPv${fam} policy rule${rr.honoured === 1 ? ' is' : 's are'} honoured by bpf_fib_lookup`);
   }
   const l3Missing = missingFor(caps, SERVICE_NEEDS['l3-router']);
@@ -433,7 +435,7 @@ export function buildGraph(m: KernelModel, caps: Capabilities, cfg: GraphConfig,
       checked: m.xfrm.checked,
       policies: m.xfrm.policies.map(describePolicy),
       default_in: m.xfrm.defaults.in, default_fwd: m.xfrm.defaults.fwd, default_out: m.xfrm.defaults.out,
-      ipv4_blocking: xf.v4, ipv6_blocking: xf.v6,
+      ipv4_blocking: xf.v4, ipv6_blocking: xf.v6, ipv4_selectors: xf.selectors.v4, ipv6_selectors: xf.selectors.v6,
       error: m.xfrm.error,
     },
   });

@@ -3,7 +3,7 @@
 import t from 'tap';
 import { Lab, iperf3Client, iperf3Server, ping, routerLab } from '../lab';
 import { startDaemon } from '../harness/daemon';
-import { deliver, measure, nodeAttr, service, sleep, waitGraph } from '../harness/fastpath';
+import { deliver, measure, nodeAttr, service, sleep, waitFor, waitGraph } from '../harness/fastpath';
 
 t.test('router between two subnets', async (t) => {
   const lab = new Lab({ t });
@@ -53,37 +53,51 @@ t.test('router between two subnets', async (t) => {
     t.equal(await deliver(lab, a.ns, b.ns, b.ip6, 7104, 200), 200);
   });
 
-  await t.test('IPsec (xfrm) policies on the forward path send that family to the slow path and are obeyed', async (t) => {
-    const l3 = (g: Parameters<typeof service>[0]): { ipv4?: boolean; ipv6?: boolean } => (service(g, 'l3-router')?.attrs ?? {}) as { ipv4?: boolean; ipv6?: boolean };
+  await t.test('IPsec (xfrm) policies: packets within their selectors go to the kernel, which applies them', async (t) => {
+    type L3Attrs = { ipv4?: boolean; ipv6?: boolean };
+    const l3 = (g: Parameters<typeof service>[0]): L3Attrs => (service(g, 'l3-router')?.attrs ?? {}) as L3Attrs;
+    const sel = (g: Parameters<typeof service>[0], k: string): unknown => nodeAttr(g, 'xfrm', k);
+    // The generation whose l3-router checks the selectors goes live after the graph changes.
+    const knobLive = (on: boolean): Promise<unknown> => waitFor(`cfg_xfrm_v4 ${on} on both ports`, async () => {
+      const p = await d.get<{ pipelines: Array<{ ifname: string; knobs?: Record<string, Record<string, unknown>> }> }>('/v1/pipelines');
+      return devs.every((dev) => p.pipelines.find((x) => x.ifname === dev)?.knobs?.['l3-router']?.cfg_xfrm_v4 === on);
+    });
     t.teardown(() => lab.sh(rt, 'ip xfrm policy flush; ip xfrm policy setdefault in accept fwd accept out accept'));
-    // fwd block: ip_forward's policy check drops the packet.
+    // fwd block, A -> B: ip_forward's policy check drops those packets. B -> A stays fast.
     lab.exec(rt, ['ip', 'xfrm', 'policy', 'add', 'src', topo.subnetA.v4, 'dst', topo.subnetB.v4, 'dir', 'fwd', 'action', 'block']);
-    let g = await waitGraph(d, 'IPv4 routing slow', (g) => l3(g).ipv4 === false, 15000);
-    t.match(service(g, 'l3-router')?.reasons.join(' '), /IPsec policies.*fwd .*block/, 'the reason names the policy');
-    t.equal(l3(g).ipv6, true, 'IPv6 stays accelerated');
-    t.equal(await deliver(lab, a.ns, b.ns, b.ip4, 7112, 200), 0, 'nothing forwarded past the block policy');
+    let g = await waitGraph(d, 'IPv4 selectors checked', (g) => sel(g, 'ipv4_selectors') === true, 15000);
+    t.same([l3(g).ipv4, l3(g).ipv6], [true, true], 'routing stays accelerated');
+    t.match(service(g, 'l3-router')?.reasons.join(' '), /IPsec policy selectors .*fwd .*block/, 'the reasons name the policy');
+    await knobLive(true);
+    const blocked = await measure(d, devs, async () => t.equal(await deliver(lab, a.ns, b.ns, b.ip4, 7112, 200), 0, 'nothing forwarded past the block policy'));
+    t.ok((blocked.reasons.xfrm_policy ?? 0) >= 200 && blocked.fast === 0, `handed to the kernel as xfrm_policy (${JSON.stringify(blocked.reasons)}, fast ${blocked.fast})`);
+    const back = await measure(d, devs, async () => t.equal(await deliver(lab, b.ns, a.ns, a.ip4, 7112, 200), 200, 'B -> A delivered'));
+    t.ok(back.fast >= 200, `B -> A is outside the selector: fast (${back.fast}, slow ${JSON.stringify(back.reasons)})`);
     const v6 = await measure(d, devs, async () => t.equal(await deliver(lab, a.ns, b.ns, b.ip6, 7112, 200), 200));
-    t.ok(v6.fast >= 200, `IPv6 still fast (${v6.fast}, slow ${JSON.stringify(v6.reasons)})`);
+    t.ok(v6.fast >= 200, `IPv6 fast (${v6.fast}, slow ${JSON.stringify(v6.reasons)})`);
     // out, with an ESP template and no SA: xfrm_route_forward holds or drops the packet, never sends it in clear.
     lab.sh(rt, 'ip xfrm policy flush');
-    await waitGraph(d, 'IPv4 routing back', (g) => l3(g).ipv4 === true, 15000);
+    await waitGraph(d, 'no selectors', (g) => sel(g, 'ipv4_selectors') === false, 15000);
+    await knobLive(false);
     t.equal(await deliver(lab, a.ns, b.ns, b.ip4, 7112, 200), 200, 'delivered once the policy is gone');
-    lab.exec(rt, ['ip', 'xfrm', 'policy', 'add', 'src', topo.subnetA.v4, 'dst', topo.subnetB.v4, 'dir', 'out',
+    lab.exec(rt, ['ip', 'xfrm', 'policy', 'add', 'src', `${a.ip4}/32`, 'dst', topo.subnetB.v4, 'dir', 'out',
       'tmpl', 'src', portA.ip4, 'dst', topo.subnetB.host4(99), 'proto', 'esp', 'mode', 'tunnel']);
-    g = await waitGraph(d, 'IPv4 routing slow (out policy)', (g) => l3(g).ipv4 === false, 15000);
-    t.match(service(g, 'l3-router')?.reasons.join(' '), /out .*esp tunnel/, 'the reason names the template');
+    g = await waitGraph(d, 'IPv4 selectors checked (out policy)', (g) => sel(g, 'ipv4_selectors') === true, 15000);
+    t.match(service(g, 'l3-router')?.reasons.join(' '), /out .*esp tunnel/, 'the reasons name the template');
+    await knobLive(true);
     t.equal(await deliver(lab, a.ns, b.ns, b.ip4, 7112, 200), 0, 'nothing sent in clear where the kernel wants ESP');
     lab.sh(rt, 'ip xfrm policy flush');
-    await waitGraph(d, 'IPv4 routing back', (g) => l3(g).ipv4 === true, 15000);
-    // A blocking default policy, both families.
+    await waitGraph(d, 'no selectors', (g) => sel(g, 'ipv4_selectors') === false, 15000);
+    // A blocking default policy: both families stay with the kernel.
     lab.exec(rt, ['ip', 'xfrm', 'policy', 'setdefault', 'fwd', 'block']);
     g = await waitGraph(d, 'both slow (default block)', (g) => l3(g).ipv4 === false && l3(g).ipv6 === false, 15000);
     t.match(service(g, 'l3-router')?.reasons.join(' '), /default policy for fwd is block/);
     t.equal(await deliver(lab, a.ns, b.ns, b.ip6, 7112, 200), 0, 'IPv6 dropped by the default policy, as by the kernel');
     lab.exec(rt, ['ip', 'xfrm', 'policy', 'setdefault', 'fwd', 'accept']);
     await waitGraph(d, 'both back', (g) => l3(g).ipv4 === true && l3(g).ipv6 === true, 15000);
-    const back = await measure(d, devs, async () => t.equal(await deliver(lab, a.ns, b.ns, b.ip4, 7112, 200), 200));
-    t.ok(back.fast >= 200, `fast again (${back.fast})`);
+    await knobLive(false);
+    const again = await measure(d, devs, async () => t.equal(await deliver(lab, a.ns, b.ns, b.ip4, 7112, 200), 200));
+    t.ok(again.fast >= 200, `fast again (${again.fast})`);
   });
 
   await t.test('ip neigh flush: the kernel resolves, then the fast path resumes', async (t) => {

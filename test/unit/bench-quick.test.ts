@@ -43,7 +43,9 @@ t.test('quick scenarios produce numbers', { skip: root ? false : 'needs root' },
       t.equal(r.pipeline_off, 'l2-bridge', 'off: the bridge pipeline the daemon runs');
       t.match(r.pipeline_on, /latency-monitor.*> l2-bridge/, 'on: the monitor runs before l2-bridge');
       t.ok(positive(r.epping_off_mpps) && positive(r.epping_sampled_mpps) && positive(r.epping_unlimited_mpps), 'three rates');
-      t.same(r.monitor_missed, { sampled: 0, unlimited: 0 }, 'the monitor inspected every injected frame');
+      t.same(r.monitor_missed, { sampled: 0, unlimited: 0, linux_sampled: 0, linux_unlimited: 0 }, 'the monitor inspected every injected frame');
+      t.equal(r.pipeline_linux_monitored, 'parse+latency-monitor', 'in front of Linux: the monitor alone');
+      t.ok(positive((r.linux_monitored_sampled as { median: number }).median) && positive((r.linux_monitored_unlimited as { median: number }).median), 'Linux with the monitor delivered');
       const did = r.monitor_sampled as Record<string, number>;
       t.equal(did.packets, opts.frames, 'one run of 20000 frames, each counted once');
       t.equal(did.flows_opened, 100, 'one flow per source');

@@ -11,6 +11,8 @@ import {
   encodeDev, encodeFdbKey, encodeFdbValue, encodeHeartbeat, sumCounter, u32Key, type DevValue, type FdbValue,
 } from '../../controller/deployer/layout';
 import { bpfObjectPath } from '../../controller/util/paths';
+import { xfrmSelectors, XfrmSelectorSync } from '../../controller/deployer/xfrm-selectors';
+import type { XfrmPolicy } from '../../controller/model/types';
 import { LocalAddressSync } from '../../controller/deployer/local-addrs';
 import { MirrorGeneration } from '../../controller/deployer/mirror-generation';
 import { macAt } from '../../controller/model/addr';
@@ -29,14 +31,14 @@ export const MAC = {
   stranger: '02:00:5e:00:0f:0f', // in no FDB
 };
 
-export type ChainName = 'gw' | 'router' | 'routerFib' | 'gwFold' | 'routerFold' | 'routerFibFold' | 'bridge' | 'bridgeNf' | 'bridgeSup' | 'nop' | 'root';
+export type ChainName = 'gw' | 'router' | 'routerFib' | 'routerXfrm' | 'gwFold' | 'routerFold' | 'routerFibFold' | 'routerXfrmFold' | 'bridge' | 'bridgeNf' | 'bridgeSup' | 'nop' | 'root';
 type PlainChain = Exclude<ChainName, 'root'>;
 
-export const DEV_SLOT: Record<ChainName, number> = { gw: 0, router: 1, bridge: 2, nop: 3, root: 4, routerFib: 5, bridgeNf: 6, bridgeSup: 7, gwFold: 8, routerFold: 9, routerFibFold: 10 };
+export const DEV_SLOT: Record<ChainName, number> = { gw: 0, router: 1, bridge: 2, nop: 3, root: 4, routerFib: 5, bridgeNf: 6, bridgeSup: 7, gwFold: 8, routerFold: 9, routerFibFold: 10, routerXfrm: 11, routerXfrmFold: 12 };
 
 // The same pipelines as the deployer loads them (controller/deployer/generation.ts,
 // programStages): parse runs right before l3-router and is folded into it.
-export const FOLDED: Partial<Record<ChainName, ChainName>> = { gw: 'gwFold', router: 'routerFold', routerFib: 'routerFibFold' };
+export const FOLDED: Partial<Record<ChainName, ChainName>> = { gw: 'gwFold', router: 'routerFold', routerFib: 'routerFibFold', routerXfrm: 'routerXfrmFold' };
 
 interface Stage {
   object: string;
@@ -54,7 +56,7 @@ const L3 = 'fpm/l3_router.bpf.o';
 // nop: parse and one hop that hands on to nothing. *Fold: gw, router and routerFib in the
 // assembler's order (parse right before l3-router), loaded the way the deployer loads them:
 // through programStages, which folds parse into l3-router.
-const BASE_CHAINS: Record<Exclude<PlainChain, 'gwFold' | 'routerFold' | 'routerFibFold'>, Stage[]> = {
+const BASE_CHAINS: Record<Exclude<PlainChain, 'gwFold' | 'routerFold' | 'routerFibFold' | 'routerXfrmFold'>, Stage[]> = {
   gw: [
     { object: PARSE, program: 'ss_fpm_parse', knobs: { cfg_ipv4: true, cfg_ipv6: true, cfg_l4: true } },
     { object: L2, program: 'ss_fpm_l2_bridge', knobs: { cfg_local_next: true } },
@@ -68,6 +70,11 @@ const BASE_CHAINS: Record<Exclude<PlainChain, 'gwFold' | 'routerFold' | 'routerF
   routerFib: [
     { object: PARSE, program: 'ss_fpm_parse', knobs: { cfg_ipv4: true, cfg_ipv6: true, cfg_l4: false } },
     { object: L3, program: 'ss_fpm_l3_router', knobs: { cfg_ipv4: true, cfg_ipv6: true, cfg_src_check: 2 } },
+  ],
+  // The router where IPsec policies of both families exist (ss_xfrm_v4/v6 hold their selectors).
+  routerXfrm: [
+    { object: PARSE, program: 'ss_fpm_parse', knobs: { cfg_ipv4: true, cfg_ipv6: true, cfg_l4: false } },
+    { object: L3, program: 'ss_fpm_l3_router', knobs: { cfg_ipv4: true, cfg_ipv6: true, cfg_src_check: 1, cfg_xfrm_v4: true, cfg_xfrm_v6: true } },
   ],
   bridge: [{ object: L2, program: 'ss_fpm_l2_bridge', knobs: { cfg_local_next: false } }],
   // A switch port whose bridge hands IP to iptables (br_netfilter).
@@ -87,6 +94,7 @@ const CHAINS: Record<PlainChain, Stage[]> = {
   gwFold: [BASE_CHAINS.gw[1], BASE_CHAINS.gw[0], BASE_CHAINS.gw[2]],
   routerFold: BASE_CHAINS.router,
   routerFibFold: BASE_CHAINS.routerFib,
+  routerXfrmFold: BASE_CHAINS.routerXfrm,
 };
 
 // What the deployer loads for a chain (controller/deployer/generation.ts).
@@ -280,7 +288,15 @@ export class DataPathLab {
     this.localV4 = new LocalAddressSync(native, local, this.sharedFd('ss_local_v4_bf'));
     this.localV4.add(want);
     this.localAddrs = want;
+    this.setXfrm([]);
     this.heartbeat(true);
+  }
+
+  // IPsec policy selectors, written as the controller writes them (deployer/xfrm-selectors.ts).
+  setXfrm(policies: XfrmPolicy[]): void {
+    const want = xfrmSelectors(policies);
+    new XfrmSelectorSync(native, this.sharedFd('ss_xfrm_v4')).apply(want.v4);
+    new XfrmSelectorSync(native, this.sharedFd('ss_xfrm_v6')).apply(want.v6);
   }
 
   // Like the controller (deployer/datapath.ts): every mirror change (ss_devs, ss_fdb) bumps

@@ -4,6 +4,7 @@
 // and that exactly one counter moved: the expected one.
 import t, { type Test } from 'tap';
 import { DataPathLab, FOLDED, MAC, type ChainName } from './bpf-datapath-lab';
+import type { XfrmPolicy } from '../../controller/model/types';
 import {
   ETH_P_8021Q, ETH_P_ARP, ETH_P_IP, ETH_P_IPV6, arpRequest, eth, ext6, frag6, icmpEcho, ipv4, ipv4HeaderChecksum, ipv6, mac, udp, vlanTag,
 } from './bpf-frames';
@@ -355,6 +356,25 @@ rpOffCase('rp_filter off: a source that shares a filter bit with a local address
 rpOffCase('rp_filter off, full lookup: the router\'s own address is refused', 'routerFib', '198.18.0.1', 'martian');
 rpOffCase('rp_filter off, full lookup: no route back is passed (the helper cannot tell it from local)', 'routerFib', '198.19.77.1', 'martian');
 rpOffCase('rp_filter off, full lookup: a routable source is forwarded', 'routerFib', '198.18.0.77', 'fast_l3');
+// IPsec policies: l3-router hands the kernel every packet whose source lies in some policy's
+// source prefix and whose destination in some policy's destination prefix.
+const xpol = (src: string, srcLen: number, dst: string, dstLen: number, family: 0 | 4 | 6 = 4): XfrmPolicy => ({
+  index: 1, priority: 0, dir: 'fwd', action: 'block', family, src, srcLen, dst, dstLen, proto: 0, ifindex: 0, templates: [],
+});
+const xfrmCase = (name: string, ingress: number, frame: Buffer, policies: XfrmPolicy[], expect: string): void =>
+  runCase({ name: `IPsec selectors: ${name}`, chain: 'routerXfrm', ingress, frame, expect, setup: () => lab.setXfrm(policies) });
+xfrmCase('none stored, the router forwards', X.r1, fromR1('198.18.0.2'), [], 'fast_l3');
+xfrmCase('source and destination within one policy go to the kernel', X.r1, fromR1('198.18.0.2'), [xpol('198.18.2.0', 24, '198.18.0.0', 24)], 'xfrm_policy');
+xfrmCase('the reverse direction is outside the selector', X.p1, routed4('198.18.2.5'), [xpol('198.18.2.0', 24, '198.18.0.0', 24)], 'fast_l3');
+xfrmCase('a longer prefix of another policy does not hide a covering one', X.r1, fromR1('198.19.1.1'),
+  [xpol('198.18.0.0', 16, '198.19.0.0', 16), xpol('198.19.9.0', 24, '198.18.2.0', 24)], 'xfrm_policy');
+xfrmCase('source and destination each within some policy: passed (a superset)', X.r1, fromR1('198.18.0.2'),
+  [xpol('198.18.2.0', 24, '198.19.0.0', 16), xpol('198.19.5.0', 24, '198.18.0.0', 16)], 'xfrm_policy');
+xfrmCase('a destination outside every destination prefix is forwarded', X.r1, fromR1('198.18.0.2'),
+  [xpol('198.18.2.0', 24, '198.19.0.0', 16), xpol('198.19.9.0', 24, '198.18.2.0', 24)], 'fast_l3');
+xfrmCase('IPv6 within a policy goes to the kernel', X.p1, routed6('2001:2:0:2::5'), [xpol('2001:2::', 64, '2001:2:0:2::', 64, 6)], 'xfrm_policy');
+xfrmCase('IPv4 policies leave IPv6 alone', X.p1, routed6('2001:2:0:2::5'), [xpol('198.18.0.0', 15, '198.18.0.0', 15)], 'fast_l3');
+xfrmCase('a selector without a family covers everything', X.p1, routed6('2001:2:0:2::5'), [xpol('', 0, '', 0, 0)], 'xfrm_policy');
 runCase({ name: 'routed back out the ingress device', chain: 'router', ingress: X.r1, frame: fromR1('198.18.1.2'), expect: 'l3_hairpin' });
 runCase({ name: 'routed between two hosts of the same bridge', frame: routed4('198.18.0.2'), expect: 'l3_hairpin' });
 runCase({ name: 'route out the bridge, next hop MAC not in the FDB mirror', chain: 'router', ingress: X.r1, frame: fromR1('198.18.0.2'), expect: 'bridge_egress_miss', setup: () => lab.delFdb(MAC.h2) });

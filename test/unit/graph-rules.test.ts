@@ -8,6 +8,8 @@ import type { GraphConfig } from '../../controller/graph/config';
 import { assumeAllCapabilities, type Capabilities } from '../../controller/capabilities/types';
 import { emptyModel, type KernelModel, type Link, type NfChain, type XfrmPolicy } from '../../controller/model/types';
 import { parseIptablesSave, parseNftJson } from '../../controller/model/netfilter';
+import { XFRM_POLICY_LIMIT } from '../../controller/graph/analysis';
+import { forwardPolicies, XFRM_DST, XFRM_SRC, xfrmSelectors } from '../../controller/deployer/xfrm-selectors';
 import { addrMessage, apply, bridgeData, bridgePortData, linkMessage, loadFixture, modelFromFixture, vlanData } from '../fixtures/helpers';
 
 const caps = assumeAllCapabilities('test');
@@ -301,28 +303,60 @@ t.test('L3: IPsec (xfrm) policies on the forward path', async (t) => {
     index: 1, priority: 0, dir: 'fwd', action: 'allow', family: 4, src: '198.18.1.0', srcLen: 24, dst: '198.18.2.0', dstLen: 24,
     proto: 0, ifindex: 0, templates: ['esp tunnel'], ...p,
   });
+  const sel = (g: Graph) => g.nodes.find((n) => n.id === 'xfrm')?.attrs;
   m.xfrm = { checked: true, policies: [pol({ dir: 'in' }), pol({ dir: 'socket' })], defaults: { in: 'block', fwd: 'accept', out: 'accept' }, error: null };
-  let l3 = svc(build(m), 'l3-router');
+  let g = build(m);
+  let l3 = svc(g, 'l3-router');
   t.same([l3.attrs?.ipv4, l3.attrs?.ipv6], [true, true], 'in and socket policies, and a blocking default for in, touch only local traffic');
+  t.same([sel(g)?.ipv4_selectors, sel(g)?.ipv6_selectors], [false, false], 'nothing for the fast path to check');
   m.xfrm.policies.push(pol({ index: 2 }));
-  l3 = svc(build(m), 'l3-router');
-  t.same([l3.attrs?.ipv4, l3.attrs?.ipv6], [false, true], 'a fwd policy of IPv4');
-  t.ok(l3.reasons.includes('IPv4 stays on the slow path: the kernel applies IPsec policies to forwarded packets: xfrm policy fwd 198.18.1.0/24 → 198.18.2.0/24 (esp tunnel)'), l3.reasons.join('\n'));
+  g = build(m);
+  l3 = svc(g, 'l3-router');
+  t.same([l3.attrs?.ipv4, l3.attrs?.ipv6], [true, true], 'a fwd policy leaves routing accelerated');
+  t.same([sel(g)?.ipv4_selectors, sel(g)?.ipv6_selectors], [true, false], 'with IPv4 selectors to check');
+  t.ok(l3.reasons.includes('IPv4 packets within IPsec policy selectors go to the kernel (xfrm_policy): xfrm policy fwd 198.18.1.0/24 → 198.18.2.0/24 (esp tunnel)'), l3.reasons.join('\n'));
   m.xfrm.policies = [pol({ dir: 'out', family: 6, src: '2001:2::', srcLen: 48, dst: '::', dstLen: 0, action: 'block', templates: [], proto: 17 })];
-  l3 = svc(build(m), 'l3-router');
-  t.same([l3.attrs?.ipv4, l3.attrs?.ipv6], [true, false], 'an out policy of IPv6');
-  t.match(l3.reasons.join('\n'), /xfrm policy out 2001:2::\/48 → any proto 17 \(block\)/);
+  g = build(m);
+  t.same([sel(g)?.ipv4_selectors, sel(g)?.ipv6_selectors], [false, true], 'an out policy of IPv6');
+  t.match(svc(g, 'l3-router').reasons.join('\n'), /xfrm policy out 2001:2::\/48 → any proto 17 \(block\)/);
   m.xfrm.policies = [pol({ family: 0 }), ...[2, 3, 4].map((i) => pol({ index: i, srcLen: 24 + i }))];
+  g = build(m);
+  t.same([sel(g)?.ipv4_selectors, sel(g)?.ipv6_selectors], [true, true], 'a selector without a family counts for both');
+  t.match(svc(g, 'l3-router').reasons.join('\n'), /xfrm policy fwd any \(esp tunnel\).*; and 1 more/, 'long lists are cut');
+  m.xfrm.policies = Array.from({ length: XFRM_POLICY_LIMIT + 1 }, (_, i) => pol({ index: i }));
   l3 = svc(build(m), 'l3-router');
-  t.equal(l3.verdict, 'slow-path', 'a selector without a family counts for both');
-  t.match(l3.reasons.join('\n'), /xfrm policy fwd any \(esp tunnel\).*; and 1 more/, 'long lists are cut');
+  t.same([l3.attrs?.ipv4, l3.attrs?.ipv6], [false, true], 'more IPv4 policies than the selector table holds: IPv4 stays with the kernel');
+  t.match(l3.reasons.join('\n'), /2049 IPsec policies apply to forwarded packets/);
   m.xfrm.policies = [];
   m.xfrm.defaults.out = 'block';
   l3 = svc(build(m), 'l3-router');
   t.equal(l3.verdict, 'slow-path', 'a blocking default for out stops both families');
   t.ok(l3.reasons.includes('the xfrm default policy for out is block (IPsec: only packets a policy allows are forwarded)'));
-  const node = build(m).nodes.find((n) => n.id === 'xfrm');
-  t.equal(node?.attrs.default_out, 'block', 'the graph has an xfrm node');
+  t.equal(sel(build(m))?.default_out, 'block', 'the xfrm node shows the defaults');
+});
+
+t.test('IPsec selector table: prefixes with the bits of every covering prefix', async (t) => {
+  const pol = (src: string, srcLen: number, dst: string, dstLen: number, family: 0 | 4 | 6 = 4): XfrmPolicy => ({
+    index: 1, priority: 0, dir: 'out', action: 'allow', family, src, srcLen, dst, dstLen, proto: 0, ifindex: 0, templates: [],
+  });
+  const view = (m: Map<string, number>): Record<string, number> => Object.fromEntries([...m].map(([k, v]) => {
+    const b = Buffer.from(k, 'hex');
+    const len = b.readUInt32LE(0);
+    const a = b.subarray(4);
+    return [`${a.length === 4 ? [...a].join('.') : a.toString('hex')}/${len}`, v];
+  }));
+  const s = xfrmSelectors([pol('198.18.0.0', 16, '198.19.0.0', 16), pol('198.19.9.0', 24, '198.18.2.9', 24)]);
+  t.same(view(s.v4), {
+    '198.18.0.0/16': XFRM_SRC,
+    '198.19.0.0/16': XFRM_DST,
+    '198.19.9.0/24': XFRM_SRC | XFRM_DST, // inside 198.19/16, a destination prefix
+    '198.18.2.0/24': XFRM_DST | XFRM_SRC, // host bits cleared; inside 198.18/16, a source prefix
+  });
+  t.equal(s.v6.size, 0, 'no IPv6 entries for IPv4 policies');
+  const any = xfrmSelectors([pol('', 0, '', 0, 0)]);
+  t.same(view(any.v4), { '0.0.0.0/0': XFRM_SRC | XFRM_DST });
+  t.same(view(any.v6), { '00000000000000000000000000000000/0': XFRM_SRC | XFRM_DST }, 'a selector without a family: both tables');
+  t.same(forwardPolicies({ checked: true, policies: [pol('198.18.0.0', 16, '198.19.0.0', 16), { ...pol('198.18.0.0', 16, '198.19.0.0', 16), dir: 'in' }], defaults: { in: 'accept', fwd: 'accept', out: 'accept' }, error: null }).length, 1, 'in policies are not the fast path\'s concern');
 });
 
 t.test('L3: a device going down or losing its address leaves the router', async (t) => {
