@@ -13,7 +13,7 @@ import { Introspector, type UpdateEvent } from '../model';
 import { XdpFeatureWatcher } from '../model/xdp-features';
 import { Deployer, type DeployError, type SwapEvent } from '../deployer';
 import type { DpDevice } from '../deployer/datapath';
-import { forwardPolicies, xfrmSelectors } from '../deployer/xfrm-selectors';
+import { fastPathSelectors } from '../deployer/xfrm-selectors';
 import type { Metrics } from '../api';
 import { EPPING_MAPS, EppingService, eppingKnobs, eppingMapSizes } from '../epping';
 import type { Logger } from '../util/log';
@@ -246,8 +246,7 @@ export class Daemon implements DaemonView {
       const src = sourceCheck(model);
       // Selectors go in before a pipeline that checks them can go live.
       const xf = xfrmFacts(model.xfrm);
-      const selectors = xfrmSelectors(forwardPolicies(model.xfrm).filter((p) => (p.family === 4 ? xf.selectors.v4 : p.family === 6 ? xf.selectors.v6 : true)));
-      this.deployer.syncData(dp, bridgeFdb(graph, model), src.addresses, selectors);
+      this.deployer.syncData(dp, bridgeFdb(graph, model), src.addresses, fastPathSelectors(model.xfrm, xf.selectors));
       const candidates = [...roles.values()]
         .filter((r) => r.managed && r.ingressOk && deviceSelected(this.cfg.devices, r.ifname))
         .map((r) => ({

@@ -30,10 +30,6 @@ function masked(addr: Buffer, len: number): Buffer {
   return out;
 }
 
-function covers(outer: Prefix, inner: Prefix): boolean {
-  return outer.len <= inner.len && masked(inner.addr, outer.len).equals(outer.addr);
-}
-
 // struct ss_xfrm_key4/6: u32 prefixlen (host order), then the address bytes.
 export function lpmKey(p: Prefix): Buffer {
   const k = Buffer.alloc(4 + p.addr.length);
@@ -47,9 +43,22 @@ export function forwardPolicies(x: XfrmState): XfrmPolicy[] {
   return x.policies.filter((p) => p.dir === 'fwd' || p.dir === 'out');
 }
 
-export function xfrmSelectors(policies: XfrmPolicy[]): XfrmSelectors {
+// What the selector maps should hold; empty for a family whose check is off (the graph's
+// xfrmFacts decides that: no policies, or the family is not routed by the fast path at all).
+// Every reconcile asks; the state object only changes when the policies do (a few hundred ms
+// for thousands of IPv6 policies).
+let memo: { x: XfrmState; on: string; s: XfrmSelectors } | null = null;
+
+export function fastPathSelectors(x: XfrmState, on: { v4: boolean; v6: boolean }): XfrmSelectors {
+  const key = `${on.v4},${on.v6}`;
+  if (memo?.x !== x || memo.on !== key) memo = { x, on: key, s: xfrmSelectors(forwardPolicies(x), on) };
+  return memo.s;
+}
+
+export function xfrmSelectors(policies: XfrmPolicy[], on = { v4: true, v6: true }): XfrmSelectors {
   const out: XfrmSelectors = { v4: new Map(), v6: new Map() };
   for (const fam of [4, 6] as const) {
+    if (!on[fam === 4 ? 'v4' : 'v6']) continue;
     const width = fam === 4 ? 4 : 16;
     const listed = new Map<string, { p: Prefix; bits: number }>();
     const add = (addr: string, len: number, bit: number): void => {
@@ -66,12 +75,12 @@ export function xfrmSelectors(policies: XfrmPolicy[]): XfrmSelectors {
       add(pol.family ? pol.src : '', pol.family ? pol.srcLen : 0, XFRM_SRC);
       add(pol.family ? pol.dst : '', pol.family ? pol.dstLen : 0, XFRM_DST);
     }
-    const entries = [...listed.values()];
     const m = fam === 4 ? out.v4 : out.v6;
-    for (const e of entries) {
-      let bits = 0;
-      for (const o of entries) if (covers(o.p, e.p)) bits |= o.bits;
-      m.set(lpmKey(e.p).toString('hex'), bits);
+    for (const [key, e] of listed) {
+      let bits = e.bits;
+      // The prefixes covering this one are its own shorter maskings.
+      for (let len = 0; len < e.p.len; len++) bits |= listed.get(lpmKey({ addr: masked(e.p.addr, len), len }).toString('hex'))?.bits ?? 0;
+      m.set(key, bits);
     }
   }
   return out;

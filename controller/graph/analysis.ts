@@ -225,10 +225,15 @@ export interface XfrmFacts {
 
 // Rule: IPsec fwd/out policies of a family make l3-router hand the kernel every packet within
 // their selectors (the kernel may encrypt or drop it); a default policy that blocks forwarded
-// or sent packets, or more policies than the selector table holds, keeps the family on the
-// slow path altogether.
+// or sent packets, more policies than the selector table holds, or a failed read keeps the
+// family on the slow path altogether.
 export function xfrmFacts(x: XfrmState): XfrmFacts {
   const out: XfrmFacts = { v4: [], v6: [], notes: { v4: [], v6: [] }, selectors: { v4: false, v6: false } };
+  if (x.checked && x.error) {
+    out.v4.push(`IPsec policies are unknown (${x.error})`);
+    out.v6.push(`IPsec policies are unknown (${x.error})`);
+    return out;
+  }
   for (const d of ['fwd', 'out'] as const) {
     if (x.defaults[d] === 'block') {
       const r = `the xfrm default policy for ${d} is block (IPsec: only packets a policy allows are forwarded)`;

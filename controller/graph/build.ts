@@ -433,7 +433,8 @@ export function buildGraph(m: KernelModel, caps: Capabilities, cfg: GraphConfig,
     id: 'xfrm', kind: 'xfrm', name: 'IPsec policies',
     attrs: {
       checked: m.xfrm.checked,
-      policies: m.xfrm.policies.map(describePolicy),
+      policy_count: m.xfrm.policies.length,
+      policies: m.xfrm.policies.slice(0, 50).map(describePolicy), // the first 50
       default_in: m.xfrm.defaults.in, default_fwd: m.xfrm.defaults.fwd, default_out: m.xfrm.defaults.out,
       ipv4_blocking: xf.v4, ipv6_blocking: xf.v6, ipv4_selectors: xf.selectors.v4, ipv6_selectors: xf.selectors.v6,
       error: m.xfrm.error,

@@ -245,10 +245,10 @@ export interface XfrmPolicy {
 }
 
 export interface XfrmState {
-  checked: boolean; // false until read once (or when NETLINK_XFRM is unavailable)
+  checked: boolean; // false until read once, and when NETLINK_XFRM is unavailable (error says so)
   policies: XfrmPolicy[]; // the SPD (socket policies are not in it)
   defaults: { in: XfrmDefault; fwd: XfrmDefault; out: XfrmDefault };
-  error: string | null;
+  error: string | null; // with checked: the last read failed, the policies are unknown
 }
 
 export interface ModelStats {
@@ -294,6 +294,10 @@ export function emptyNetfilter(): NetfilterState {
   return { checked: false, nftOk: false, chains: [], iptables: { v4: null, v6: null, legacy: false }, errors: [] };
 }
 
+export function emptyXfrm(): XfrmState {
+  return { checked: false, policies: [], defaults: { in: 'accept', fwd: 'accept', out: 'accept' }, error: null };
+}
+
 export function emptyModel(): KernelModel {
   return {
     links: new Map(),
@@ -306,7 +310,7 @@ export function emptyModel(): KernelModel {
     filters: new Map(),
     sysctls: emptySysctls(),
     netfilter: emptyNetfilter(),
-    xfrm: { checked: false, policies: [], defaults: { in: 'accept', fwd: 'accept', out: 'accept' }, error: null },
+    xfrm: emptyXfrm(),
     stats: { events: 0, resyncs: 0, resyncChanges: 0, overflows: 0 },
   };
 }

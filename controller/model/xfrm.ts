@@ -8,19 +8,14 @@ import type { NativeAddon, NetlinkSocket } from '../native/types';
 import { formatV4, formatV6 } from '../epping/addr';
 import type { RawMessage } from './decode';
 import { DumpError, Dumper } from './dump';
-import { emptyModel, type XfrmDefault, type XfrmDir, type XfrmPolicy, type XfrmState } from './types';
+import { emptyXfrm, type XfrmDefault, type XfrmDir, type XfrmPolicy, type XfrmState } from './types';
 
 export const NETLINK_XFRM = 6;
 export const XFRMNLGRP_POLICY = 4;
 
 export const XFRM_MSG = {
-  NEWPOLICY: 0x13,
-  DELPOLICY: 0x14,
+  NEWPOLICY: 0x13, // a dump entry
   GETPOLICY: 0x15,
-  UPDPOLICY: 0x19,
-  POLEXPIRE: 0x1b,
-  FLUSHPOLICY: 0x1d,
-  SETDEFAULT: 0x27,
   GETDEFAULT: 0x28,
 } as const;
 
@@ -78,10 +73,6 @@ export function decodeDefault(payload: Buffer): XfrmState['defaults'] | null {
   return { in: one(payload[0]), fwd: one(payload[1]), out: one(payload[2]) };
 }
 
-export function emptyXfrm(): XfrmState {
-  return emptyModel().xfrm;
-}
-
 export type XfrmLog = (level: 'warn' | 'debug', msg: string, obj?: Record<string, unknown>) => void;
 
 // Keeps an XfrmState of one namespace: reads it at start and after every policy event.
@@ -92,6 +83,7 @@ export class XfrmWatcher {
   private running: Promise<void> | null = null;
   private again = false;
   private stopped = false;
+  private retry: NodeJS.Timeout | null = null;
   private _state: XfrmState = emptyXfrm();
 
   constructor(
@@ -128,11 +120,14 @@ export class XfrmWatcher {
       return this._state;
     }
     this._state = await this.readWithRetry();
+    if (this._state.error) this.retryLater();
     return this._state;
   }
 
   stop(): void {
     this.stopped = true;
+    if (this.retry) clearTimeout(this.retry);
+    this.retry = null;
     this.dumper.detach();
     this.evSock?.close();
     this.dumpSock?.close();
@@ -151,6 +146,7 @@ export class XfrmWatcher {
       const changed = JSON.stringify(s) !== JSON.stringify(this._state);
       this._state = s;
       if (changed) this.onChange(s);
+      if (s.error) this.retryLater();
     }).finally(() => {
       this.running = null;
       if (this.again) {
@@ -158,6 +154,15 @@ export class XfrmWatcher {
         this.kick();
       }
     });
+  }
+
+  private retryLater(): void {
+    if (this.retry || this.stopped) return;
+    this.retry = setTimeout(() => {
+      this.retry = null;
+      this.kick();
+    }, 1000);
+    this.retry.unref();
   }
 
   private async readWithRetry(): Promise<XfrmState> {
@@ -170,8 +175,8 @@ export class XfrmWatcher {
       }
     }
     this.log('warn', 'reading IPsec policies failed', { err: last });
-    // Keep what was known and say it may be stale.
-    return { ...this._state, error: `reading IPsec policies failed: ${last}` };
+    // Unknown policies: the graph keeps routing with the kernel until a read succeeds.
+    return { ...this._state, checked: true, error: `reading IPsec policies failed: ${last}` };
   }
 
   private async read(): Promise<XfrmState> {

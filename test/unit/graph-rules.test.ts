@@ -333,6 +333,12 @@ t.test('L3: IPsec (xfrm) policies on the forward path', async (t) => {
   t.equal(l3.verdict, 'slow-path', 'a blocking default for out stops both families');
   t.ok(l3.reasons.includes('the xfrm default policy for out is block (IPsec: only packets a policy allows are forwarded)'));
   t.equal(sel(build(m))?.default_out, 'block', 'the xfrm node shows the defaults');
+  m.xfrm = { checked: true, policies: [], defaults: { in: 'accept', fwd: 'accept', out: 'accept' }, error: 'reading IPsec policies failed: errno 105' };
+  l3 = svc(build(m), 'l3-router');
+  t.equal(l3.verdict, 'slow-path', 'policies that could not be read keep routing with the kernel');
+  t.match(l3.reasons.join('\n'), /IPsec policies are unknown \(reading IPsec policies failed: errno 105\)/);
+  m.xfrm = { checked: false, policies: [], defaults: { in: 'accept', fwd: 'accept', out: 'accept' }, error: 'no NETLINK_XFRM socket: EPROTONOSUPPORT' };
+  t.equal(svc(build(m), 'l3-router').verdict, 'accelerated', 'a kernel without NETLINK_XFRM has no policies to apply');
 });
 
 t.test('IPsec selector table: prefixes with the bits of every covering prefix', async (t) => {
