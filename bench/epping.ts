@@ -73,25 +73,20 @@ export async function runEpping(ctx: BenchContext, flows: number, kind: EppingPi
   ctx.defer(() => inj.close());
   // "off" is the pipeline the daemon itself runs on the port, minus the monitor.
   const role = await ingressRole(s, kind);
-  const load = (epping: boolean, rateLimitMs: number, id: number): BenchPipeline => {
-    const p = BenchPipeline.load(BPFFS_ROOT, s.run.netns, { ...role, epping }, new Map([['latency-monitor', { cfg_rate_limit_ms: rateLimitMs }]]), 1_000_000 + id);
+  const load = (r: DeviceRole, rateLimitMs: number, id: number): BenchPipeline => {
+    const p = BenchPipeline.load(BPFFS_ROOT, s.run.netns, r, new Map([['latency-monitor', { cfg_rate_limit_ms: rateLimitMs }]]), 1_000_000 + id);
     ctx.defer(() => p.close());
     return p;
   };
-  const pOff = load(false, 100, 1);
-  const pSampled = load(true, 100, 2);
-  const pUnl = load(true, 0, 3);
+  const pOff = load({ ...role, epping: false }, 100, 1);
+  const pSampled = load({ ...role, epping: true }, 100, 2);
+  const pUnl = load({ ...role, epping: true }, 0, 3);
   if (!pSampled.fpms.includes('latency-monitor') || pOff.fpms.includes('latency-monitor')) throw new Error(`unexpected pipelines ${pOff.fpms} / ${pSampled.fpms}`);
   // The monitor alone on a port whose traffic the kernel forwards (a NAT gateway, or any
   // device the fast path leaves alone): the published reference's setting.
   const kernelRole: DeviceRole = { ...role, l2Bridge: null, l3: { v4: false, v6: false }, epping: true };
-  const loadKernel = (rateLimitMs: number, id: number): BenchPipeline => {
-    const p = BenchPipeline.load(BPFFS_ROOT, s.run.netns, kernelRole, new Map([['latency-monitor', { cfg_rate_limit_ms: rateLimitMs }]]), 1_000_000 + id);
-    ctx.defer(() => p.close());
-    return p;
-  };
-  const pKernSampled = loadKernel(100, 4);
-  const pKernUnl = loadKernel(0, 5);
+  const pKernSampled = load(kernelRole, 100, 4);
+  const pKernUnl = load(kernelRole, 0, 5);
   if (pKernSampled.fpms.join() !== 'parse,latency-monitor') throw new Error(`unexpected monitor-only pipeline ${pKernSampled.fpms}`);
   // Per run of each monitored variant: what the monitor did with the frames (timestamps
   // stored, rate-limited, refused because the timestamp map was full).

@@ -8,7 +8,7 @@ import { assemble, type KnobValues } from '../assembler/plan';
 import { capabilitiesSummary, probeCapabilities, probeDevicesOf, type Capabilities } from '../capabilities';
 import { deviceSelected, reloadConfig, type Config, type ConfigOverrides } from '../config';
 import { bridgeFdb, deviceRoles, graphToDot, type Graph, type GraphConfig } from '../graph';
-import { qdiscInfo, xfrmFacts } from '../graph/analysis';
+import { qdiscInfo } from '../graph/analysis';
 import { Introspector, type UpdateEvent } from '../model';
 import { XdpFeatureWatcher } from '../model/xdp-features';
 import { Deployer, type DeployError, type SwapEvent } from '../deployer';
@@ -244,15 +244,17 @@ export class Daemon implements DaemonView {
         rpFilter: rpOf(r),
       }));
       const src = sourceCheck(model);
-      // Selectors go in before a pipeline that checks them can go live.
-      const xf = xfrmFacts(model.xfrm);
-      this.deployer.syncData(dp, bridgeFdb(graph, model), src.addresses, fastPathSelectors(model.xfrm, xf.selectors));
+      // The graph decides which families' IPsec selectors l3-router checks; they go into the
+      // maps before a pipeline that checks them can go live.
+      const xattrs = graph.nodes.find((n) => n.id === 'xfrm')?.attrs;
+      const xfrm = { v4: xattrs?.ipv4_selectors === true, v6: xattrs?.ipv6_selectors === true };
+      this.deployer.syncData(dp, bridgeFdb(graph, model), src.addresses, fastPathSelectors(model.xfrm, xfrm));
       const candidates = [...roles.values()]
         .filter((r) => r.managed && r.ingressOk && deviceSelected(this.cfg.devices, r.ifname))
         .map((r) => ({
           ...r,
           srcCheck: src.mode,
-          xfrm: xf.selectors,
+          xfrm,
           brnf: r.l2Bridge ? bridgeNetfilter(model, r.bridgeIfindex) : undefined,
           neighSuppress: r.l2Bridge ? bridgeAnswersNeighbours(model, r.bridgeIfindex) !== null : undefined,
         }));

@@ -8,6 +8,7 @@
 // that covers it, so a longest-prefix lookup sees them all.
 import type { NativeAddon } from '../native/types';
 import type { XfrmPolicy, XfrmState } from '../model/types';
+import { forwardPolicies } from '../model/xfrm';
 import { parseV4, parseV6 } from '../epping/addr';
 
 export const XFRM_SRC = 1;
@@ -31,16 +32,11 @@ function masked(addr: Buffer, len: number): Buffer {
 }
 
 // struct ss_xfrm_key4/6: u32 prefixlen (host order), then the address bytes.
-export function lpmKey(p: Prefix): Buffer {
+function lpmKey(p: Prefix): Buffer {
   const k = Buffer.alloc(4 + p.addr.length);
   k.writeUInt32LE(p.len, 0);
   p.addr.copy(k, 4);
   return k;
-}
-
-// Policies whose selectors the fast path must respect: fwd and out ones.
-export function forwardPolicies(x: XfrmState): XfrmPolicy[] {
-  return x.policies.filter((p) => p.dir === 'fwd' || p.dir === 'out');
 }
 
 // What the selector maps should hold; empty for a family whose check is off (the graph's

@@ -3,6 +3,7 @@
 import { globMatch } from '../model/addr';
 import { TC_H_INGRESS, TC_H_MIN_EGRESS } from '../model/decode';
 import type { KernelModel, Link, NfChain, Qdisc, Rule, XfrmPolicy, XfrmState } from '../model/types';
+import { forwardPolicies } from '../model/xfrm';
 import type { Capabilities } from '../capabilities/types';
 import type { GraphConfig } from './config';
 
@@ -242,7 +243,7 @@ export function xfrmFacts(x: XfrmState): XfrmFacts {
     }
   }
   for (const fam of ['v4', 'v6'] as const) {
-    const mine = x.policies.filter((p) => (p.dir === 'fwd' || p.dir === 'out') && (p.family === 0 || `v${p.family}` === fam));
+    const mine = forwardPolicies(x).filter((p) => p.family === 0 || `v${p.family}` === fam);
     if (!mine.length) continue;
     if (mine.length > XFRM_POLICY_LIMIT) {
       out[fam].push(`${mine.length} IPsec policies apply to forwarded packets, more than the fast path checks (${XFRM_POLICY_LIMIT})`);

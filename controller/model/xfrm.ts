@@ -73,6 +73,12 @@ export function decodeDefault(payload: Buffer): XfrmState['defaults'] | null {
   return { in: one(payload[0]), fwd: one(payload[1]), out: one(payload[2]) };
 }
 
+// The policies the kernel applies to routed packets: fwd and out (in and socket policies
+// only concern traffic to and from the box).
+export function forwardPolicies(x: XfrmState): XfrmPolicy[] {
+  return x.policies.filter((p) => p.dir === 'fwd' || p.dir === 'out');
+}
+
 export type XfrmLog = (level: 'warn' | 'debug', msg: string, obj?: Record<string, unknown>) => void;
 
 // Keeps an XfrmState of one namespace: reads it at start and after every policy event.
@@ -92,10 +98,6 @@ export class XfrmWatcher {
     private readonly onChange: (s: XfrmState) => void,
     private readonly log: XfrmLog,
   ) {}
-
-  get state(): XfrmState {
-    return this._state;
-  }
 
   // Never throws: a kernel without NETLINK_XFRM (CONFIG_XFRM_USER off) is reported in the state.
   async start(): Promise<XfrmState> {

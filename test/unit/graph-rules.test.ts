@@ -9,7 +9,8 @@ import { assumeAllCapabilities, type Capabilities } from '../../controller/capab
 import { emptyModel, type KernelModel, type Link, type NfChain, type XfrmPolicy } from '../../controller/model/types';
 import { parseIptablesSave, parseNftJson } from '../../controller/model/netfilter';
 import { XFRM_POLICY_LIMIT } from '../../controller/graph/analysis';
-import { forwardPolicies, XFRM_DST, XFRM_SRC, xfrmSelectors } from '../../controller/deployer/xfrm-selectors';
+import { XFRM_DST, XFRM_SRC, xfrmSelectors } from '../../controller/deployer/xfrm-selectors';
+import { forwardPolicies } from '../../controller/model/xfrm';
 import { addrMessage, apply, bridgeData, bridgePortData, linkMessage, loadFixture, modelFromFixture, vlanData } from '../fixtures/helpers';
 
 const caps = assumeAllCapabilities('test');
