@@ -5,7 +5,8 @@
  * the route leaves through an accelerated bridge, the real port comes from the
  * FDB mirror. Anything the kernel would treat specially (options, fragments,
  * TTL expiry, martians, local delivery, redirects, rp_filter rejects, unresolved
- * neighbours, MTU, IPsec policies) goes to the kernel with its reason.
+ * neighbours, MTU, IPsec policies, netfilter rules bound to the egress device) goes to the
+ * kernel with its reason.
  */
 #define SS_SELF_PARSE
 #include "ss_fpm.h"
@@ -239,7 +240,7 @@ int ss_fpm_l3_router(struct xdp_md *ctx)
 	__u32 nh_if;
 	__u8 rp;
 	__u32 in_if = ctx->ingress_ifindex;
-	__u32 lookup_if, out_if, ip_len = 0, rc;
+	__u32 lookup_if, out_if, ip_len = 0, rc, nf_out;
 	struct ss_dev *in, *out, *port;
 	struct ss_fdb_val *fdb;
 	struct ss_fdb_key key;
@@ -310,6 +311,9 @@ int ss_fpm_l3_router(struct xdp_md *ctx)
 		return ss_pass(ctx, SS_P_EGRESS_NOT_TX);
 	if (out->flags & SS_DEV_QDISC)
 		return ss_pass(ctx, SS_P_EGRESS_QDISC);
+	nf_out = v4 ? SS_DEV_NF_OUT4 : SS_DEV_NF_OUT6;
+	if (out->flags & nf_out)
+		return ss_pass(ctx, SS_P_NF_EGRESS);
 	if (out->flags & SS_DEV_BRIDGE) {
 		/* XDP cannot transmit on a bridge: find the port br_dev_xmit would use. */
 		key.bridge_ifindex = out_if;
@@ -328,6 +332,8 @@ int ss_fpm_l3_router(struct xdp_md *ctx)
 		out = port;
 		if (out->flags & SS_DEV_QDISC)
 			return ss_pass(ctx, SS_P_EGRESS_QDISC);
+		if (out->flags & nf_out)
+			return ss_pass(ctx, SS_P_NF_EGRESS);
 	}
 	if (!(out->flags & SS_DEV_TX))
 		return ss_pass(ctx, SS_P_EGRESS_NOT_TX);

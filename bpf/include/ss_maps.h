@@ -94,6 +94,8 @@ struct {
 #define SS_DEV_ISOLATED   (1U << 4)	/* bridge port isolated */
 #define SS_DEV_BRIDGE     (1U << 5)	/* this ifindex is a bridge */
 #define SS_DEV_L3         (1U << 6)	/* routed traffic entering here may be accelerated */
+#define SS_DEV_NF_OUT4    (1U << 7)	/* forward-path netfilter rules match routed IPv4 leaving here */
+#define SS_DEV_NF_OUT6    (1U << 8)	/* ... and IPv6 */
 
 struct ss_dev {
 	__u32 bridge_ifindex;	/* master bridge when a port, else 0 */

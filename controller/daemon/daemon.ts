@@ -241,6 +241,7 @@ export class Daemon implements DaemonView {
         tx: r.egressOk && this.redirectable(r.ifindex),
         qdisc: shaped(r.ifindex),
         l3: r.l3.v4 || r.l3.v6,
+        nfEgress: r.nfEgress,
         rpFilter: rpOf(r),
       }));
       const src = sourceCheck(model);

@@ -1,7 +1,7 @@
 import type { NativeAddon } from '../native/types';
 import { MirrorGeneration } from './mirror-generation';
 import {
-  SS_DEV_BRIDGE, SS_DEV_ISOLATED, SS_DEV_L3, SS_DEV_PORT_FWD, SS_DEV_QDISC, SS_DEV_TX, SS_DEV_UP,
+  SS_DEV_BRIDGE, SS_DEV_ISOLATED, SS_DEV_L3, SS_DEV_NF_OUT4, SS_DEV_NF_OUT6, SS_DEV_PORT_FWD, SS_DEV_QDISC, SS_DEV_TX, SS_DEV_UP,
   SS_FDB_LOCAL, SS_FDB_STATIC, SS_IFINDEX_MAX, decodeFdbKey, decodeFdbValue, encodeDev, encodeFdbKey, encodeFdbValue, u32Key,
 } from './layout';
 
@@ -19,6 +19,7 @@ export interface DpDevice {
   tx: boolean; // may receive XDP redirects
   qdisc: boolean; // shaped egress: never bypass
   l3: boolean; // routed ingress may be accelerated
+  nfEgress?: { v4: boolean; v6: boolean }; // forward-path rules match routed traffic leaving here
   rpFilter: number;
 }
 
@@ -50,6 +51,8 @@ function devFlags(d: DpDevice): number {
   if (d.isolated) f |= SS_DEV_ISOLATED;
   if (d.isBridge) f |= SS_DEV_BRIDGE;
   if (d.l3) f |= SS_DEV_L3;
+  if (d.nfEgress?.v4) f |= SS_DEV_NF_OUT4;
+  if (d.nfEgress?.v6) f |= SS_DEV_NF_OUT6;
   return f;
 }
 

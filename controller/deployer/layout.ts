@@ -17,6 +17,8 @@ export const SS_DEV_PORT_FWD = 1 << 3;
 export const SS_DEV_ISOLATED = 1 << 4;
 export const SS_DEV_BRIDGE = 1 << 5;
 export const SS_DEV_L3 = 1 << 6;
+export const SS_DEV_NF_OUT4 = 1 << 7;
+export const SS_DEV_NF_OUT6 = 1 << 8;
 
 export { macBytes };
 export const u32Key = u32le;

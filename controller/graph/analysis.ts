@@ -149,31 +149,96 @@ function article(word: string): string {
   return /^([aeiou]|htb|hfsc|fq|sfq|sfb|ets|mq)/i.test(word) ? 'an' : 'a';
 }
 
+// Device-name patterns ('*' ends a wildcard) that forward-path rules are bounded to, each
+// with the chains that bound it.
+export interface NfScope {
+  in: Map<string, string[]>; // routed traffic entering a matching device meets rules
+  out: Map<string, string[]>; // routed traffic leaving through one does
+}
+
 export interface NetfilterFacts {
   v4: string[]; // reasons routed IPv4 must stay on the slow path
   v6: string[];
   bridge: string[]; // nft bridge-family rules on bridged traffic
+  scoped: { v4: NfScope; v6: NfScope }; // rules that only concern some devices
+  any: { v4: string | null; v6: string | null }; // the family has forward-path rules at all: one of them
 }
 
 const FORWARD_HOOKS = new Set(['prerouting', 'forward', 'postrouting']);
 
-// Rule: netfilter forward/nat rules send l3-router to the slow path; bridge-family rules
-// send l2-bridge to the slow path (br_netfilter is handled per bridge).
+function addScope(m: Map<string, string[]>, names: string[], label: string): void {
+  for (const n of names) {
+    const l = m.get(n) ?? [];
+    if (!l.includes(label)) l.push(label);
+    m.set(n, l);
+  }
+}
+
+export function nameMatches(name: string, pattern: string): boolean {
+  return pattern.endsWith('*') ? name.startsWith(pattern.slice(0, -1)) : name === pattern;
+}
+
+// The chains whose rules bound routed traffic through a device with this name, or [].
+export function scopeHits(m: Map<string, string[]>, name: string): string[] {
+  const out: string[] = [];
+  for (const [p, labels] of m) if (nameMatches(name, p)) for (const l of labels) if (!out.includes(l)) out.push(l);
+  return out;
+}
+
+// Rule: netfilter forward-path rules keep routed traffic of their family on the slow path.
+// A rule bounded by a positive iifname/oifname (iif/oif) match, and which does not use
+// connection tracking, only keeps traffic entering or leaving those devices there; a plain
+// accept is no effect at all. NAT, a drop policy, conntrack anywhere the forward path can
+// reach (it must see every packet of a flow, in both directions) or a rule without a device
+// bound keep the whole family. nft bridge-family rules send l2-bridge to the slow path
+// (br_netfilter is handled per bridge).
 export function netfilterFacts(m: KernelModel): NetfilterFacts {
-  const f: NetfilterFacts = { v4: [], v6: [], bridge: [] };
+  const empty = (): NfScope => ({ in: new Map(), out: new Map() });
+  const f: NetfilterFacts = { v4: [], v6: [], bridge: [], scoped: { v4: empty(), v6: empty() }, any: { v4: null, v6: null } };
   for (const c of m.netfilter.chains) {
     if (!FORWARD_HOOKS.has(c.hook) || !activeChain(c)) continue;
-    const what = c.type === 'nat' ? 'NAT rules' : 'rules in the forward path';
-    const reason = `netfilter has ${what} (${chainLabel(c)})`;
-    if (c.family === 'ip' || c.family === 'inet') f.v4.push(reason);
-    if (c.family === 'ip6' || c.family === 'inet') f.v6.push(reason);
-    if (c.family === 'bridge') f.bridge.push(`netfilter has rules for bridged traffic (${chainLabel(c)})`);
+    const label = chainLabel(c);
+    if (c.family === 'bridge') {
+      f.bridge.push(`netfilter has rules for bridged traffic (${label})`);
+      continue;
+    }
+    const fams = c.family === 'ip' ? ['v4' as const] : c.family === 'ip6' ? ['v6' as const] : c.family === 'inet' ? ['v4' as const, 'v6' as const] : [];
+    const unbounded = `netfilter has rules in the forward path (${label})`;
+    const reasons: string[] = [];
+    const scope = empty();
+    if (c.type === 'nat') reasons.push(`netfilter has NAT rules (${label})`);
+    else if (!c.scopes || c.scopes.length < c.rules) reasons.push(unbounded);
+    else {
+      if (c.policy === 'drop') reasons.push(`netfilter drops forwarded packets by default (${label}: policy drop)`);
+      if (c.scopes.some((r) => r.stateful)) reasons.push(`netfilter uses connection tracking in the forward path (${label})`);
+      for (const r of c.scopes) {
+        if (!r.effect || r.stateful) continue;
+        if (r.iif) addScope(scope.in, r.iif, label);
+        else if (r.oif) addScope(scope.out, r.oif, label);
+        else if (!reasons.includes(unbounded)) reasons.push(unbounded);
+      }
+    }
+    for (const fam of fams) {
+      f.any[fam] ??= reasons[0] ?? unbounded;
+      f[fam].push(...reasons);
+      for (const [n, l] of scope.in) for (const x of l) addScope(f.scoped[fam].in, [n], x);
+      for (const [n, l] of scope.out) for (const x of l) addScope(f.scoped[fam].out, [n], x);
+    }
   }
   const ipt = (fam: 'v4' | 'v6', tool: string): void => {
     const s = m.netfilter.iptables[fam];
     if (!s) return;
+    const before = f[fam].length;
     for (const [chain, n] of Object.entries(s.forward).sort()) f[fam].push(`${tool} has ${n} rule${n === 1 ? '' : 's'} in the forward path (${chain})`);
     if (s.nat > 0) f[fam].push(`${tool} has ${s.nat} NAT rule${s.nat === 1 ? '' : 's'}`);
+    if (s.stateful) f[fam].push(`${tool} uses connection tracking (${s.stateful} rule${s.stateful === 1 ? '' : 's'})`);
+    for (const r of s.scoped ?? []) {
+      const label = `${tool} ${r.chain}`;
+      if (r.iif) addScope(f.scoped[fam].in, r.iif, label);
+      else if (r.oif) addScope(f.scoped[fam].out, r.oif, label);
+    }
+    if (f[fam].length > before) f.any[fam] ??= f[fam][before];
+    else if (s.scoped?.length) f.any[fam] ??= `${tool} has rules in the forward path (${s.scoped[0].chain})`;
   };
   ipt('v4', 'iptables');
   ipt('v6', 'ip6tables');

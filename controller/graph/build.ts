@@ -11,7 +11,7 @@ import { bridgeAnswersNeighbours } from './bridge-neigh';
 import type { AttrValue, Graph, GraphEdge, GraphNode, ServiceNode } from './types';
 import {
   egressReasons, foreignXdpReason, ingressBlockReasons, isUp, kindReason, managedReason, missingFor,
-  describePolicy, netfilterFacts, qdiscInfo, ruleReasons, xfrmFacts,
+  describePolicy, netfilterFacts, qdiscInfo, ruleReasons, scopeHits, xfrmFacts,
 } from './analysis';
 
 const TABLE_NAMES: Record<number, string> = { 253: 'default', 254: 'main', 255: 'local' };
@@ -54,6 +54,10 @@ function deviceFacts(m: KernelModel, caps: Capabilities, cfg: GraphConfig): Map<
   return out;
 }
 
+function scopeList(m: Map<string, string[]>): string[] {
+  return [...m].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0)).map(([n, l]) => `${n} (${l.join(', ')})`);
+}
+
 function byName<T extends { name: string }>(a: T, b: T): number {
   return a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
 }
@@ -90,9 +94,9 @@ export function buildGraph(m: KernelModel, caps: Capabilities, cfg: GraphConfig,
     // iptables/ip6tables that have forward-path rules) keeps bridged traffic in the kernel.
     blockers.push(...nf.bridge);
     const brnf = bridgeNetfilter(m, br.ifindex);
-    if (brnf.v4 && nf.v4.length) {
+    if (brnf.v4 && nf.any.v4) {
       const via = sys.bridgeNfCallIptables ? 'net.bridge.bridge-nf-call-iptables=1' : `${br.name} nf_call_iptables on`;
-      blockers.push(`br_netfilter passes bridged IPv4 to netfilter (${via}) and ${nf.v4[0]}`);
+      blockers.push(`br_netfilter passes bridged IPv4 to netfilter (${via}) and ${nf.any.v4}`);
     }
     // Rule: under bridge-nf-call-arptables, ARP stays with the kernel (arptables' FORWARD
     // chain sees bridged ARP); the rest of the bridge is still accelerated.
@@ -100,9 +104,9 @@ export function buildGraph(m: KernelModel, caps: Capabilities, cfg: GraphConfig,
     // Rule: with ARP/ND suppression or proxy ARP the bridge may answer them itself.
     const answers = bridgeAnswersNeighbours(m, br.ifindex);
     if (answers) reasons.push(`${answers}: ARP and ICMPv6 frames stay with the kernel`);
-    if (brnf.v6 && nf.v6.length) {
+    if (brnf.v6 && nf.any.v6) {
       const via = sys.bridgeNfCallIp6tables ? 'net.bridge.bridge-nf-call-ip6tables=1' : `${br.name} nf_call_ip6tables on`;
-      blockers.push(`br_netfilter passes bridged IPv6 to netfilter (${via}) and ${nf.v6[0]}`);
+      blockers.push(`br_netfilter passes bridged IPv6 to netfilter (${via}) and ${nf.any.v6}`);
     }
     const missing = missingFor(caps, SERVICE_NEEDS['l2-bridge']);
     if (missing.length) blockers.push(`this kernel lacks ${missing.join(', ')}`);
@@ -224,6 +228,19 @@ export function buildGraph(m: KernelModel, caps: Capabilities, cfg: GraphConfig,
   }
   const v4ok = famBlock.v4.length === 0;
   const v6ok = famBlock.v6.length === 0;
+  // Rule: forward-path rules bounded to the devices traffic enters through keep that
+  // traffic on the slow path; routed traffic from a bridge port enters through the bridge.
+  for (const [ifindex, c] of candidates) {
+    const name = nameOf(ifindex);
+    for (const fam of [4, 6] as const) {
+      const k = fam === 4 ? 'v4' : 'v6';
+      if (!c[k] || !(fam === 4 ? v4ok : v6ok)) continue;
+      const hits = [...new Set([...scopeHits(nf.scoped[k].in, name), ...(c.via ? scopeHits(nf.scoped[k].in, c.via) : [])])];
+      if (!hits.length) continue;
+      c[k] = false;
+      l3Reasons.push(`IPv${fam} routed in through ${name} stays on the slow path: netfilter rules match traffic entering ${c.via ?? name} (${hits.join(', ')})`);
+    }
+  }
   const l3Devices: string[] = [];
   const v4Devices: string[] = [];
   const v6Devices: string[] = [];
@@ -259,6 +276,16 @@ export function buildGraph(m: KernelModel, caps: Capabilities, cfg: GraphConfig,
     if (!f || f.link.kind === 'bridge' || f.link.name === 'lo') continue;
     const q = f.egress.filter((r) => r.includes('qdisc') || r.includes('filters') || r.includes('egress chain'));
     if (q.length && l3Devices.length) l3Notes.push(`${q.join('; ')}: routed traffic out of ${f.link.name} stays on the slow path`);
+  }
+  // Rule: rules bounded to the devices traffic leaves through keep the family's routed
+  // traffic out of them on the slow path (l3-router checks the flag per packet).
+  const nfOut = (name: string, k: 'v4' | 'v6'): string[] => scopeHits(nf.scoped[k].out, name);
+  for (const l of links) {
+    for (const fam of [4, 6] as const) {
+      const k = fam === 4 ? 'v4' : 'v6';
+      const hits = nfOut(l.name, k);
+      if (hits.length && (fam === 4 ? v4Devices : v6Devices).length) l3Notes.push(`IPv${fam} routed out of ${l.name} stays on the slow path: netfilter rules match traffic leaving it (${hits.join(', ')})`);
+    }
   }
   const l3Ok = l3Devices.length > 0;
   const l3AllReasons: string[] = [];
@@ -348,6 +375,8 @@ export function buildGraph(m: KernelModel, caps: Capabilities, cfg: GraphConfig,
       rp_filter: c?.rpFilter ?? null,
       v6_forwarding: c?.v6Forwarding ?? null,
       role_l2_bridge: f.role.l2,
+      nf_egress_v4: nfOut(l.name, 'v4').length > 0,
+      nf_egress_v6: nfOut(l.name, 'v6').length > 0,
       role_l3_v4: f.role.v4,
       role_l3_v6: f.role.v6,
       role_epping: f.role.epping,
@@ -426,6 +455,9 @@ export function buildGraph(m: KernelModel, caps: Capabilities, cfg: GraphConfig,
       checked: m.netfilter.checked,
       chains: m.netfilter.chains.map((c) => `${c.family} ${c.table} ${c.name} (${c.hook}, ${c.rules} rules, policy ${c.policy})`),
       ipv4_blocking: nf.v4, ipv6_blocking: nf.v6, bridge_blocking: nf.bridge,
+      // Device-name patterns that forward-path rules are bounded to, and their chains.
+      ipv4_bound_in: scopeList(nf.scoped.v4.in), ipv4_bound_out: scopeList(nf.scoped.v4.out),
+      ipv6_bound_in: scopeList(nf.scoped.v6.in), ipv6_bound_out: scopeList(nf.scoped.v6.out),
       errors: m.netfilter.errors,
     },
   });

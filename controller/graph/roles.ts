@@ -9,6 +9,7 @@ export interface DeviceRoleInfo {
   // Compatible with assembler/plan.ts DeviceRole:
   l2Bridge: string | null; // accelerated bridge this device is a forwarding port of
   l3: { v4: boolean; v6: boolean }; // routed traffic entering here may be accelerated, per family
+  nfEgress: { v4: boolean; v6: boolean }; // forward-path rules match routed traffic leaving here
   epping: boolean;
   // For the datapath maps (deployer DpDevice):
   queueing: boolean;
@@ -53,6 +54,7 @@ export function deviceRoles(graph: Graph, model: KernelModel): Map<string, Devic
       ifindex,
       l2Bridge: l2,
       l3: { v4: attr(n, 'role_l3_v4', false), v6: attr(n, 'role_l3_v6', false) },
+      nfEgress: { v4: attr(n, 'nf_egress_v4', false), v6: attr(n, 'nf_egress_v6', false) },
       epping: attr(n, 'role_epping', false),
       queueing: attr(n, 'role_queueing', false),
       managed: attr(n, 'managed', false),

@@ -1,7 +1,7 @@
 // Netfilter presence: which hooks on the forwarding path carry rules. Read with the real
 // tools (nft, iptables-save) in the target namespace; parsing is pure and unit-tested.
 import { execFile } from 'node:child_process';
-import type { IptablesSummary, NetfilterState, NfChain, NfFamily } from './types';
+import type { IptablesSummary, NetfilterState, NfChain, NfFamily, NfRuleScope } from './types';
 
 const FAMILIES: readonly NfFamily[] = ['ip', 'ip6', 'inet', 'bridge', 'arp', 'netdev'];
 
@@ -9,12 +9,78 @@ function isRecord(x: unknown): x is Record<string, unknown> {
   return typeof x === 'object' && x !== null && !Array.isArray(x);
 }
 
-// Base chains (those attached to a hook) with their rule counts, from `nft -j list ruleset`.
+// Anything in these makes a rule depend on connection tracking, which forwarded packets
+// only pass through in the kernel: its state (and NAT) must see every packet of a flow.
+const STATEFUL_KEYS = new Set([
+  'ct', 'ct helper', 'ct timeout', 'ct expectation', 'ct count', 'flow', 'synproxy',
+  'snat', 'dnat', 'masquerade', 'redirect', 'xt',
+]);
+const NO_EFFECT_VERDICTS = new Set(['accept', 'continue', 'return']);
+
+interface RawRule {
+  scope: NfRuleScope; // stateful: the rule's own expressions only
+  jumps: string[];
+}
+
+function ifaceBound(m: Record<string, unknown>): { dir: 'iif' | 'oif'; names: string[] } | null {
+  if (m.op !== '==' && m.op !== 'in') return null;
+  const left = m.left;
+  if (!isRecord(left) || !isRecord(left.meta)) return null;
+  const key = left.meta.key;
+  const dir = key === 'iifname' || key === 'iif' ? 'iif' : key === 'oifname' || key === 'oif' ? 'oif' : null;
+  if (!dir) return null;
+  const right = m.right;
+  const names = typeof right === 'string' ? [right] : isRecord(right) && Array.isArray(right.set) ? right.set : null;
+  // Numbers (an ifindex whose device is gone), ranges, named sets ("@name", whose elements
+  // change without the rule) and escaped characters: no bound we can use.
+  const usable = (n: unknown): n is string => typeof n === 'string' && n !== '' && !n.startsWith('@') && !n.includes('\\');
+  if (!names || !names.length || !names.every(usable)) return null;
+  return { dir, names: [...names].sort() };
+}
+
+function scan(x: unknown, found: { stateful: boolean; jumps: string[] }): void {
+  if (Array.isArray(x)) {
+    for (const y of x) scan(y, found);
+    return;
+  }
+  if (!isRecord(x)) return;
+  for (const [k, v] of Object.entries(x)) {
+    if (STATEFUL_KEYS.has(k)) found.stateful = true;
+    if ((k === 'jump' || k === 'goto') && isRecord(v) && typeof v.target === 'string') found.jumps.push(v.target);
+    scan(v, found);
+  }
+}
+
+// A rule's bound comes from the matches before its first statement: a statement ahead of
+// them (a counter, a mark) acts on every packet that reaches the rule.
+function rawRule(expr: unknown): RawRule {
+  const list = Array.isArray(expr) ? expr : [];
+  const scope: NfRuleScope = { iif: null, oif: null, effect: false, stateful: false };
+  let leading = true;
+  list.forEach((e, i) => {
+    if (isRecord(e) && isRecord(e.match)) {
+      const b = leading ? ifaceBound(e.match) : null;
+      if (b && scope[b.dir] === null) scope[b.dir] = b.names;
+      return;
+    }
+    leading = false;
+    const keys = isRecord(e) ? Object.keys(e) : [];
+    if (!(i === list.length - 1 && keys.length === 1 && NO_EFFECT_VERDICTS.has(keys[0]))) scope.effect = true;
+  });
+  const found = { stateful: false, jumps: [] as string[] };
+  scan(list, found);
+  scope.stateful = found.stateful;
+  return { scope, jumps: found.jumps };
+}
+
+// Base chains (those attached to a hook) with their rule counts and, per rule, what it can
+// touch (NfRuleScope), from `nft -j list ruleset`. A rule is stateful when it or any chain
+// it can jump to uses connection tracking.
 export function parseNftJson(text: string): NfChain[] {
   const doc: unknown = JSON.parse(text);
   if (!isRecord(doc) || !Array.isArray(doc.nftables)) throw new Error('nft -j: no "nftables" array');
   const chains = new Map<string, NfChain>();
-  const rules = new Map<string, number>();
+  const rules = new Map<string, RawRule[]>();
   for (const item of doc.nftables) {
     if (!isRecord(item)) continue;
     const c = item.chain;
@@ -38,11 +104,29 @@ export function parseNftJson(text: string): NfChain[] {
     const r = item.rule;
     if (isRecord(r)) {
       const key = `${String(r.family)}|${String(r.table)}|${String(r.chain)}`;
-      rules.set(key, (rules.get(key) ?? 0) + 1);
+      const list = rules.get(key) ?? [];
+      list.push(rawRule(r.expr));
+      rules.set(key, list);
     }
   }
+  // Does any of these chains, or anything they jump to, use connection tracking? One
+  // visited set per question: a chain seen before has already answered no.
+  const reachesStateful = (keys: string[], seen: Set<string>): boolean => keys.some((k) => {
+    if (seen.has(k)) return false;
+    seen.add(k);
+    const prefix = k.slice(0, k.lastIndexOf('|') + 1);
+    return (rules.get(k) ?? []).some((r) => r.scope.stateful || reachesStateful(r.jumps.map((j) => prefix + j), seen));
+  });
   const out: NfChain[] = [];
-  for (const [key, c] of chains) out.push({ ...c, rules: rules.get(key) ?? 0 });
+  for (const [key, c] of chains) {
+    const list = rules.get(key) ?? [];
+    const prefix = key.slice(0, key.lastIndexOf('|') + 1);
+    const scopes = list.map((r) => ({
+      ...r.scope,
+      stateful: r.scope.stateful || reachesStateful(r.jumps.map((j) => prefix + j), new Set([key])),
+    }));
+    out.push({ ...c, rules: list.length, scopes });
+  }
   return out.sort((a, b) => `${a.family} ${a.table} ${a.name}`.localeCompare(`${b.family} ${b.table} ${b.name}`));
 }
 
@@ -54,8 +138,25 @@ const FORWARD_PATH: Record<string, string[]> = {
   security: ['FORWARD'],
 };
 
+const IPT_STATEFUL_MATCHES = new Set(['conntrack', 'state', 'connmark', 'connlimit', 'helper', 'connbytes', 'connlabel', 'cluster']);
+const IPT_STATEFUL_TARGETS = new Set(['CT', 'NOTRACK', 'CONNMARK', 'CONNSECMARK', 'SNAT', 'DNAT', 'MASQUERADE', 'NETMAP', 'REDIRECT', 'SYNPROXY']);
+
+// iptables-save's words, with "quoted strings" (comments) kept whole.
+function words(line: string): string[] {
+  return line.match(/"(?:[^"\\]|\\.)*"|\S+/g) ?? [];
+}
+
+// `-i eth0`, `-o ppp+` (a trailing + is iptables' wildcard); `! -i` bounds nothing.
+function iptIface(w: string[], flag: '-i' | '-o'): string[] | null {
+  const i = w.indexOf(flag);
+  if (i < 0 || i + 1 >= w.length || w[i - 1] === '!') return null;
+  const name = w[i + 1];
+  return [name.endsWith('+') ? `${name.slice(0, -1)}*` : name];
+}
+
+// Every iptables rule has counters, so each one counts as having an effect.
 export function parseIptablesSave(text: string): IptablesSummary {
-  const s: IptablesSummary = { forward: {}, nat: 0 };
+  const s: IptablesSummary = { forward: {}, nat: 0, scoped: [], stateful: 0 };
   let table = '';
   for (const raw of text.split('\n')) {
     const line = raw.trim();
@@ -68,12 +169,22 @@ export function parseIptablesSave(text: string): IptablesSummary {
         s.forward[k] = (s.forward[k] ?? 0) + 1;
       }
     } else if (line.startsWith('-A ')) {
-      const chain = line.split(/\s+/)[1];
-      if (table === 'nat') s.nat++;
-      else if (FORWARD_PATH[table]?.includes(chain)) {
-        const k = `${table} ${chain}`;
-        s.forward[k] = (s.forward[k] ?? 0) + 1;
+      const w = words(line);
+      const chain = w[1];
+      if (table === 'nat') {
+        s.nat++;
+        continue;
       }
+      if (!FORWARD_PATH[table]) continue;
+      const stateful = w.some((x, i) => (x === '-m' && IPT_STATEFUL_MATCHES.has(w[i + 1])) ||
+        ((x === '-j' || x === '-g') && IPT_STATEFUL_TARGETS.has(w[i + 1])));
+      if (stateful) s.stateful = (s.stateful ?? 0) + 1;
+      if (!FORWARD_PATH[table].includes(chain)) continue;
+      const k = `${table} ${chain}`;
+      const iif = iptIface(w, '-i');
+      const oif = iptIface(w, '-o');
+      if (iif || oif) s.scoped?.push({ chain: k, iif, oif });
+      else s.forward[k] = (s.forward[k] ?? 0) + 1;
     }
   }
   return s;
@@ -119,7 +230,7 @@ export async function checkNetfilter(opts: NetfilterCheckOptions): Promise<Netfi
     if (!a) return b;
     const f = { ...a.forward };
     for (const [k, n] of Object.entries(b.forward)) f[k] = (f[k] ?? 0) + n;
-    return { forward: f, nat: a.nat + b.nat };
+    return { forward: f, nat: a.nat + b.nat, scoped: [...(a.scoped ?? []), ...(b.scoped ?? [])], stateful: (a.stateful ?? 0) + (b.stateful ?? 0) };
   };
   if (v4.status === 'fulfilled') state.iptables.v4 = parseIptablesSave(v4.value);
   else state.errors.push((v4.reason as Error).message);

@@ -210,12 +210,29 @@ export interface NfChain {
   policy: string; // 'accept' | 'drop'
   rules: number;
   devices: string[]; // netdev/inet ingress/egress chains
+  // One per rule of this base chain, when the rules could be read (nft -j). Missing or
+  // shorter than `rules`: every rule counts as matching anything, with an effect.
+  scopes?: NfRuleScope[];
+}
+
+// What a rule can do to forwarded packets, as far as the fast path must know.
+export interface NfRuleScope {
+  // The rule can only match packets entering (iif) or leaving (oif) a device with one of
+  // these names ('*' ends a wildcard); null: no such bound.
+  iif: string[] | null;
+  oif: string[] | null;
+  effect: boolean; // anything but a plain accept/continue/return (a verdict, a counter, a jump…)
+  stateful: boolean; // it, or a chain it jumps to, uses connection tracking (ct, flow offload, NAT, xt)
 }
 
 export interface IptablesSummary {
   // Rules (and non-ACCEPT policies) that see forwarded packets, by 'table CHAIN'.
   forward: Record<string, number>;
   nat: number; // any rule in the nat table
+  // Rules in those chains bounded by -i/-o (not counted in `forward`), and rules anywhere in
+  // the forward-path tables that use connection tracking (-m conntrack/state/…, -j CT/…).
+  scoped?: Array<{ chain: string; iif: string[] | null; oif: string[] | null }>;
+  stateful?: number;
 }
 
 export interface NetfilterState {

@@ -180,6 +180,48 @@ t.test('router between two subnets', async (t) => {
     await waitGraph(d, 'l3 accelerated again', (g) => service(g, 'l3-router')?.verdict === 'accelerated', 15000);
   });
 
+  await t.test('nft rules bound to a device keep only that traffic with the kernel', async (t) => {
+    type L3Attrs = { ipv4_devices?: string[]; ipv6_devices?: string[] };
+    const l3 = (g: Parameters<typeof service>[0]): L3Attrs => (service(g, 'l3-router')?.attrs ?? {}) as L3Attrs;
+    lab.sh(rt, `nft add table inet ssb && nft add chain inet ssb fw '{ type filter hook forward priority 0; policy accept; }'`);
+    t.teardown(() => lab.sh(rt, 'nft delete table inet ssb 2>/dev/null || true'));
+
+    // Entering portB: traffic from B is the kernel's, traffic from A stays fast.
+    lab.sh(rt, `nft add rule inet ssb fw iifname "${portB.ifname}" udp dport 7112 drop`);
+    await waitGraph(d, 'IPv4 from pb to the kernel', (g) => l3(g).ipv4_devices?.join() === portA.ifname && l3(g).ipv6_devices?.join() === portA.ifname, 15000);
+    await sleep(300);
+    const fromB = await measure(d, devs, async () => {
+      t.equal(await deliver(lab, b.ns, a.ns, a.ip4, 7112, 200), 0, 'B -> A to the dropped port: the rule drops all');
+      t.equal(await deliver(lab, b.ns, a.ns, a.ip4, 7113, 200), 200, 'B -> A to another port: delivered');
+    });
+    t.equal(fromB.fast, 0, `nothing from B fast-pathed (${JSON.stringify(fromB.reasons)})`);
+    const fromA = await measure(d, devs, async () => t.equal(await deliver(lab, a.ns, b.ns, b.ip4, 7112, 200), 200, 'A -> B to that port: delivered'));
+    t.ok(fromA.fast >= 200, `A -> B still fast (${fromA.fast})`);
+
+    // Leaving through portB: A -> B is checked per packet, B -> A stays fast.
+    lab.sh(rt, `nft flush chain inet ssb fw && nft add rule inet ssb fw oifname "${portB.ifname}" udp dport 7112 drop`);
+    await waitGraph(d, 'pb flagged', (g) => nodeAttr(g, `device:${portB.ifname}`, 'nf_egress_v4') === true && l3(g).ipv4_devices?.length === 2, 15000);
+    await sleep(300);
+    const toB = await measure(d, devs, async () => {
+      t.equal(await deliver(lab, a.ns, b.ns, b.ip4, 7112, 200), 0, 'A -> B to the dropped port: the rule drops all');
+      t.equal(await deliver(lab, a.ns, b.ns, b.ip4, 7113, 200), 200, 'A -> B to another port: delivered, by the kernel');
+    });
+    t.ok(toB.fast === 0 && (toB.reasons.nf_egress ?? 0) >= 400, `handed to the kernel as nf_egress (${JSON.stringify(toB.reasons)}, fast ${toB.fast})`);
+    const toA = await measure(d, devs, async () => t.equal(await deliver(lab, b.ns, a.ns, a.ip4, 7112, 200), 200, 'B -> A: delivered'));
+    t.ok(toA.fast >= 200, `B -> A still fast (${toA.fast})`);
+
+    // Connection tracking anywhere on the forward path: the whole family goes back.
+    lab.sh(rt, 'nft insert rule inet ssb fw ct state established accept');
+    const g = await waitGraph(d, 'l3 slow path', (g) => service(g, 'l3-router')?.verdict === 'slow-path', 15000);
+    t.ok(service(g, 'l3-router')?.reasons.includes('netfilter uses connection tracking in the forward path (inet ssb fw)'), 'the reason names conntrack');
+    t.equal(await deliver(lab, b.ns, a.ns, a.ip4, 7114, 200), 200, 'the kernel forwards');
+    lab.sh(rt, 'nft delete table inet ssb');
+    await waitGraph(d, 'l3 accelerated again', (g) => service(g, 'l3-router')?.verdict === 'accelerated' && l3(g).ipv4_devices?.length === 2, 15000);
+    await sleep(300);
+    const back = await measure(d, devs, async () => t.equal(await deliver(lab, a.ns, b.ns, b.ip4, 7112, 200), 200));
+    t.ok(back.fast >= 200, `fast again (${back.fast})`);
+  });
+
   await t.test('an egress whose veth peer cannot take XDP frames is left to the kernel', async (t) => {
     // GRO off on host B: the kernel would drop frames redirected into pb, so the fast path must not.
     lab.exec(b.ns, ['ethtool', '-K', 'eth0', 'gro', 'off']);

@@ -10,7 +10,10 @@ import {
 } from './bpf-frames';
 import { localV4Bit } from '../../controller/deployer/local-addrs';
 import { nhBit, usedNextHops } from '../../controller/deployer/neigh-refresh';
-import { SS_DEV_ISOLATED, SS_DEV_L3, SS_DEV_PORT_FWD, SS_DEV_QDISC, SS_DEV_TX, SS_DEV_UP, SS_FDB_STATIC, decodeFdbValue } from '../../controller/deployer/layout';
+import {
+  SS_DEV_BRIDGE, SS_DEV_ISOLATED, SS_DEV_L3, SS_DEV_NF_OUT4, SS_DEV_NF_OUT6, SS_DEV_PORT_FWD, SS_DEV_QDISC, SS_DEV_TX, SS_DEV_UP, SS_FDB_STATIC,
+  decodeFdbValue,
+} from '../../controller/deployer/layout';
 
 const XDP_PASS = 2;
 const XDP_REDIRECT = 4;
@@ -381,6 +384,14 @@ runCase({ name: 'route out the bridge, next hop MAC not in the FDB mirror', chai
 runCase({ name: 'route out the bridge to a port not forwarding', chain: 'router', ingress: X.r1, frame: fromR1('198.18.0.2'), expect: 'l2_port_state', setup: () => lab.patchDev(X.p2, { flags: SS_DEV_UP | SS_DEV_TX | SS_DEV_L3 }) });
 runCase({ name: 'route out the bridge whose port has a qdisc', chain: 'router', ingress: X.r1, frame: fromR1('198.18.0.2'), expect: 'egress_qdisc', setup: () => lab.patchDev(X.p2, { flags: SS_DEV_UP | SS_DEV_TX | SS_DEV_PORT_FWD | SS_DEV_QDISC }) });
 runCase({ name: 'route out a device with a qdisc', frame: routed4('198.18.2.5'), expect: 'egress_qdisc', setup: () => lab.patchDev(X.r1, { flags: SS_DEV_UP | SS_DEV_TX | SS_DEV_L3 | SS_DEV_QDISC }) });
+// Netfilter rules bounded to an egress device (oifname): per family, on the FIB's device and
+// on the bridge port it resolves to.
+const R1 = SS_DEV_UP | SS_DEV_TX | SS_DEV_L3;
+runCase({ name: 'route out a device with IPv4 netfilter rules bound to it', frame: routed4('198.18.2.5'), expect: 'nf_egress', setup: () => lab.patchDev(X.r1, { flags: R1 | SS_DEV_NF_OUT4 }) });
+runCase({ name: 'an IPv4 bound leaves routed IPv6 alone', frame: routed6('2001:2:0:2::5'), expect: 'fast_l3', setup: () => lab.patchDev(X.r1, { flags: R1 | SS_DEV_NF_OUT4 }) });
+runCase({ name: 'route IPv6 out a device with IPv6 rules bound to it', frame: routed6('2001:2:0:2::5'), expect: 'nf_egress', setup: () => lab.patchDev(X.r1, { flags: R1 | SS_DEV_NF_OUT6 }) });
+runCase({ name: 'route out a bridge with rules bound to it', chain: 'router', ingress: X.r1, frame: fromR1('198.18.0.2'), expect: 'nf_egress', setup: () => lab.patchDev(X.br0, { flags: SS_DEV_UP | SS_DEV_BRIDGE | SS_DEV_L3 | SS_DEV_NF_OUT4 }) });
+runCase({ name: 'route out a bridge to a port with rules bound to it', chain: 'router', ingress: X.r1, frame: fromR1('198.18.0.2'), expect: 'nf_egress', setup: () => lab.patchDev(X.p2, { flags: SS_DEV_UP | SS_DEV_TX | SS_DEV_PORT_FWD | SS_DEV_NF_OUT4 }) });
 runCase({ name: 'route out a device that takes no redirects', frame: routed4('198.18.2.5'), expect: 'egress_not_redirectable', setup: () => lab.patchDev(X.r1, { flags: SS_DEV_UP | SS_DEV_L3 }) });
 runCase({ name: 'route out a device unknown to the fast path', frame: routed4('198.18.2.5'), expect: 'egress_not_redirectable', setup: () => lab.delDev(X.r1) });
 runCase({ name: 'route out a device with a smaller MTU than the frame', frame: routed4('198.18.2.5', {}, udp(1, 2, Buffer.alloc(700))), expect: 'mtu', setup: () => lab.patchDev(X.r1, { mtu: 600 }) });

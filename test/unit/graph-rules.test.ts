@@ -1,17 +1,19 @@
 // The graph rules (docs/graph-rules.md) on models built from recorded and crafted netlink
 // messages. buildGraph is pure, so each rule is checked by changing one fact.
+import fs from 'node:fs';
+import path from 'node:path';
 import t from 'tap';
 import { bridgeNetfilter } from '../../controller/graph/brnf';
 import { bridgeAnswersNeighbours } from '../../controller/graph/bridge-neigh';
 import { buildGraph, bridgeFdb, deviceRoles, diffGraphs, graphToDot, type Graph, type ServiceNode } from '../../controller/graph';
 import type { GraphConfig } from '../../controller/graph/config';
 import { assumeAllCapabilities, type Capabilities } from '../../controller/capabilities/types';
-import { emptyModel, type KernelModel, type Link, type NfChain, type XfrmPolicy } from '../../controller/model/types';
+import { emptyModel, type KernelModel, type Link, type NfChain, type NfRuleScope, type XfrmPolicy } from '../../controller/model/types';
 import { parseIptablesSave, parseNftJson } from '../../controller/model/netfilter';
 import { XFRM_POLICY_LIMIT } from '../../controller/graph/analysis';
 import { XFRM_DST, XFRM_SRC, xfrmSelectors } from '../../controller/deployer/xfrm-selectors';
 import { forwardPolicies } from '../../controller/model/xfrm';
-import { addrMessage, apply, bridgeData, bridgePortData, linkMessage, loadFixture, modelFromFixture, vlanData } from '../fixtures/helpers';
+import { addrMessage, apply, bridgeData, bridgePortData, fixtureDir, linkMessage, loadFixture, modelFromFixture, vlanData } from '../fixtures/helpers';
 
 const caps = assumeAllCapabilities('test');
 
@@ -29,6 +31,12 @@ function svc(g: Graph, id: string): ServiceNode {
   const s = g.services.find((x) => x.id === id);
   if (!s) throw new Error(`no service ${id}: ${g.services.map((x) => x.id).join(', ')}`);
   return s;
+}
+
+function nodeAttrs(g: Graph, id: string): Record<string, unknown> {
+  const n = g.nodes.find((x) => x.id === id);
+  if (!n) throw new Error(`no node ${id}`);
+  return n.attrs;
 }
 
 function link(m: KernelModel, name: string): Link {
@@ -288,9 +296,9 @@ t.test('L3: netfilter forward/nat rules and policy rules', async (t) => {
   t.equal(l3.verdict, 'slow-path', 'inet covers both families');
   t.ok(l3.reasons.includes('netfilter has rules in the forward path (inet f fwd)'));
   m.netfilter.chains = [];
-  m.netfilter.iptables.v4 = parseIptablesSave('*filter\n:FORWARD DROP [0:0]\n-A FORWARD -i wan0 -j ACCEPT\nCOMMIT\n');
+  m.netfilter.iptables.v4 = parseIptablesSave('*filter\n:FORWARD DROP [0:0]\n-A FORWARD -i wan0 -j ACCEPT\n-A FORWARD -p udp -j DROP\nCOMMIT\n');
   l3 = svc(build(m), 'l3-router');
-  t.ok(l3.reasons.includes('IPv4 stays on the slow path: iptables has 2 rules in the forward path (filter FORWARD)'));
+  t.ok(l3.reasons.includes('IPv4 stays on the slow path: iptables has 2 rules in the forward path (filter FORWARD)'), l3.reasons.join('\n'));
   m.netfilter.iptables.v4 = null;
   const fw = gateway(['fwmark rule']);
   l3 = svc(build(fw), 'l3-router');
@@ -425,7 +433,103 @@ t.test('determinism, diff, DOT, fdb records', async (t) => {
   t.notOk(fdb.some((e) => e.mac.startsWith('33:33')), 'no self (device) entries');
 });
 
+const scope = (o: Partial<NfRuleScope>): NfRuleScope => ({ iif: null, oif: null, effect: true, stateful: false, ...o });
+const bounded = (...scopes: NfRuleScope[]): NfChain => chain({ rules: scopes.length, scopes });
+
+t.test('L3: netfilter rules bounded to devices keep only that traffic on the slow path', async (t) => {
+  const m = gateway();
+  // Entering wan0 (IPv4 only: an ip-family chain).
+  m.netfilter.chains = [{ ...bounded(scope({ iif: ['wan0'] })), family: 'ip' }];
+  let g = build(m);
+  let l3 = svc(g, 'l3-router');
+  t.equal(l3.verdict, 'accelerated');
+  t.same(l3.attrs, { ipv4: true, ipv6: true, ipv4_devices: ['lan1', 'lan2'], ipv6_devices: ['lan1', 'lan2', 'wan0'] });
+  t.ok(l3.reasons.includes('IPv4 routed in through wan0 stays on the slow path: netfilter rules match traffic entering wan0 (ip f fwd)'), l3.reasons.join('\n'));
+  t.same(deviceRoles(g, m).get('wan0')?.l3, { v4: false, v6: true });
+  t.same(nodeAttrs(g, 'netfilter').ipv4_bound_in, ['wan0 (ip f fwd)']);
+
+  // Entering the bridge: routed traffic from its ports enters through br0.
+  m.netfilter.chains = [bounded(scope({ iif: ['br*'] }))];
+  l3 = svc(build(m), 'l3-router');
+  t.same(l3.attrs?.ipv4_devices, ['wan0']);
+  t.same(l3.attrs?.ipv6_devices, ['wan0']);
+  t.ok(l3.reasons.includes('IPv4 routed in through lan1 stays on the slow path: netfilter rules match traffic entering br0 (inet f fwd)'));
+
+  // Leaving wan0: every ingress stays fast, wan0 is flagged for the per-packet check.
+  m.netfilter.chains = [bounded(scope({ oif: ['wan0', 'ppp0'] }), scope({ effect: false }))];
+  g = build(m);
+  l3 = svc(g, 'l3-router');
+  t.same(l3.attrs?.ipv4_devices, ['lan1', 'lan2', 'wan0'], 'a plain accept without bound is no effect');
+  t.ok(l3.reasons.includes('IPv4 routed out of wan0 stays on the slow path: netfilter rules match traffic leaving it (inet f fwd)'));
+  t.same(deviceRoles(g, m).get('wan0')?.nfEgress, { v4: true, v6: true });
+  t.same(deviceRoles(g, m).get('lan1')?.nfEgress, { v4: false, v6: false });
+  t.equal(nodeAttrs(g, 'device:wan0').nf_egress_v4, true);
+
+  // Never bounded: conntrack, a drop policy, a rule without a bound, NAT.
+  const whole: Array<[string, NfChain, string]> = [
+    ['conntrack', bounded(scope({ iif: ['wan0'], stateful: true })), 'netfilter uses connection tracking in the forward path (inet f fwd)'],
+    ['an accept that reads conntrack', bounded(scope({ effect: false, stateful: true })), 'netfilter uses connection tracking in the forward path (inet f fwd)'],
+    ['policy drop', { ...bounded(scope({ iif: ['wan0'] })), policy: 'drop' }, 'netfilter drops forwarded packets by default (inet f fwd: policy drop)'],
+    ['a rule without a bound', bounded(scope({ iif: ['wan0'] }), scope({})), 'netfilter has rules in the forward path (inet f fwd)'],
+    ['rules not read', chain({ rules: 2, scopes: [scope({ iif: ['wan0'] })] }), 'netfilter has rules in the forward path (inet f fwd)'],
+  ];
+  for (const [what, c, reason] of whole) {
+    m.netfilter.chains = [c];
+    l3 = svc(build(m), 'l3-router');
+    t.equal(l3.verdict, 'slow-path', what);
+    t.ok(l3.reasons.includes(reason), `${what}: ${l3.reasons.join('; ')}`);
+  }
+
+  // iptables: -i/-o bound rules; conntrack anywhere in the forward-path tables does not.
+  m.netfilter.chains = [];
+  m.netfilter.iptables.v4 = parseIptablesSave('*filter\n:FORWARD ACCEPT [0:0]\n-A FORWARD -i wan0 -p tcp --dport 22 -j DROP\n-A FORWARD -o lan+ -j ACCEPT\nCOMMIT\n');
+  g = build(m);
+  l3 = svc(g, 'l3-router');
+  t.same(l3.attrs?.ipv4_devices, ['lan1', 'lan2']);
+  t.same(deviceRoles(g, m).get('lan1')?.nfEgress, { v4: true, v6: false }, 'lan+ is a wildcard');
+  m.netfilter.iptables.v4 = parseIptablesSave('*filter\n-A FORWARD -i wan0 -m conntrack --ctstate NEW -j DROP\nCOMMIT\n');
+  l3 = svc(build(m), 'l3-router');
+  t.equal(l3.attrs?.ipv4, false);
+  t.ok(l3.reasons.includes('IPv4 stays on the slow path: iptables uses connection tracking (1 rule)'));
+  m.netfilter.iptables.v4 = null;
+
+  // br_netfilter: a bounded rule still keeps the bridge's bridged traffic with the kernel.
+  m.netfilter.chains = [bounded(scope({ iif: ['wan0'] }))];
+  m.sysctls.bridgeNfCallIptables = true;
+  const br = svc(build(m), 'l2-bridge:br0');
+  t.equal(br.verdict, 'slow-path');
+  t.match(br.reasons.join('\n'), /br_netfilter passes bridged IPv4 to netfilter .* and netfilter has rules in the forward path \(inet f fwd\)/);
+});
+
 t.test('netfilter parsers', async (t) => {
+  // Recorded from nft 1.0.6 (`nft -j list ruleset`): one forward chain, two regular chains.
+  const [fw] = parseNftJson(fs.readFileSync(path.join(fixtureDir, 'nft-bounds.json'), 'utf8'));
+  t.equal(fw.name, 'fw');
+  t.equal(fw.rules, 9);
+  t.same(fw.scopes, [
+    scope({ iif: ['pc'] }), // iifname "pc" udp dport 9009 drop
+    scope({ oif: ['eth*', 'pb'] }), // oifname { "pb", "eth*" } counter
+    scope({ effect: false }), // ip saddr 198.18.0.1 accept
+    scope({ iif: ['lo'] }), // iif "lo" jump sub2 (sub2: udp dport 53 drop)
+    scope({}), // iifname != "pa" drop
+    scope({}), // counter iifname "pa" drop: the counter sees every packet
+    scope({ stateful: true }), // iifname vmap { "pz" : jump sub } (sub: ct state established accept)
+    scope({}), // iifname @lanifs drop: a named set's elements change without the rule
+    scope({}), // oifname "eth\\*" drop: a literal star
+  ]);
+  const s2 = parseIptablesSave([
+    '*filter', ':FORWARD ACCEPT [0:0]', ':USER - [0:0]',
+    '-A FORWARD -i wan0 -m comment --comment "not -o x" -j DROP',
+    '-A FORWARD ! -i lan0 -j DROP',
+    '-A FORWARD -o ppp+ -j USER',
+    '-A USER -m state --state ESTABLISHED -j ACCEPT',
+    'COMMIT', '',
+  ].join('\n'));
+  t.same(s2, {
+    forward: { 'filter FORWARD': 1 }, nat: 0, stateful: 1,
+    scoped: [{ chain: 'filter FORWARD', iif: ['wan0'], oif: null }, { chain: 'filter FORWARD', iif: null, oif: ['ppp*'] }],
+  });
+
   const chains = parseNftJson(JSON.stringify({
     nftables: [
       { metainfo: { version: '1.0.6' } },
@@ -441,5 +545,5 @@ t.test('netfilter parsers', async (t) => {
   t.same(chains.map((c) => [c.family, c.name, c.hook, c.rules, c.devices]), [['inet', 'fw', 'forward', 2, []], ['netdev', 'in', 'ingress', 0, ['eth0']]]);
   t.throws(() => parseNftJson('{"x":1}'));
   const s = parseIptablesSave('*nat\n:PREROUTING ACCEPT [0:0]\n-A POSTROUTING -j MASQUERADE\nCOMMIT\n*filter\n:FORWARD ACCEPT [0:0]\n:INPUT DROP [0:0]\n-A INPUT -j ACCEPT\nCOMMIT\n*mangle\n-A PREROUTING -j MARK --set-mark 1\nCOMMIT\n');
-  t.same(s, { forward: { 'mangle PREROUTING': 1 }, nat: 1 });
+  t.same(s, { forward: { 'mangle PREROUTING': 1 }, nat: 1, scoped: [], stateful: 0 });
 });
