@@ -99,7 +99,13 @@ t.test('router: routes, addresses, ip_forward, nft forward rule', async (t) => {
   t.same(l3().attrs?.ipv6_devices, ['pa', 'pb']);
 
   lab.exec(rt, ['nft', 'add table inet sst; add chain inet sst fw { type filter hook forward priority 0; }; add rule inet sst fw ct state established accept']);
-  await waitFor(intro, () => l3().verdict === 'slow-path' && l3().reasons.includes('netfilter has rules in the forward path (inet sst fw)'), 'nft forward rule');
+  await waitFor(intro, () => l3().verdict === 'slow-path' && l3().reasons.includes('netfilter uses connection tracking in the forward path (inet sst fw)'), 'nft forward rule');
+  // A rule bounded to the traffic entering pb: only pb loses its L3 role.
+  lab.exec(rt, ['nft', 'flush chain inet sst fw; add rule inet sst fw iifname "pb" udp dport 9 drop']);
+  // (pa has no IPv4 address any more: IPv6 shows it.)
+  await waitFor(intro, () => l3().verdict === 'accelerated' && JSON.stringify(l3().attrs?.ipv6_devices) === '["pa"]', 'bounded rule');
+  t.same(intro.graph.nodes.find((n) => n.id === 'netfilter')?.attrs.ipv6_bound_in, ['pb (inet sst fw)'], 'the netfilter node lists the bound');
+  t.ok(l3().reasons.includes('IPv6 routed in through pb stays on the slow path: netfilter rules match traffic entering pb (inet sst fw)'), 'and the service says why');
   lab.exec(rt, ['nft', 'delete', 'table', 'inet', 'sst']);
   await waitFor(intro, () => l3().verdict === 'accelerated', 'nft rule gone');
 
