@@ -161,7 +161,6 @@ export interface NetfilterFacts {
   v6: string[];
   bridge: string[]; // nft bridge-family rules on bridged traffic
   scoped: { v4: NfScope; v6: NfScope }; // rules that only concern some devices
-  any: { v4: string | null; v6: string | null }; // the family has forward-path rules at all: one of them
 }
 
 const FORWARD_HOOKS = new Set(['prerouting', 'forward', 'postrouting']);
@@ -191,10 +190,10 @@ export function scopeHits(m: Map<string, string[]>, name: string): string[] {
 // accept is no effect at all. NAT, a drop policy, conntrack anywhere the forward path can
 // reach (it must see every packet of a flow, in both directions) or a rule without a device
 // bound keep the whole family. nft bridge-family rules send l2-bridge to the slow path
-// (br_netfilter is handled per bridge).
+// (br_netfilter is handled per bridge: bridgedRules in build.ts).
 export function netfilterFacts(m: KernelModel): NetfilterFacts {
   const empty = (): NfScope => ({ in: new Map(), out: new Map() });
-  const f: NetfilterFacts = { v4: [], v6: [], bridge: [], scoped: { v4: empty(), v6: empty() }, any: { v4: null, v6: null } };
+  const f: NetfilterFacts = { v4: [], v6: [], bridge: [], scoped: { v4: empty(), v6: empty() } };
   for (const c of m.netfilter.chains) {
     if (!FORWARD_HOOKS.has(c.hook) || !activeChain(c)) continue;
     const label = chainLabel(c);
@@ -219,7 +218,6 @@ export function netfilterFacts(m: KernelModel): NetfilterFacts {
       }
     }
     for (const fam of fams) {
-      f.any[fam] ??= reasons[0] ?? unbounded;
       f[fam].push(...reasons);
       for (const [n, l] of scope.in) for (const x of l) addScope(f.scoped[fam].in, [n], x);
       for (const [n, l] of scope.out) for (const x of l) addScope(f.scoped[fam].out, [n], x);
@@ -228,7 +226,6 @@ export function netfilterFacts(m: KernelModel): NetfilterFacts {
   const ipt = (fam: 'v4' | 'v6', tool: string): void => {
     const s = m.netfilter.iptables[fam];
     if (!s) return;
-    const before = f[fam].length;
     for (const [chain, n] of Object.entries(s.forward).sort()) f[fam].push(`${tool} has ${n} rule${n === 1 ? '' : 's'} in the forward path (${chain})`);
     if (s.nat > 0) f[fam].push(`${tool} has ${s.nat} NAT rule${s.nat === 1 ? '' : 's'}`);
     if (s.stateful) f[fam].push(`${tool} uses connection tracking (${s.stateful} rule${s.stateful === 1 ? '' : 's'})`);
@@ -237,8 +234,6 @@ export function netfilterFacts(m: KernelModel): NetfilterFacts {
       if (r.iif) addScope(f.scoped[fam].in, r.iif, label);
       else if (r.oif) addScope(f.scoped[fam].out, r.oif, label);
     }
-    if (f[fam].length > before) f.any[fam] ??= f[fam][before];
-    else if (s.scoped?.length) f.any[fam] ??= `${tool} has rules in the forward path (${s.scoped[0].chain})`;
   };
   ipt('v4', 'iptables');
   ipt('v6', 'ip6tables');

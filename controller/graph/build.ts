@@ -11,7 +11,7 @@ import { bridgeAnswersNeighbours } from './bridge-neigh';
 import type { AttrValue, Graph, GraphEdge, GraphNode, ServiceNode } from './types';
 import {
   egressReasons, foreignXdpReason, ingressBlockReasons, isUp, kindReason, managedReason, missingFor,
-  describePolicy, netfilterFacts, qdiscInfo, ruleReasons, scopeHits, xfrmFacts,
+  describePolicy, netfilterFacts, qdiscInfo, ruleReasons, scopeHits, xfrmFacts, type NetfilterFacts,
 } from './analysis';
 
 const TABLE_NAMES: Record<number, string> = { 253: 'default', 254: 'main', 255: 'local' };
@@ -54,6 +54,19 @@ function deviceFacts(m: KernelModel, caps: Capabilities, cfg: GraphConfig): Map<
   return out;
 }
 
+// Which forward-path rules see a bridge's bridged traffic under br_netfilter, as a reason, or
+// null. The IP hooks see such packets with the bridge (or a VLAN device on top of it) as their
+// in and out device, so rules bounded to other devices never match them.
+function bridgedRules(nf: NetfilterFacts, k: 'v4' | 'v6', br: Link, links: Link[]): string | null {
+  if (nf[k].length) return nf[k][0];
+  const names = [br.name, ...links.filter((l) => l.kind === 'vlan' && l.parent === br.ifindex).map((l) => l.name)];
+  for (const n of names) {
+    const hits = [...new Set([...scopeHits(nf.scoped[k].in, n), ...scopeHits(nf.scoped[k].out, n)])];
+    if (hits.length) return `netfilter rules match traffic through ${n} (${hits.join(', ')})`;
+  }
+  return null;
+}
+
 function scopeList(m: Map<string, string[]>): string[] {
   return [...m].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0)).map(([n, l]) => `${n} (${l.join(', ')})`);
 }
@@ -94,9 +107,10 @@ export function buildGraph(m: KernelModel, caps: Capabilities, cfg: GraphConfig,
     // iptables/ip6tables that have forward-path rules) keeps bridged traffic in the kernel.
     blockers.push(...nf.bridge);
     const brnf = bridgeNetfilter(m, br.ifindex);
-    if (brnf.v4 && nf.any.v4) {
+    const brnfV4 = brnf.v4 ? bridgedRules(nf, 'v4', br, links) : null;
+    if (brnfV4) {
       const via = sys.bridgeNfCallIptables ? 'net.bridge.bridge-nf-call-iptables=1' : `${br.name} nf_call_iptables on`;
-      blockers.push(`br_netfilter passes bridged IPv4 to netfilter (${via}) and ${nf.any.v4}`);
+      blockers.push(`br_netfilter passes bridged IPv4 to netfilter (${via}) and ${brnfV4}`);
     }
     // Rule: under bridge-nf-call-arptables, ARP stays with the kernel (arptables' FORWARD
     // chain sees bridged ARP); the rest of the bridge is still accelerated.
@@ -104,9 +118,10 @@ export function buildGraph(m: KernelModel, caps: Capabilities, cfg: GraphConfig,
     // Rule: with ARP/ND suppression or proxy ARP the bridge may answer them itself.
     const answers = bridgeAnswersNeighbours(m, br.ifindex);
     if (answers) reasons.push(`${answers}: ARP and ICMPv6 frames stay with the kernel`);
-    if (brnf.v6 && nf.any.v6) {
+    const brnfV6 = brnf.v6 ? bridgedRules(nf, 'v6', br, links) : null;
+    if (brnfV6) {
       const via = sys.bridgeNfCallIp6tables ? 'net.bridge.bridge-nf-call-ip6tables=1' : `${br.name} nf_call_ip6tables on`;
-      blockers.push(`br_netfilter passes bridged IPv6 to netfilter (${via}) and ${nf.any.v6}`);
+      blockers.push(`br_netfilter passes bridged IPv6 to netfilter (${via}) and ${brnfV6}`);
     }
     const missing = missingFor(caps, SERVICE_NEEDS['l2-bridge']);
     if (missing.length) blockers.push(`this kernel lacks ${missing.join(', ')}`);

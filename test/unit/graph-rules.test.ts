@@ -493,12 +493,15 @@ t.test('L3: netfilter rules bounded to devices keep only that traffic on the slo
   t.ok(l3.reasons.includes('IPv4 stays on the slow path: iptables uses connection tracking (1 rule)'));
   m.netfilter.iptables.v4 = null;
 
-  // br_netfilter: a bounded rule still keeps the bridge's bridged traffic with the kernel.
+  // br_netfilter: bridged packets pass the IP hooks with br0 as in and out device, so only
+  // rules bounded to br0 (or unbounded ones) concern them.
   m.netfilter.chains = [bounded(scope({ iif: ['wan0'] }))];
   m.sysctls.bridgeNfCallIptables = true;
+  t.equal(svc(build(m), 'l2-bridge:br0').verdict, 'accelerated', 'a rule bounded to wan0 never sees bridged frames');
+  m.netfilter.chains = [bounded(scope({ oif: ['br*'] }))];
   const br = svc(build(m), 'l2-bridge:br0');
   t.equal(br.verdict, 'slow-path');
-  t.match(br.reasons.join('\n'), /br_netfilter passes bridged IPv4 to netfilter .* and netfilter has rules in the forward path \(inet f fwd\)/);
+  t.ok(br.reasons.includes('br_netfilter passes bridged IPv4 to netfilter (net.bridge.bridge-nf-call-iptables=1) and netfilter rules match traffic through br0 (inet f fwd)'), br.reasons.join('\n'));
 });
 
 t.test('netfilter parsers', async (t) => {
