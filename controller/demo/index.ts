@@ -295,7 +295,8 @@ function compare(b: Before, a: Before): string {
   return table(['MEASURE', 'KERNEL ALONE', 'WITH SLIPSTREAM', 'CHANGE'], rows, [false, true, true, true]);
 }
 
-// Transparency: a firewall rule in the forward path must be obeyed, so routing leaves the fast path.
+// Transparency: a firewall rule in the forward path must be obeyed, so routing leaves the fast path;
+// a rule bounded to one port only takes that port's traffic off it.
 async function liveChange(
   L: LabModule,
   lab: Lab,
@@ -310,12 +311,19 @@ async function liveChange(
     const ps = (await get<{ pipelines: PipelineView[] }>('/v1/pipelines')).pipelines;
     return ps.length ? ps.map((p) => `${p.ifname} ${p.programs.join('>') || '-'}`).join(', ') : 'none (every device is back with the kernel alone)';
   };
-  const deliver = async (port: number): Promise<number> => {
-    const sink = L.udpSink(lab, topo.wanHost.ns, port);
+  const lan = topo.lanHosts[0];
+  const deliver = async (port: number, from = lan, to: { ns: string; ip4: string } = topo.wanHost): Promise<number> => {
+    const sink = L.udpSink(lab, to.ns, port);
     await sink.ready;
-    await L.udpSend(topo.lanHosts[0].ns, topo.wanHost.ip4, port, { count: 200, pps: 4000 });
+    await L.udpSend(from.ns, to.ip4, port, { count: 200, pps: 4000 });
     await sleep(150);
     return (await sink.stop()).packets;
+  };
+  const fastPackets = async (fn: () => Promise<number>): Promise<{ delivered: number; fast: number }> => {
+    const devices = async (): Promise<DeviceStats[]> => (await get<{ devices: DeviceStats[] }>('/v1/stats')).devices;
+    const a = await devices();
+    const delivered = await fn();
+    return { delivered, fast: sumDelta(statsDelta(a, await devices())).fast };
   };
 
   io.out(heading('A live configuration change'));
@@ -334,12 +342,30 @@ async function liveChange(
   const other = await deliver(DROP_PORT + 1);
   say(`UDP to port ${DROP_PORT}: ${dropped}/200 delivered (the rule is obeyed); port ${DROP_PORT + 1}: ${other}/200 delivered by the kernel`);
   if (dropped !== 0) throw new DemoError(`${dropped} datagrams bypassed the drop rule`);
+
+  // A rule bounded to one port only takes the traffic entering it off the fast path.
+  const wanPort = topo.wan.ifname;
+  say(`operator narrows it to traffic from the WAN: iifname "${wanPort}" udp dport ${DROP_PORT} drop`);
+  lab.sh(topo.gw, `nft flush chain inet ${NFT_TABLE} forward_demo; nft add rule inet ${NFT_TABLE} forward_demo iifname "${wanPort}" udp dport ${DROP_PORT} drop`);
+  const t3 = Date.now();
+  const narrowed = await waitFor('l3-router to be accelerated without the WAN port', async () => {
+    const s = await l3();
+    return s?.verdict === 'accelerated' && !s.devices.includes(wanPort) ? s : undefined;
+  }, 20000);
+  say(`after ${((Date.now() - t3) / 1000).toFixed(1)} s: l3-router is ${narrowed.verdict} on ${narrowed.devices.join(', ')}; l2-bridge is ${(await l2())?.verdict}`);
+  io.out(`        ${narrowed.reasons.filter((r) => r.includes(wanPort)).join('\n        ')}\n`);
+  io.out(`        pipelines now: ${await wanPipe()}\n`);
+  const inbound = await deliver(DROP_PORT, topo.wanHost, lan);
+  const outbound = await fastPackets(() => deliver(DROP_PORT));
+  say(`UDP WAN -> LAN to port ${DROP_PORT}: ${inbound}/200 delivered (the rule is obeyed); LAN -> WAN: ${outbound.delivered}/200 delivered, ${outbound.fast} on the fast path`);
+  if (inbound !== 0) throw new DemoError(`${inbound} datagrams bypassed the bounded drop rule`);
   say(`operator deletes the rule (nft delete table inet ${NFT_TABLE})`);
   lab.sh(topo.gw, `nft delete table inet ${NFT_TABLE}`);
   const t2 = Date.now();
-  const back = await waitFor('l3-router to be accelerated again', async () => {
+  const back = await waitFor('l3-router to be accelerated again on every port', async () => {
     const s = await l3();
-    return s?.verdict === 'accelerated' ? s : undefined;
+    const live = (await get<{ pipelines: PipelineView[] }>('/v1/pipelines')).pipelines.some((p) => p.ifname === wanPort);
+    return s?.verdict === 'accelerated' && s.devices.includes(wanPort) && live ? s : undefined;
   }, 20000);
   say(`after ${((Date.now() - t2) / 1000).toFixed(1)} s: l3-router is ${back.verdict} again; pipelines: ${await wanPipe()}`);
 }

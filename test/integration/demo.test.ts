@@ -63,7 +63,11 @@ t.test('npm run demo', async (t) => {
 
   t.match(out, /l3-router is slow-path \(netfilter has rules in the forward path/, 'the rule sends routing to the slow path, with the reason');
   t.match(out, /UDP to port \d+: 0\/200 delivered \(the rule is obeyed\)/, 'nothing bypasses the rule');
-  t.match(out, /l3-router is accelerated again/, 'and back once the rule is gone');
+  t.match(out, /l3-router is accelerated on lan1, lan2; l2-bridge is accelerated/, 'a rule bounded to wan0 only takes wan0 off the fast path');
+  t.match(out, /UDP WAN -> LAN to port \d+: 0\/200 delivered \(the rule is obeyed\); LAN -> WAN: 200\/200 delivered, (\d+) on the fast path/, 'obeyed inbound, fast outbound');
+  const outFast = Number(/LAN -> WAN: 200\/200 delivered, (\d+) on the fast path/.exec(out)?.[1] ?? 0);
+  t.ok(outFast >= 200, `LAN -> WAN stayed on the fast path (${outFast})`);
+  t.match(out, /l3-router is accelerated again; pipelines: .*wan0/, 'and back on every port once the rule is gone');
 
   const ns = /lab namespaces: (.*)$/m.exec(out)?.[1].trim().split(/\s+/) ?? [];
   t.equal(ns.length, 4, `the lab had 4 namespaces (${ns.join(' ')})`);
