@@ -173,7 +173,7 @@ function addScope(m: Map<string, string[]>, names: string[], label: string): voi
   }
 }
 
-export function nameMatches(name: string, pattern: string): boolean {
+function nameMatches(name: string, pattern: string): boolean {
   return pattern.endsWith('*') ? name.startsWith(pattern.slice(0, -1)) : name === pattern;
 }
 
