@@ -203,24 +203,22 @@ export function netfilterFacts(m: KernelModel): NetfilterFacts {
     }
     const fams = c.family === 'ip' ? ['v4' as const] : c.family === 'ip6' ? ['v6' as const] : c.family === 'inet' ? ['v4' as const, 'v6' as const] : [];
     const unbounded = `netfilter has rules in the forward path (${label})`;
-    const reasons: string[] = [];
-    const scope = empty();
-    if (c.type === 'nat') reasons.push(`netfilter has NAT rules (${label})`);
-    else if (!c.scopes || c.scopes.length < c.rules) reasons.push(unbounded);
-    else {
-      if (c.policy === 'drop') reasons.push(`netfilter drops forwarded packets by default (${label}: policy drop)`);
-      if (c.scopes.some((r) => r.stateful)) reasons.push(`netfilter uses connection tracking in the forward path (${label})`);
-      for (const r of c.scopes) {
-        if (!r.effect || r.stateful) continue;
-        if (r.iif) addScope(scope.in, r.iif, label);
-        else if (r.oif) addScope(scope.out, r.oif, label);
-        else if (!reasons.includes(unbounded)) reasons.push(unbounded);
-      }
-    }
     for (const fam of fams) {
-      f[fam].push(...reasons);
-      for (const [n, l] of scope.in) for (const x of l) addScope(f.scoped[fam].in, [n], x);
-      for (const [n, l] of scope.out) for (const x of l) addScope(f.scoped[fam].out, [n], x);
+      const reasons = f[fam];
+      if (c.type === 'nat') reasons.push(`netfilter has NAT rules (${label})`);
+      else if (!c.scopes || c.scopes.length < c.rules) reasons.push(unbounded);
+      else {
+        if (c.policy === 'drop') reasons.push(`netfilter drops forwarded packets by default (${label}: policy drop)`);
+        // In an inet chain, a rule matching `ip …` (or `meta nfproto ipv4`) never sees IPv6.
+        const mine = c.scopes.filter((r) => !r.family || `v${r.family}` === fam);
+        if (mine.some((r) => r.stateful)) reasons.push(`netfilter uses connection tracking in the forward path (${label})`);
+        for (const r of mine) {
+          if (!r.effect || r.stateful) continue;
+          if (r.iif) addScope(f.scoped[fam].in, r.iif, label);
+          else if (r.oif) addScope(f.scoped[fam].out, r.oif, label);
+          else if (!reasons.includes(unbounded)) reasons.push(unbounded);
+        }
+      }
     }
   }
   const ipt = (fam: 'v4' | 'v6', tool: string): void => {

@@ -38,6 +38,23 @@ function ifaceBound(m: Record<string, unknown>): { dir: 'iif' | 'oif'; names: st
   return { dir, names: [...names].sort() };
 }
 
+// The family a match confines a rule to: a field of the ip or ip6 header (nft puts a
+// `meta nfproto` check before it in inet chains), or `meta nfproto` itself. In an inet chain
+// such a rule never sees the other family. Transport headers are left out: their
+// dependency is the L4 protocol number, which either family may carry.
+function matchFamily(m: Record<string, unknown>): 4 | 6 | null {
+  const left = m.left;
+  if (!isRecord(left)) return null;
+  if (isRecord(left.payload)) {
+    const p = left.payload.protocol;
+    return p === 'ip' ? 4 : p === 'ip6' ? 6 : null;
+  }
+  if (isRecord(left.meta) && left.meta.key === 'nfproto' && m.op === '==') {
+    return m.right === 'ipv4' ? 4 : m.right === 'ipv6' ? 6 : null;
+  }
+  return null;
+}
+
 function scan(x: unknown, found: { stateful: boolean; jumps: string[] }): void {
   if (Array.isArray(x)) {
     for (const y of x) scan(y, found);
@@ -61,6 +78,8 @@ function rawRule(expr: unknown): RawRule {
     if (isRecord(e) && isRecord(e.match)) {
       const b = leading ? ifaceBound(e.match) : null;
       if (b && scope[b.dir] === null) scope[b.dir] = b.names;
+      const fam = leading ? matchFamily(e.match) : null;
+      if (fam && scope.family === undefined) scope.family = fam;
       return;
     }
     leading = false;

@@ -221,6 +221,7 @@ export interface NfRuleScope {
   // these names ('*' ends a wildcard); null: no such bound.
   iif: string[] | null;
   oif: string[] | null;
+  family?: 4 | 6; // its leading matches only match this family (`ip …`, `meta nfproto ipv6`…); absent: both
   effect: boolean; // anything but a plain accept/continue/return (a verdict, a counter, a jump…)
   stateful: boolean; // it, or a chain it jumps to, uses connection tracking (ct, flow offload, NAT, xt)
 }

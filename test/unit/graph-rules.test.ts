@@ -480,6 +480,12 @@ t.test('L3: netfilter rules bounded to devices keep only that traffic on the slo
     t.ok(l3.reasons.includes(reason), `${what}: ${l3.reasons.join('; ')}`);
   }
 
+  // A rule on IPv4 header fields (or meta nfproto) in an inet chain leaves IPv6 alone.
+  m.netfilter.chains = [bounded(scope({ family: 4 }), scope({ family: 6, iif: ['wan0'] }))];
+  l3 = svc(build(m), 'l3-router');
+  t.same([l3.attrs?.ipv4, l3.attrs?.ipv6_devices], [false, ['lan1', 'lan2']], 'IPv4 whole family, IPv6 only wan0');
+  t.ok(l3.reasons.includes('IPv4 stays on the slow path: netfilter has rules in the forward path (inet f fwd)'), l3.reasons.join('\n'));
+
   // iptables: -i/-o bound rules; conntrack anywhere in the forward-path tables does not.
   m.netfilter.chains = [];
   m.netfilter.iptables.v4 = parseIptablesSave('*filter\n:FORWARD ACCEPT [0:0]\n-A FORWARD -i wan0 -p tcp --dport 22 -j DROP\n-A FORWARD -o lan+ -j ACCEPT\nCOMMIT\n');
@@ -508,18 +514,26 @@ t.test('netfilter parsers', async (t) => {
   // Recorded from nft 1.0.6 (`nft -j list ruleset`): one forward chain, two regular chains.
   const [fw] = parseNftJson(fs.readFileSync(path.join(fixtureDir, 'nft-bounds.json'), 'utf8'));
   t.equal(fw.name, 'fw');
-  t.equal(fw.rules, 9);
+  t.equal(fw.rules, 11);
   t.same(fw.scopes, [
     scope({ iif: ['pc'] }), // iifname "pc" udp dport 9009 drop
     scope({ oif: ['eth*', 'pb'] }), // oifname { "pb", "eth*" } counter
-    scope({ effect: false }), // ip saddr 198.18.0.1 accept
+    scope({ effect: false, family: 4 }), // ip saddr 198.18.0.1 accept
     scope({ iif: ['lo'] }), // iif "lo" jump sub2 (sub2: udp dport 53 drop)
     scope({}), // iifname != "pa" drop
     scope({}), // counter iifname "pa" drop: the counter sees every packet
     scope({ stateful: true }), // iifname vmap { "pz" : jump sub } (sub: ct state established accept)
     scope({}), // iifname @lanifs drop: a named set's elements change without the rule
     scope({}), // oifname "eth\\*" drop: a literal star
+    scope({ family: 6, oif: ['pd'], stateful: true }), // meta nfproto ipv6 oifname "pd" ct state new drop
+    scope({ family: 6 }), // ip6 saddr 2001:2::1 counter
   ]);
+  // The two IPv6-only rules, as the graph reads them: IPv4 routing is untouched.
+  const m = gateway();
+  m.netfilter.chains = [{ ...fw, rules: 2, scopes: fw.scopes?.slice(-2) }];
+  const l3 = svc(build(m), 'l3-router');
+  t.same([l3.attrs?.ipv4, l3.attrs?.ipv6], [true, false]);
+  t.ok(l3.reasons.includes('IPv6 stays on the slow path: netfilter uses connection tracking in the forward path (inet f fw)'), l3.reasons.join('\n'));
   const s2 = parseIptablesSave([
     '*filter', ':FORWARD ACCEPT [0:0]', ':USER - [0:0]',
     '-A FORWARD -i wan0 -m comment --comment "not -o x" -j DROP',
