@@ -22,7 +22,11 @@ interface RawRule {
   jumps: string[];
 }
 
-function ifaceBound(m: Record<string, unknown>): { dir: 'iif' | 'oif'; names: string[] } | null {
+// A named set's elements, by "@name", when they can only change through nft (which
+// reports it): interface-name sets no rule adds to from the packet path. Else null.
+type SetElements = (ref: string) => unknown[] | null;
+
+function ifaceBound(m: Record<string, unknown>, sets: SetElements): { dir: 'iif' | 'oif'; names: string[] } | null {
   if (m.op !== '==' && m.op !== 'in') return null;
   const left = m.left;
   if (!isRecord(left) || !isRecord(left.meta)) return null;
@@ -30,9 +34,10 @@ function ifaceBound(m: Record<string, unknown>): { dir: 'iif' | 'oif'; names: st
   const dir = key === 'iifname' || key === 'iif' ? 'iif' : key === 'oifname' || key === 'oif' ? 'oif' : null;
   if (!dir) return null;
   const right = m.right;
-  const names = typeof right === 'string' ? [right] : isRecord(right) && Array.isArray(right.set) ? right.set : null;
-  // Numbers (an ifindex whose device is gone), ranges, named sets ("@name", whose elements
-  // change without the rule) and escaped characters: no bound we can use.
+  const names = typeof right === 'string' ? (right.startsWith('@') ? sets(right) : [right])
+    : isRecord(right) && Array.isArray(right.set) ? right.set : null;
+  // Numbers (an ifindex whose device is gone), ranges, sets updated from the packet path
+  // and escaped characters: no bound we can use.
   const usable = (n: unknown): n is string => typeof n === 'string' && n !== '' && !n.startsWith('@') && !n.includes('\\');
   if (!names || !names.length || !names.every(usable)) return null;
   return { dir, names: [...names].sort() };
@@ -70,13 +75,13 @@ function scan(x: unknown, found: { stateful: boolean; jumps: string[] }): void {
 
 // A rule's bound comes from the matches before its first statement: a statement ahead of
 // them (a counter, a mark) acts on every packet that reaches the rule.
-function rawRule(expr: unknown): RawRule {
+function rawRule(expr: unknown, sets: SetElements): RawRule {
   const list = Array.isArray(expr) ? expr : [];
   const scope: NfRuleScope = { iif: null, oif: null, effect: false, stateful: false };
   let leading = true;
   list.forEach((e, i) => {
     if (isRecord(e) && isRecord(e.match)) {
-      const b = leading ? ifaceBound(e.match) : null;
+      const b = leading ? ifaceBound(e.match, sets) : null;
       if (b && scope[b.dir] === null) scope[b.dir] = b.names;
       const fam = leading ? matchFamily(e.match) : null;
       if (fam && scope.family === undefined) scope.family = fam;
@@ -100,6 +105,29 @@ export function parseNftJson(text: string): NfChain[] {
   if (!isRecord(doc) || !Array.isArray(doc.nftables)) throw new Error('nft -j: no "nftables" array');
   const chains = new Map<string, NfChain>();
   const rules = new Map<string, RawRule[]>();
+  // Named interface sets, and the sets some rule updates from the packet path (no event
+  // tells of those changes).
+  const ifSets = new Map<string, unknown[]>();
+  const updated = new Set<string>();
+  const noteUpdates = (x: unknown, prefix: string): void => {
+    if (Array.isArray(x)) x.forEach((y) => noteUpdates(y, prefix));
+    if (!isRecord(x)) return;
+    for (const [k, v] of Object.entries(x)) {
+      if ((k === 'set' || k === 'map') && isRecord(v) && typeof v.op === 'string') {
+        const ref = v[k];
+        if (typeof ref === 'string') updated.add(prefix + ref);
+      }
+      noteUpdates(v, prefix);
+    }
+  };
+  for (const item of doc.nftables) {
+    if (!isRecord(item)) continue;
+    const s = item.set;
+    if (isRecord(s) && (s.type === 'ifname' || s.type === 'iface_index')) {
+      ifSets.set(`${String(s.family)}|${String(s.table)}|@${String(s.name)}`, Array.isArray(s.elem) ? s.elem : []);
+    }
+    if (isRecord(item.rule)) noteUpdates(item.rule.expr, `${String(item.rule.family)}|${String(item.rule.table)}|`);
+  }
   for (const item of doc.nftables) {
     if (!isRecord(item)) continue;
     const c = item.chain;
@@ -124,7 +152,8 @@ export function parseNftJson(text: string): NfChain[] {
     if (isRecord(r)) {
       const key = `${String(r.family)}|${String(r.table)}|${String(r.chain)}`;
       const list = rules.get(key) ?? [];
-      list.push(rawRule(r.expr));
+      const prefix = `${String(r.family)}|${String(r.table)}|`;
+      list.push(rawRule(r.expr, (ref) => (updated.has(prefix + ref) ? null : ifSets.get(prefix + ref) ?? null)));
       rules.set(key, list);
     }
   }

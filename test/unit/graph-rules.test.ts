@@ -514,7 +514,7 @@ t.test('netfilter parsers', async (t) => {
   // Recorded from nft 1.0.6 (`nft -j list ruleset`): one forward chain, two regular chains.
   const [fw] = parseNftJson(fs.readFileSync(path.join(fixtureDir, 'nft-bounds.json'), 'utf8'));
   t.equal(fw.name, 'fw');
-  t.equal(fw.rules, 11);
+  t.equal(fw.rules, 13);
   t.same(fw.scopes, [
     scope({ iif: ['pc'] }), // iifname "pc" udp dport 9009 drop
     scope({ oif: ['eth*', 'pb'] }), // oifname { "pb", "eth*" } counter
@@ -523,14 +523,16 @@ t.test('netfilter parsers', async (t) => {
     scope({}), // iifname != "pa" drop
     scope({}), // counter iifname "pa" drop: the counter sees every packet
     scope({ stateful: true }), // iifname vmap { "pz" : jump sub } (sub: ct state established accept)
-    scope({}), // iifname @lanifs drop: a named set's elements change without the rule
+    scope({ iif: ['pa'] }), // iifname @lanifs drop: its elements (nft reports their changes)
     scope({}), // oifname "eth\\*" drop: a literal star
     scope({ family: 6, oif: ['pd'], stateful: true }), // meta nfproto ipv6 oifname "pd" ct state new drop
     scope({ family: 6 }), // ip6 saddr 2001:2::1 counter
+    scope({ iif: ['px'] }), // iifname "px" add @seen { iifname }
+    scope({}), // iifname @seen drop: a set the packet path adds to
   ]);
   // The two IPv6-only rules, as the graph reads them: IPv4 routing is untouched.
   const m = gateway();
-  m.netfilter.chains = [{ ...fw, rules: 2, scopes: fw.scopes?.slice(-2) }];
+  m.netfilter.chains = [{ ...fw, rules: 2, scopes: fw.scopes?.slice(9, 11) }];
   const l3 = svc(build(m), 'l3-router');
   t.same([l3.attrs?.ipv4, l3.attrs?.ipv6], [true, false]);
   t.ok(l3.reasons.includes('IPv6 stays on the slow path: netfilter uses connection tracking in the forward path (inet f fw)'), l3.reasons.join('\n'));
