@@ -106,6 +106,11 @@ t.test('router: routes, addresses, ip_forward, nft forward rule', async (t) => {
   await waitFor(intro, () => l3().verdict === 'accelerated' && JSON.stringify(l3().attrs?.ipv6_devices) === '["pa"]', 'bounded rule');
   t.same(intro.graph.nodes.find((n) => n.id === 'netfilter')?.attrs.ipv6_bound_in, ['pb (inet sst fw)'], 'the netfilter node lists the bound');
   t.ok(l3().reasons.includes('IPv6 routed in through pb stays on the slow path: netfilter rules match traffic entering pb (inet sst fw)'), 'and the service says why');
+  // A named set bounds the rule by its elements, followed through nft's element events.
+  lab.exec(rt, ['nft', 'add set inet sst ifs { type ifname; }; flush chain inet sst fw; add rule inet sst fw iifname @ifs drop']);
+  await waitFor(intro, () => l3().verdict === 'slow-path', 'an empty set is no bound: the family goes to the kernel');
+  lab.exec(rt, ['nft', 'add element inet sst ifs { "pa" }']);
+  await waitFor(intro, () => l3().verdict === 'accelerated' && JSON.stringify(l3().attrs?.ipv6_devices) === '["pb"]', 'the set\'s element bounds the rule');
   lab.exec(rt, ['nft', 'delete', 'table', 'inet', 'sst']);
   await waitFor(intro, () => l3().verdict === 'accelerated', 'nft rule gone');
 
