@@ -160,6 +160,11 @@ export interface NetfilterFacts {
   v4: string[]; // reasons routed IPv4 must stay on the slow path
   v6: string[];
   bridge: string[]; // nft bridge-family rules on bridged traffic
+  // nft bridge-family rules that routed traffic meets too: entering through a bridge port
+  // (prerouting, input: the frame is the bridge's before IP routes it) and leaving through a
+  // bridge (output, postrouting: the bridge transmits what IP routed to it).
+  bridgeRoutedIn: string[]; // reasons
+  bridgeRoutedOut: string[]; // chain labels
   scoped: { v4: NfScope; v6: NfScope }; // rules that only concern some devices
 }
 
@@ -193,14 +198,18 @@ export function scopeHits(m: Map<string, string[]>, name: string): string[] {
 // (br_netfilter is handled per bridge: bridgedRules in build.ts).
 export function netfilterFacts(m: KernelModel): NetfilterFacts {
   const empty = (): NfScope => ({ in: new Map(), out: new Map() });
-  const f: NetfilterFacts = { v4: [], v6: [], bridge: [], scoped: { v4: empty(), v6: empty() } };
+  const f: NetfilterFacts = { v4: [], v6: [], bridge: [], bridgeRoutedIn: [], bridgeRoutedOut: [], scoped: { v4: empty(), v6: empty() } };
   for (const c of m.netfilter.chains) {
-    if (!FORWARD_HOOKS.has(c.hook) || !activeChain(c)) continue;
+    if (!activeChain(c)) continue;
     const label = chainLabel(c);
     if (c.family === 'bridge') {
-      f.bridge.push(`netfilter has rules for bridged traffic (${label})`);
+      const rules = `netfilter has bridge-family rules (${label}, ${c.hook})`;
+      if (c.hook === 'prerouting' || c.hook === 'input') f.bridgeRoutedIn.push(rules);
+      if (c.hook === 'output' || c.hook === 'postrouting') f.bridgeRoutedOut.push(`${label}, ${c.hook}`);
+      if (FORWARD_HOOKS.has(c.hook)) f.bridge.push(`netfilter has rules for bridged traffic (${label})`);
       continue;
     }
+    if (!FORWARD_HOOKS.has(c.hook)) continue;
     const fams = c.family === 'ip' ? ['v4' as const] : c.family === 'ip6' ? ['v6' as const] : c.family === 'inet' ? ['v4' as const, 'v6' as const] : [];
     const unbounded = `netfilter has rules in the forward path (${label})`;
     for (const fam of fams) {

@@ -216,6 +216,8 @@ export function buildGraph(m: KernelModel, caps: Capabilities, cfg: GraphConfig,
       if (f.managed) brBlock.push(f.managed);
       if (!isUp(l)) brBlock.push(`${l.name} is down`);
       if (l.bridge?.vlanFiltering) brBlock.push(`${l.name} has vlan_filtering on (not supported yet)`);
+      // Rule: bridge-family prerouting/input rules see routed frames before IP does.
+      brBlock.push(...nf.bridgeRoutedIn);
       if (brBlock.length) {
         l3Reasons.push(`routed traffic through ${l.name} stays on the slow path: ${brBlock.join('; ')}`);
         continue;
@@ -294,7 +296,9 @@ export function buildGraph(m: KernelModel, caps: Capabilities, cfg: GraphConfig,
   }
   // Rule: rules bounded to the devices traffic leaves through keep the family's routed
   // traffic out of them on the slow path (l3-router checks the flag per packet).
-  const nfOut = (name: string, k: 'v4' | 'v6'): string[] => scopeHits(nf.scoped[k].out, name);
+  // Rule: bridge-family output/postrouting rules see what IP routes out through a bridge.
+  const isBridge = new Set(bridges.map((b) => b.name));
+  const nfOut = (name: string, k: 'v4' | 'v6'): string[] => [...scopeHits(nf.scoped[k].out, name), ...(isBridge.has(name) ? nf.bridgeRoutedOut : [])];
   for (const l of links) {
     for (const fam of [4, 6] as const) {
       const k = fam === 4 ? 'v4' : 'v6';

@@ -3,7 +3,7 @@
 import t from 'tap';
 import { Lab, gatewayLab, iperf3Client, iperf3Server, ping } from '../lab';
 import { startDaemon } from '../harness/daemon';
-import { deliver, measure, nodeAttr, sleep, waitGraph } from '../harness/fastpath';
+import { deliver, measure, nodeAttr, service, sleep, waitGraph } from '../harness/fastpath';
 
 t.test('gateway: LAN bridge routed to WAN', async (t) => {
   const lab = new Lab({ t });
@@ -54,6 +54,34 @@ t.test('gateway: LAN bridge routed to WAN', async (t) => {
     await waitGraph(d, 'port forwarding', (g) => nodeAttr(g, `port:br0/${p1}`, 'state') === 'forwarding');
     await ping(l1.ns, topo.bridge.ip4, { count: 1 });
     t.equal(await deliver(lab, wan.ns, l1.ns, l1.ip4, 7206, 200), 200);
+  });
+
+  await t.test('bridge-family rules that routed frames pass are obeyed', async (t) => {
+    const l3Devices = (g: Parameters<typeof service>[0]): string => (service(g, 'l3-router')?.devices ?? []).join();
+    // input: a routed LAN -> WAN frame is the bridge's before IP routes it.
+    lab.sh(gw, `nft add table bridge ssbr && nft add chain bridge ssbr cin '{ type filter hook input priority 0; }' && nft add rule bridge ssbr cin udp dport 7208 drop`);
+    t.teardown(() => lab.sh(gw, 'nft delete table bridge ssbr 2>/dev/null || true'));
+    await waitGraph(d, 'LAN ports route nothing', (g) => l3Devices(g) === topo.wan.ifname, 15000);
+    await sleep(300);
+    t.equal(await deliver(lab, l1.ns, wan.ns, wan.ip4, 7208, 200), 0, 'LAN -> WAN to the dropped port: dropped, as by the kernel');
+    t.equal(await deliver(lab, l1.ns, wan.ns, wan.ip4, 7209, 200), 200, 'LAN -> WAN to another port: delivered');
+    const lan = await measure(d, all, async () => t.equal(await deliver(lab, l1.ns, l2.ns, l2.ip4, 7208, 200), 200, 'LAN -> LAN: input rules never see bridged frames'));
+    t.ok(lan.fast >= 200, `bridging stays fast (${lan.fast})`);
+
+    // output: what IP routes out through the bridge.
+    lab.sh(gw, `nft delete chain bridge ssbr cin && nft add chain bridge ssbr cout '{ type filter hook output priority 0; }' && nft add rule bridge ssbr cout udp dport 7208 drop`);
+    await waitGraph(d, 'br0 flagged', (g) => nodeAttr(g, 'device:br0', 'nf_egress_v4') === true && l3Devices(g) === all.join(), 15000);
+    await sleep(300);
+    const down = await measure(d, all, async () => t.equal(await deliver(lab, wan.ns, l1.ns, l1.ip4, 7208, 200), 0, 'WAN -> LAN to the dropped port: dropped'));
+    t.ok(down.fast === 0 && (down.reasons.nf_egress ?? 0) >= 200, `handed to the kernel as nf_egress (${JSON.stringify(down.reasons)}, fast ${down.fast})`);
+    const up = await measure(d, all, async () => t.equal(await deliver(lab, l1.ns, wan.ns, wan.ip4, 7208, 200), 200, 'LAN -> WAN: delivered'));
+    t.ok(up.fast >= 200, `and fast: output rules only see what leaves through the bridge (${up.fast})`);
+
+    lab.sh(gw, 'nft delete table bridge ssbr');
+    await waitGraph(d, 'br0 clear', (g) => nodeAttr(g, 'device:br0', 'nf_egress_v4') === false, 15000);
+    await sleep(300);
+    const back = await measure(d, all, async () => t.equal(await deliver(lab, wan.ns, l1.ns, l1.ip4, 7208, 200), 200));
+    t.ok(back.fast >= 200, `fast again (${back.fast})`);
   });
 
   await t.test('deleting the bridge address stops routing into the LAN', async (t) => {

@@ -510,6 +510,28 @@ t.test('L3: netfilter rules bounded to devices keep only that traffic on the slo
   t.ok(br.reasons.includes('br_netfilter passes bridged IPv4 to netfilter (net.bridge.bridge-nf-call-iptables=1) and netfilter rules match traffic through br0 (inet f fwd)'), br.reasons.join('\n'));
 });
 
+t.test('L3: bridge-family rules that routed frames pass', async (t) => {
+  const m = gateway();
+  const hooks: Array<[string, string[], boolean]> = [
+    // hook, the devices routed traffic may enter through, br0 flagged for routed egress
+    ['prerouting', ['wan0'], false],
+    ['input', ['wan0'], false],
+    ['forward', ['lan1', 'lan2', 'wan0'], false],
+    ['output', ['lan1', 'lan2', 'wan0'], true],
+    ['postrouting', ['lan1', 'lan2', 'wan0'], true],
+  ];
+  for (const [hook, devices, flagged] of hooks) {
+    m.netfilter.chains = [chain({ family: 'bridge', table: 'b', name: 'c', hook })];
+    const g = build(m);
+    const l3 = svc(g, 'l3-router');
+    t.same(l3.devices, devices, `${hook}: routed ingress`);
+    t.equal(nodeAttrs(g, 'device:br0').nf_egress_v4, flagged, `${hook}: routed egress through br0`);
+    t.equal(nodeAttrs(g, 'device:wan0').nf_egress_v4, false, `${hook}: other devices untouched`);
+    if (hook === 'input') t.ok(l3.reasons.includes('routed traffic through br0 stays on the slow path: netfilter has bridge-family rules (bridge b c, input)'), l3.reasons.join('\n'));
+    if (hook === 'output') t.ok(l3.reasons.includes('IPv4 routed out of br0 stays on the slow path: netfilter rules match traffic leaving it (bridge b c, output)'), l3.reasons.join('\n'));
+  }
+});
+
 t.test('netfilter parsers', async (t) => {
   // Recorded from nft 1.0.6 (`nft -j list ruleset`): one forward chain, two regular chains.
   const [fw] = parseNftJson(fs.readFileSync(path.join(fixtureDir, 'nft-bounds.json'), 'utf8'));
