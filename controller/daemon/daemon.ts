@@ -8,7 +8,7 @@ import { assemble, type KnobValues } from '../assembler/plan';
 import { capabilitiesSummary, probeCapabilities, probeDevicesOf, type Capabilities } from '../capabilities';
 import { deviceSelected, reloadConfig, type Config, type ConfigOverrides } from '../config';
 import { bridgeFdb, deviceRoles, graphToDot, type Graph, type GraphConfig } from '../graph';
-import { qdiscInfo } from '../graph/analysis';
+import { egressHookReasons, qdiscInfo } from '../graph/analysis';
 import { Introspector, type UpdateEvent } from '../model';
 import { XdpFeatureWatcher } from '../model/xdp-features';
 import { Deployer, type DeployError, type SwapEvent } from '../deployer';
@@ -219,9 +219,12 @@ export class Daemon implements DaemonView {
     try {
       const model = this.intro.model;
       const roles = deviceRoles(graph, model);
+      // SS_DEV_QDISC: the egress runs something XDP must not bypass. For a bridge (which
+      // l3-router resolves to a port) that includes tc egress filters and nft egress chains.
       const shaped = (ifindex: number): boolean => {
         const link = model.links.get(ifindex);
-        return link ? !qdiscInfo(link, model).isDefault : false;
+        if (!link) return false;
+        return !qdiscInfo(link, model).isDefault || (link.kind === 'bridge' && egressHookReasons(link, model).length > 0);
       };
       // A bridge port answers to the bridge's addresses: it inherits the bridge's rp_filter.
       const rpOf = (r: { rpFilter: number; bridgeIfindex: number; l2Bridge: string | null }): number => {

@@ -67,6 +67,10 @@ function chainLabel(c: NfChain): string {
   return `${c.family} ${c.table} ${c.name}`;
 }
 
+function onDevice(c: NfChain, link: Link): boolean {
+  return c.devices.includes(link.name) || c.devices.includes('*');
+}
+
 function activeChain(c: NfChain): boolean {
   return c.rules > 0 || c.policy === 'drop';
 }
@@ -81,7 +85,7 @@ export function ingressBlockReasons(link: Link, m: KernelModel): string[] {
   }
   if (kinds.size) out.push(`${link.name} has tc ingress filters (${[...kinds].sort().join(', ')}), which run after XDP`);
   for (const c of m.netfilter.chains) {
-    if (c.hook === 'ingress' && c.devices.includes(link.name) && activeChain(c)) {
+    if (c.hook === 'ingress' && onDevice(c, link) && activeChain(c)) {
       out.push(`${link.name} has an nftables ingress chain with rules (${chainLabel(c)})`);
     }
   }
@@ -115,6 +119,23 @@ export function qdiscInfo(link: Link, m: KernelModel): QdiscInfo {
   return { kind: root.kind, isDefault: true, nonDefaultKind: null };
 }
 
+// tc egress filters and nftables egress chains on the device: what dev_queue_xmit runs
+// before the device gets the packet (for a bridge: before br_dev_xmit).
+export function egressHookReasons(link: Link, m: KernelModel): string[] {
+  const out: string[] = [];
+  const kinds = new Set<string>();
+  for (const f of m.filters.values()) {
+    if (f.ifindex === link.ifindex && isEgressFilterParent(f.parent) && foreignFilter(f.name)) kinds.add(f.kind || 'unknown');
+  }
+  if (kinds.size) out.push(`${link.name} has tc egress filters (${[...kinds].sort().join(', ')})`);
+  for (const c of m.netfilter.chains) {
+    if (c.hook === 'egress' && onDevice(c, link) && activeChain(c)) {
+      out.push(`${link.name} has an nftables egress chain with rules (${chainLabel(c)})`);
+    }
+  }
+  return out;
+}
+
 // Whether XDP may redirect frames out of this device.
 export function egressReasons(link: Link, m: KernelModel, cfg: GraphConfig, caps: Capabilities): string[] {
   const out: string[] = [];
@@ -124,16 +145,7 @@ export function egressReasons(link: Link, m: KernelModel, cfg: GraphConfig, caps
   if (link.kind !== 'physical' && link.kind !== 'veth') out.push(`${link.name} cannot transmit XDP frames (${link.kind})`);
   const q = qdiscInfo(link, m);
   if (!q.isDefault) out.push(`${link.name} has ${article(q.nonDefaultKind ?? q.kind)} ${q.nonDefaultKind ?? q.kind} root qdisc`);
-  const kinds = new Set<string>();
-  for (const f of m.filters.values()) {
-    if (f.ifindex === link.ifindex && isEgressFilterParent(f.parent) && foreignFilter(f.name)) kinds.add(f.kind || 'unknown');
-  }
-  if (kinds.size) out.push(`${link.name} has tc egress filters (${[...kinds].sort().join(', ')})`);
-  for (const c of m.netfilter.chains) {
-    if (c.hook === 'egress' && c.devices.includes(link.name) && activeChain(c)) {
-      out.push(`${link.name} has an nftables egress chain with rules (${chainLabel(c)})`);
-    }
-  }
+  out.push(...egressHookReasons(link, m));
   const dc = caps.devices[link.name];
   if (dc && !dc.xdpNative && link.kind === 'physical') out.push(`${link.name} (driver ${dc.driver || 'unknown'}) has no native XDP transmit`);
   if (cfg.noXdpTransmit?.includes(link.name)) {

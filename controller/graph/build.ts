@@ -10,7 +10,7 @@ import { bridgeNetfilter } from './brnf';
 import { bridgeAnswersNeighbours } from './bridge-neigh';
 import type { AttrValue, Graph, GraphEdge, GraphNode, ServiceNode } from './types';
 import {
-  egressReasons, foreignXdpReason, ingressBlockReasons, isUp, kindReason, managedReason, missingFor,
+  egressHookReasons, egressReasons, foreignXdpReason, ingressBlockReasons, isUp, kindReason, managedReason, missingFor,
   describePolicy, netfilterFacts, qdiscInfo, ruleReasons, scopeHits, xfrmFacts, type NetfilterFacts,
 } from './analysis';
 
@@ -216,8 +216,9 @@ export function buildGraph(m: KernelModel, caps: Capabilities, cfg: GraphConfig,
       if (f.managed) brBlock.push(f.managed);
       if (!isUp(l)) brBlock.push(`${l.name} is down`);
       if (l.bridge?.vlanFiltering) brBlock.push(`${l.name} has vlan_filtering on (not supported yet)`);
-      // Rule: bridge-family prerouting/input rules see routed frames before IP does.
-      brBlock.push(...nf.bridgeRoutedIn);
+      // Rule: bridge-family prerouting/input rules, and the bridge device's own tc ingress
+      // filters and nft ingress chains, see routed frames before IP does.
+      brBlock.push(...nf.bridgeRoutedIn, ...ingressBlockReasons(l, m));
       if (brBlock.length) {
         l3Reasons.push(`routed traffic through ${l.name} stays on the slow path: ${brBlock.join('; ')}`);
         continue;
@@ -290,8 +291,11 @@ export function buildGraph(m: KernelModel, caps: Capabilities, cfg: GraphConfig,
   const l3Notes: string[] = [];
   for (const ifindex of [...egressDevs].sort((a, b) => a - b)) {
     const f = facts.get(ifindex);
-    if (!f || f.link.kind === 'bridge' || f.link.name === 'lo') continue;
-    const q = f.egress.filter((r) => r.includes('qdisc') || r.includes('filters') || r.includes('egress chain'));
+    if (!f || f.link.name === 'lo') continue;
+    // A bridge is never a redirect target (l3-router finds the port), but what runs on its
+    // egress (qdisc, tc filters, nft egress chain) runs before br_dev_xmit.
+    const q = f.link.kind === 'bridge' ? [...egressHookReasons(f.link, m), ...(qdiscInfo(f.link, m).isDefault ? [] : [`${f.link.name} has a non-default root qdisc`])]
+      : f.egress.filter((r) => r.includes('qdisc') || r.includes('filters') || r.includes('egress chain'));
     if (q.length && l3Devices.length) l3Notes.push(`${q.join('; ')}: routed traffic out of ${f.link.name} stays on the slow path`);
   }
   // Rule: rules bounded to the devices traffic leaves through keep the family's routed

@@ -178,6 +178,33 @@ export function parseNftJson(text: string): NfChain[] {
   return out.sort((a, b) => `${a.family} ${a.table} ${a.name}`.localeCompare(`${b.family} ${b.table} ${b.name}`));
 }
 
+// `nft list chains` text: the devices of each ingress/egress chain, by family|table|name.
+// nft 1.0.6 leaves them out of its JSON; the text has `device "eth0"` or
+// `devices = { eth0, eth1 }`.
+export function parseNftChainDevices(text: string): Map<string, string[]> {
+  const out = new Map<string, string[]>();
+  let table = '';
+  let chain = '';
+  for (const raw of text.split('\n')) {
+    const line = raw.trim();
+    const t = /^table (\S+) (\S+) \{$/.exec(line);
+    if (t) {
+      table = `${t[1]}|${t[2]}`;
+      continue;
+    }
+    const c = /^chain (\S+) \{$/.exec(line);
+    if (c) {
+      chain = c[1];
+      continue;
+    }
+    const one = /\bhook \S+ device "?([^";\s]+)"?/.exec(line);
+    const many = /\bhook \S+ devices = \{ ([^}]*) \}/.exec(line);
+    const names = one ? [one[1]] : many ? many[1].split(',').map((n) => n.trim().replace(/^"|"$/g, '')).filter(Boolean) : null;
+    if (names && table && chain) out.set(`${table}|${chain}`, names.sort());
+  }
+  return out;
+}
+
 // Chains of the classic tables that see forwarded packets.
 const FORWARD_PATH: Record<string, string[]> = {
   filter: ['FORWARD'],
@@ -274,6 +301,18 @@ export async function checkNetfilter(opts: NetfilterCheckOptions): Promise<Netfi
       state.errors.push((e as Error).message);
     }
   } else state.errors.push((nft.reason as Error).message);
+  // Device chains whose devices the JSON left out: read them from the text, or assume every
+  // device (a chain we cannot place must not be bypassed anywhere).
+  const unplaced = state.chains.filter((c) => (c.hook === 'ingress' || c.hook === 'egress') && c.devices.length === 0);
+  if (unplaced.length) {
+    let devs = new Map<string, string[]>();
+    try {
+      devs = parseNftChainDevices(await run(['nft', 'list', 'chains'], opts.netns, timeout));
+    } catch (e) {
+      state.errors.push((e as Error).message);
+    }
+    for (const c of unplaced) c.devices = devs.get(`${c.family}|${c.table}|${c.name}`) ?? ['*'];
+  }
   const merge = (a: IptablesSummary | null, b: IptablesSummary): IptablesSummary => {
     if (!a) return b;
     const f = { ...a.forward };

@@ -209,7 +209,7 @@ export interface NfChain {
   priority: number;
   policy: string; // 'accept' | 'drop'
   rules: number;
-  devices: string[]; // netdev/inet ingress/egress chains
+  devices: string[]; // netdev/inet ingress/egress chains; ['*'] when they could not be read (every device)
   // One per rule of this base chain, when the rules could be read (nft -j). Missing or
   // shorter than `rules`: every rule counts as matching anything, with an effect.
   scopes?: NfRuleScope[];

@@ -84,6 +84,27 @@ t.test('gateway: LAN bridge routed to WAN', async (t) => {
     t.ok(back.fast >= 200, `fast again (${back.fast})`);
   });
 
+  await t.test('ingress and egress hooks of the bridge device itself are not bypassed', async (t) => {
+    const l3Devices = (g: Parameters<typeof service>[0]): string => (service(g, 'l3-router')?.devices ?? []).join();
+    // A routed LAN -> WAN frame enters IP through br0: br0's ingress hooks see it.
+    lab.sh(gw, `nft add table netdev ssnd && nft add chain netdev ssnd bin '{ type filter hook ingress device br0 priority 0; }' && nft add rule netdev ssnd bin udp dport 7210 drop`);
+    t.teardown(() => lab.sh(gw, 'nft delete table netdev ssnd 2>/dev/null || true'));
+    await waitGraph(d, 'LAN ports route nothing', (g) => l3Devices(g) === topo.wan.ifname, 15000);
+    await sleep(300);
+    t.equal(await deliver(lab, l1.ns, wan.ns, wan.ip4, 7210, 200), 0, 'LAN -> WAN to the dropped port: dropped, as by the kernel');
+    t.equal(await deliver(lab, l1.ns, wan.ns, wan.ip4, 7211, 200), 200, 'another port: delivered');
+    // What IP routes out through br0 passes br0's egress hooks before br_dev_xmit.
+    lab.sh(gw, `nft delete chain netdev ssnd bin && nft add chain netdev ssnd bout '{ type filter hook egress device br0 priority 0; }' && nft add rule netdev ssnd bout udp dport 7210 drop`);
+    await waitGraph(d, 'LAN ports route again', (g) => l3Devices(g) === all.join(), 15000);
+    await sleep(500);
+    const down = await measure(d, all, async () => t.equal(await deliver(lab, wan.ns, l1.ns, l1.ip4, 7210, 200), 0, 'WAN -> LAN to the dropped port: dropped'));
+    t.equal(down.fast, 0, `nothing routed past br0's egress chain (${JSON.stringify(down.reasons)})`);
+    lab.sh(gw, 'nft delete table netdev ssnd');
+    await sleep(500);
+    const back = await measure(d, all, async () => t.equal(await deliver(lab, wan.ns, l1.ns, l1.ip4, 7210, 200), 200));
+    t.ok(back.fast >= 200, `fast again (${back.fast})`);
+  });
+
   await t.test('deleting the bridge address stops routing into the LAN', async (t) => {
     lab.exec(gw, ['ip', 'addr', 'del', `${topo.bridge.ip4}/24`, 'dev', 'br0']);
     await sleep(400);

@@ -9,7 +9,7 @@ import { buildGraph, bridgeFdb, deviceRoles, diffGraphs, graphToDot, type Graph,
 import type { GraphConfig } from '../../controller/graph/config';
 import { assumeAllCapabilities, type Capabilities } from '../../controller/capabilities/types';
 import { emptyModel, type KernelModel, type Link, type NfChain, type NfRuleScope, type XfrmPolicy } from '../../controller/model/types';
-import { parseIptablesSave, parseNftJson } from '../../controller/model/netfilter';
+import { parseIptablesSave, parseNftChainDevices, parseNftJson } from '../../controller/model/netfilter';
 import { XFRM_POLICY_LIMIT } from '../../controller/graph/analysis';
 import { XFRM_DST, XFRM_SRC, xfrmSelectors } from '../../controller/deployer/xfrm-selectors';
 import { forwardPolicies } from '../../controller/model/xfrm';
@@ -530,6 +530,24 @@ t.test('L3: bridge-family rules that routed frames pass', async (t) => {
     if (hook === 'input') t.ok(l3.reasons.includes('routed traffic through br0 stays on the slow path: netfilter has bridge-family rules (bridge b c, input)'), l3.reasons.join('\n'));
     if (hook === 'output') t.ok(l3.reasons.includes('IPv4 routed out of br0 stays on the slow path: netfilter rules match traffic leaving it (bridge b c, output)'), l3.reasons.join('\n'));
   }
+});
+
+t.test('netdev chains: devices from the text, or every device', async (t) => {
+  // nft 1.0.6 `nft list chains`; its JSON leaves the devices out.
+  const text = [
+    'table netdev ssnd {', '\tchain bin {',
+    '\t\ttype filter hook ingress device "br0" priority filter; policy accept;', '\t}',
+    '\tchain two {', '\t\ttype filter hook ingress devices = { br0, d1 } priority filter; policy accept;', '\t}',
+    '}', 'table inet f {', '\tchain fw {', '\t\ttype filter hook forward priority filter; policy accept;', '\t}', '}', '',
+  ].join('\n');
+  t.same([...parseNftChainDevices(text)], [['netdev|ssnd|bin', ['br0']], ['netdev|ssnd|two', ['br0', 'd1']]]);
+  const m = gateway();
+  m.netfilter.chains = [chain({ family: 'netdev', table: 'n', name: 'in', hook: 'ingress', devices: ['*'] })];
+  const g = build(m);
+  t.same(svc(g, 'l3-router').devices, [], 'an ingress chain that could not be placed counts on every device');
+  t.ok((nodeAttrs(g, 'device:wan0').ingress_reasons as string[]).includes('wan0 has an nftables ingress chain with rules (netdev n in)'));
+  m.netfilter.chains = [chain({ family: 'netdev', table: 'n', name: 'in', hook: 'ingress', devices: ['br0'] })];
+  t.same(svc(build(m), 'l3-router').devices, ['wan0'], 'one on br0 takes routing from its ports: routed frames enter IP through br0');
 });
 
 t.test('netfilter parsers', async (t) => {
