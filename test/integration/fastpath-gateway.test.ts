@@ -1,6 +1,6 @@
 // Transparency, scenario 3: a gateway. A LAN bridge with an address on it, routed to a WAN
 // port. LAN<->LAN is bridged, LAN<->WAN is routed into and out of the bridge.
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { Lab, gatewayLab, iperf3Client, iperf3Server, ping } from '../lab';
 import { startDaemon } from '../harness/daemon';
 import { deliver, measure, nodeAttr, service, sleep, waitGraph } from '../harness/fastpath';
@@ -56,20 +56,32 @@ t.test('gateway: LAN bridge routed to WAN', async (t) => {
     t.equal(await deliver(lab, wan.ns, l1.ns, l1.ip4, 7206, 200), 200);
   });
 
-  await t.test('bridge-family rules that routed frames pass are obeyed', async (t) => {
-    const l3Devices = (g: Parameters<typeof service>[0]): string => (service(g, 'l3-router')?.devices ?? []).join();
-    // input: a routed LAN -> WAN frame is the bridge's before IP routes it.
-    lab.sh(gw, `nft add table bridge ssbr && nft add chain bridge ssbr cin '{ type filter hook input priority 0; }' && nft add rule bridge ssbr cin udp dport 7208 drop`);
-    t.teardown(() => lab.sh(gw, 'nft delete table bridge ssbr 2>/dev/null || true'));
+  // Routing from the LAN ports, as the graph says.
+  const l3Devices = (g: Parameters<typeof service>[0]): string => (service(g, 'l3-router')?.devices ?? []).join();
+  // A chain in `table` on `hook` that drops UDP to `port`.
+  const dropChain = (table: string, chain: string, hook: string, port: number): void => {
+    lab.sh(gw, `nft add chain ${table} ${chain} '{ type filter hook ${hook} priority 0; }' && nft add rule ${table} ${chain} udp dport ${port} drop`);
+  };
+  // A rule that routed LAN -> WAN frames meet: the LAN ports stop routing, the kernel drops.
+  const lanRoutingHeld = async (t: Test, port: number, other: string): Promise<void> => {
     await waitGraph(d, 'LAN ports route nothing', (g) => l3Devices(g) === topo.wan.ifname, 15000);
     await sleep(300);
-    t.equal(await deliver(lab, l1.ns, wan.ns, wan.ip4, 7208, 200), 0, 'LAN -> WAN to the dropped port: dropped, as by the kernel');
-    t.equal(await deliver(lab, l1.ns, wan.ns, wan.ip4, 7209, 200), 200, 'LAN -> WAN to another port: delivered');
+    t.equal(await deliver(lab, l1.ns, wan.ns, wan.ip4, port, 200), 0, 'LAN -> WAN to the dropped port: dropped, as by the kernel');
+    t.equal(await deliver(lab, l1.ns, wan.ns, wan.ip4, port + 1, 200), 200, other);
+  };
+
+  await t.test('bridge-family rules that routed frames pass are obeyed', async (t) => {
+    // input: a routed LAN -> WAN frame is the bridge's before IP routes it.
+    lab.sh(gw, 'nft add table bridge ssbr');
+    t.teardown(() => lab.sh(gw, 'nft delete table bridge ssbr 2>/dev/null || true'));
+    dropChain('bridge ssbr', 'cin', 'input', 7208);
+    await lanRoutingHeld(t, 7208, 'LAN -> WAN to another port: delivered');
     const lan = await measure(d, all, async () => t.equal(await deliver(lab, l1.ns, l2.ns, l2.ip4, 7208, 200), 200, 'LAN -> LAN: input rules never see bridged frames'));
     t.ok(lan.fast >= 200, `bridging stays fast (${lan.fast})`);
 
     // output: what IP routes out through the bridge.
-    lab.sh(gw, `nft delete chain bridge ssbr cin && nft add chain bridge ssbr cout '{ type filter hook output priority 0; }' && nft add rule bridge ssbr cout udp dport 7208 drop`);
+    lab.sh(gw, 'nft delete chain bridge ssbr cin');
+    dropChain('bridge ssbr', 'cout', 'output', 7208);
     await waitGraph(d, 'br0 flagged', (g) => nodeAttr(g, 'device:br0', 'nf_egress_v4') === true && l3Devices(g) === all.join(), 15000);
     await sleep(300);
     const down = await measure(d, all, async () => t.equal(await deliver(lab, wan.ns, l1.ns, l1.ip4, 7208, 200), 0, 'WAN -> LAN to the dropped port: dropped'));
@@ -85,16 +97,14 @@ t.test('gateway: LAN bridge routed to WAN', async (t) => {
   });
 
   await t.test('ingress and egress hooks of the bridge device itself are not bypassed', async (t) => {
-    const l3Devices = (g: Parameters<typeof service>[0]): string => (service(g, 'l3-router')?.devices ?? []).join();
     // A routed LAN -> WAN frame enters IP through br0: br0's ingress hooks see it.
-    lab.sh(gw, `nft add table netdev ssnd && nft add chain netdev ssnd bin '{ type filter hook ingress device br0 priority 0; }' && nft add rule netdev ssnd bin udp dport 7210 drop`);
+    lab.sh(gw, 'nft add table netdev ssnd');
     t.teardown(() => lab.sh(gw, 'nft delete table netdev ssnd 2>/dev/null || true'));
-    await waitGraph(d, 'LAN ports route nothing', (g) => l3Devices(g) === topo.wan.ifname, 15000);
-    await sleep(300);
-    t.equal(await deliver(lab, l1.ns, wan.ns, wan.ip4, 7210, 200), 0, 'LAN -> WAN to the dropped port: dropped, as by the kernel');
-    t.equal(await deliver(lab, l1.ns, wan.ns, wan.ip4, 7211, 200), 200, 'another port: delivered');
+    dropChain('netdev ssnd', 'bin', 'ingress device br0', 7210);
+    await lanRoutingHeld(t, 7210, 'another port: delivered');
     // What IP routes out through br0 passes br0's egress hooks before br_dev_xmit.
-    lab.sh(gw, `nft delete chain netdev ssnd bin && nft add chain netdev ssnd bout '{ type filter hook egress device br0 priority 0; }' && nft add rule netdev ssnd bout udp dport 7210 drop`);
+    lab.sh(gw, 'nft delete chain netdev ssnd bin');
+    dropChain('netdev ssnd', 'bout', 'egress device br0', 7210);
     await waitGraph(d, 'LAN ports route again', (g) => l3Devices(g) === all.join(), 15000);
     await sleep(500);
     const down = await measure(d, all, async () => t.equal(await deliver(lab, wan.ns, l1.ns, l1.ip4, 7210, 200), 0, 'WAN -> LAN to the dropped port: dropped'));
