@@ -5,8 +5,8 @@
  * the route leaves through an accelerated bridge, the real port comes from the
  * FDB mirror. Anything the kernel would treat specially (options, fragments,
  * TTL expiry, martians, local delivery, redirects, rp_filter rejects, unresolved
- * neighbours, MTU, IPsec policies, netfilter rules bound to the egress device) goes to the
- * kernel with its reason.
+ * neighbours, MTU (the device's, or an IPv4 route's), IPsec policies, netfilter rules bound
+ * to the egress device, neighbour discovery) goes to the kernel with its reason.
  */
 #define SS_SELF_PARSE
 #include "ss_fpm.h"
@@ -218,6 +218,17 @@ static __always_inline __u32 prep_ipv6(void *data, void *data_end, const struct 
 		return SS_P_MALFORMED;
 	if (ipv6_martian(&ip6->saddr) || ipv6_martian(&ip6->daddr))
 		return SS_P_MARTIAN;
+	/* ip6_forward hands neighbour discovery for an address it proxies (proxy_ndp) to the
+	 * local stack. Elsewhere a forwarded NDP message is dropped by its receiver (hop limit
+	 * no longer 255), so the kernel may as well have all of them. */
+	if (ip6->nexthdr == SS_IPPROTO_ICMPV6 && ip6->payload_len) {
+		__u8 *icmp = (__u8 *)(ip6 + 1);
+
+		if ((void *)(icmp + 1) > data_end)
+			return SS_P_MALFORMED;
+		if (*icmp >= SS_NDISC_ROUTER_SOLICITATION && *icmp <= SS_NDISC_REDIRECT)
+			return SS_P_NDP;
+	}
 
 	f->family = SS_AF_INET6;
 	f->flowinfo = *(__be32 *)ip6 & bpf_htonl(0x0FFFFFFF);
@@ -314,6 +325,8 @@ int ss_fpm_l3_router(struct xdp_md *ctx)
 	nf_out = v4 ? SS_DEV_NF_OUT4 : SS_DEV_NF_OUT6;
 	if (out->flags & nf_out)
 		return ss_pass(ctx, SS_P_NF_EGRESS);
+	if (v4 && out->route_mtu4 && ip_len > out->route_mtu4)
+		return ss_pass(ctx, SS_P_MTU);
 	if (out->flags & SS_DEV_BRIDGE) {
 		/* XDP cannot transmit on a bridge: find the port br_dev_xmit would use. */
 		key.bridge_ifindex = out_if;

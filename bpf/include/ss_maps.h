@@ -104,6 +104,9 @@ struct ss_dev {
 	__u8  mac[6];		/* for a port: the bridge's MAC (the router's address on that L2) */
 	__u8  rp_filter;	/* 0 off, 1 strict, 2 loose (max of all and device) */
 	__u8  pad;
+	/* Smallest MTU metric of the IPv4 routes out of this device, 0 when none: ip_forward
+	 * honours a route's MTU, bpf_fib_lookup only a locked one. */
+	__u32 route_mtu4;
 };
 
 /* Indexed by ifindex: array lookups are inlined by the JIT, and every packet does two or

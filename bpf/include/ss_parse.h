@@ -37,6 +37,8 @@
 #define SS_ICMP_ECHO         8
 #define SS_ICMPV6_ECHO_REQ   128
 #define SS_ICMPV6_ECHO_REPLY 129
+#define SS_NDISC_ROUTER_SOLICITATION 133	/* 133..137: RS, RA, NS, NA, redirect */
+#define SS_NDISC_REDIRECT    137
 
 #define SS_OFF_MASK 0x3fff
 

@@ -246,6 +246,7 @@ export class Daemon implements DaemonView {
         l3: r.l3.v4 || r.l3.v6,
         nfEgress: r.nfEgress,
         rpFilter: rpOf(r),
+        routeMtu4: r.routeMtu4,
       }));
       const src = sourceCheck(model);
       // The graph decides which families' IPsec selectors l3-router checks; they go into the

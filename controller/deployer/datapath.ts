@@ -2,7 +2,7 @@ import type { NativeAddon } from '../native/types';
 import { MirrorGeneration } from './mirror-generation';
 import {
   SS_DEV_BRIDGE, SS_DEV_ISOLATED, SS_DEV_L3, SS_DEV_NF_OUT4, SS_DEV_NF_OUT6, SS_DEV_PORT_FWD, SS_DEV_QDISC, SS_DEV_TX, SS_DEV_UP,
-  SS_FDB_LOCAL, SS_FDB_STATIC, SS_IFINDEX_MAX, decodeFdbKey, decodeFdbValue, encodeDev, encodeFdbKey, encodeFdbValue, u32Key,
+  SS_DEV_SIZE, SS_FDB_LOCAL, SS_FDB_STATIC, SS_IFINDEX_MAX, decodeFdbKey, decodeFdbValue, encodeDev, encodeFdbKey, encodeFdbValue, u32Key,
 } from './layout';
 
 // What the fast path must know about a device, whether or not it has a pipeline.
@@ -21,6 +21,7 @@ export interface DpDevice {
   l3: boolean; // routed ingress may be accelerated
   nfEgress?: { v4: boolean; v6: boolean }; // forward-path rules match routed traffic leaving here
   rpFilter: number;
+  routeMtu4?: number; // smallest MTU metric of the IPv4 routes out of it (0 or absent: none)
 }
 
 export interface DpFdb {
@@ -39,7 +40,7 @@ export interface SyncCounts {
   fdbDeleted: number;
 }
 
-const ABSENT_DEV = Buffer.alloc(20);
+const ABSENT_DEV = Buffer.alloc(SS_DEV_SIZE);
 const CLEAR_CHUNK = 8192; // ss_devs entries zeroed per batch call (bounds the key arrays)
 
 function devFlags(d: DpDevice): number {
@@ -91,7 +92,7 @@ export class DatapathSync {
     for (const d of devices) {
       if (d.ifindex >= SS_IFINDEX_MAX) continue; // beyond the array: stays with the kernel
       const flags = devFlags(d);
-      wantDevs.set(d.ifindex, encodeDev({ bridgeIfindex: d.bridgeIfindex, mtu: d.mtu, flags, mac: d.mac, rpFilter: d.rpFilter }).toString('hex'));
+      wantDevs.set(d.ifindex, encodeDev({ bridgeIfindex: d.bridgeIfindex, mtu: d.mtu, flags, mac: d.mac, rpFilter: d.rpFilter, routeMtu4: d.routeMtu4 }).toString('hex'));
       if (flags & SS_DEV_TX) wantTx.add(d.ifindex);
     }
     if (this.devsUnknown) {

@@ -29,15 +29,19 @@ export interface DevValue {
   flags: number;
   mac: string;
   rpFilter: number;
+  routeMtu4?: number; // smallest MTU metric of the IPv4 routes out of the device; 0 or absent: none
 }
 
+export const SS_DEV_SIZE = 24; // sizeof(struct ss_dev); all zeros means "unknown device"
+
 export function encodeDev(d: DevValue): Buffer {
-  const b = Buffer.alloc(20);
+  const b = Buffer.alloc(SS_DEV_SIZE);
   b.writeUInt32LE(d.bridgeIfindex, 0);
   b.writeUInt32LE(d.mtu, 4);
   b.writeUInt32LE(d.flags, 8);
   macBytes(d.mac).copy(b, 12);
   b.writeUInt8(d.rpFilter, 18);
+  b.writeUInt32LE(d.routeMtu4 ?? 0, 20);
   return b;
 }
 

@@ -275,12 +275,19 @@ export function buildGraph(m: KernelModel, caps: Capabilities, cfg: GraphConfig,
   const egressDevs = new Set<number>();
   const perTable = new Map<number, { v4: number; v6: number; multipath: number; dflt4: boolean; dflt6: boolean }>();
   let lastHops: readonly unknown[] | null = null; // lists are often shared: skip repeats
-  scanRoutes(m.routes, (table, family, dstLen, type, nexthops) => {
+  // Rule: ip_forward honours an IPv4 route's MTU metric and bpf_fib_lookup only a locked
+  // one: l3-router compares with the smallest of each egress device (IPv6 forwarding uses
+  // a route's MTU only when locked, as the helper does).
+  const routeMtu4 = new Map<number, number>();
+  scanRoutes(m.routes, (table, family, dstLen, type, nexthops, mtu) => {
     let t = perTable.get(table);
     if (!t) perTable.set(table, (t = { v4: 0, v6: 0, multipath: 0, dflt4: false, dflt6: false }));
     if (family === 4) t.v4++; else t.v6++;
     if (nexthops.length > 1) t.multipath++;
     if (type !== 'unicast') return;
+    if (mtu && family === 4) {
+      for (const h of nexthops) if (h.ifindex && !(routeMtu4.get(h.ifindex)! <= mtu)) routeMtu4.set(h.ifindex, mtu);
+    }
     if (dstLen === 0) {
       if (family === 4) t.dflt4 = true; else t.dflt6 = true;
     }
@@ -400,6 +407,7 @@ export function buildGraph(m: KernelModel, caps: Capabilities, cfg: GraphConfig,
       role_l2_bridge: f.role.l2,
       nf_egress_v4: nfOut(l.name, 'v4').length > 0,
       nf_egress_v6: nfOut(l.name, 'v6').length > 0,
+      route_mtu_v4: routeMtu4.get(l.ifindex) ?? null,
       role_l3_v4: f.role.v4,
       role_l3_v6: f.role.v6,
       role_epping: f.role.epping,

@@ -26,6 +26,7 @@ export interface DeviceRoleInfo {
   portForwarding: boolean;
   isolated: boolean;
   rpFilter: number; // effective net.ipv4.conf.{all,dev}.rp_filter (max of the two)
+  routeMtu4: number; // smallest MTU metric of the IPv4 routes out of it, 0 when none
   xdpNative: boolean | null;
 }
 
@@ -70,6 +71,7 @@ export function deviceRoles(graph: Graph, model: KernelModel): Map<string, Devic
       portForwarding: link.port?.state === 'forwarding',
       isolated: link.port?.isolated ?? false,
       rpFilter: Math.max(allRp, devRp),
+      routeMtu4: attr<number>(n, 'route_mtu_v4', 0),
       xdpNative: attr<boolean | null>(n, 'xdp_native', null),
     });
   }

@@ -321,7 +321,20 @@ function singleHop(ifindex: number, gateway: string | null, flags: number): read
 
 // Routes are the bulk of a big dump (100k+), so their attributes are walked here directly
 // instead of through the generic parser, which allocates an object per attribute and flag.
-const RTA = { DST: 1, SRC: 2, OIF: 4, GATEWAY: 5, PRIORITY: 6, PREFSRC: 7, MULTIPATH: 9, TABLE: 15, NH_ID: 30 } as const;
+const RTA = { DST: 1, SRC: 2, OIF: 4, GATEWAY: 5, PRIORITY: 6, PREFSRC: 7, METRICS: 8, MULTIPATH: 9, TABLE: 15, NH_ID: 30 } as const;
+const RTAX_MTU = 2;
+
+// RTAX_MTU from the nested RTA_METRICS attributes, 0 when absent.
+function metricsMtu(b: Buffer, s: number, e: number): number {
+  let off = s;
+  while (off + 4 <= e) {
+    const len = b.readUInt16LE(off);
+    if (len < 4 || off + len > e) break;
+    if ((b.readUInt16LE(off + 2) & 0x3fff) === RTAX_MTU && len >= 8) return b.readUInt32LE(off + 4);
+    off += (len + 3) & ~3;
+  }
+  return 0;
+}
 
 export function decodeRoute(type: number, payload: Buffer): Op | null {
   return decodeRouteAt(type, payload, 0, payload.length);
@@ -330,7 +343,7 @@ export function decodeRoute(type: number, payload: Buffer): Op | null {
 // One route message's fields, filled by parseRouteAt (reused: nothing is allocated for it).
 const pr: ParsedRoute = {
   family: 4, table: 0, dstKind: DST_EMPTY, dst4: 0, dstText: '', dstLen: 0, src: '', srcLen: 0, tos: 0, priority: 0,
-  protocol: 0, scope: 0, typeIndex: 0, prefsrc: null, nexthops: NO_HOPS, nhId: 0,
+  protocol: 0, scope: 0, typeIndex: 0, prefsrc: null, nexthops: NO_HOPS, nhId: 0, mtu: 0,
 };
 
 // Works on a slice [s, e) of a datagram, so a 100k-route dump allocates no Buffer per route.
@@ -350,6 +363,7 @@ function parseRouteAt(b: Buffer, s: number, e: number): boolean {
   let prefsrc: string | null = null;
   let table = b[s + 4];
   let nhId = 0;
+  let mtu = 0;
   let multipath: NextHop[] | null = null;
   let off = s + 12;
   const end = e;
@@ -368,6 +382,7 @@ function parseRouteAt(b: Buffer, s: number, e: number): boolean {
       case RTA.PREFSRC: prefsrc = ipAt(b, v, vlen); break;
       case RTA.TABLE: if (vlen >= 4) table = b.readUInt32LE(v); break;
       case RTA.NH_ID: if (vlen >= 4) nhId = b.readUInt32LE(v); break;
+      case RTA.METRICS: mtu = metricsMtu(b, v, v + vlen); break;
       case RTA.MULTIPATH: multipath = parseMultipath(b.subarray(v, v + vlen)); break;
       default: break;
     }
@@ -392,6 +407,7 @@ function parseRouteAt(b: Buffer, s: number, e: number): boolean {
   pr.prefsrc = prefsrc;
   pr.nexthops = nexthops;
   pr.nhId = nhId;
+  pr.mtu = mtu;
   if (dstOff >= 0 && dstLenB === 4) {
     pr.dstKind = DST_V4;
     pr.dst4 = b.readUInt32BE(dstOff);
@@ -434,6 +450,7 @@ export function decodeRouteAt(type: number, b: Buffer, s: number, e: number): Op
     prefsrc: pr.prefsrc,
     nexthops: pr.nexthops,
     nhId: pr.nhId,
+    ...(pr.mtu ? { mtu: pr.mtu } : {}),
   };
   if (type === RTM.DELROUTE) return { op: 'delroute', route };
   return { op: 'set', table: 'routes', value: route };

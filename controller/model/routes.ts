@@ -17,8 +17,8 @@ const TYPE_INDEX = new Map<string, number>(ROUTE_TYPES.map((t, i) => [t, i]));
 const B_FAMILY = 0, B_DSTLEN = 1, B_SRCLEN = 2, B_TOS = 3, B_PROTOCOL = 4, B_SCOPE = 5, B_TYPE = 6, B_DSTKIND = 7, B_LIVE = 8;
 const NB = 9;
 // Uint32 columns per slot.
-const W_TABLE = 0, W_PRIORITY = 1, W_NHID = 2, W_DST4 = 3;
-const NW = 4;
+const W_TABLE = 0, W_PRIORITY = 1, W_NHID = 2, W_DST4 = 3, W_MTU = 4;
+const NW = 5;
 // The fields held by reference, in one object per slot that routes share when they can
 // (most routes of a big table have the same nexthops, no src and the same prefsrc).
 interface Tail {
@@ -65,6 +65,7 @@ export interface ParsedRoute {
   prefsrc: string | null;
   nexthops: readonly NextHop[]; // frozen
   nhId: number;
+  mtu: number; // RTAX_MTU, 0 when none
 }
 
 // A dotted quad exactly as ip4At writes it, as a number; -1 for anything else (kept as text).
@@ -98,7 +99,7 @@ function parseIp4(s: string): number {
 // Scratch for set(): a Route taken apart.
 const fromRoute: ParsedRoute = {
   family: 4, table: 0, dstKind: DST_EMPTY, dst4: 0, dstText: '', dstLen: 0, src: '', srcLen: 0, tos: 0, priority: 0,
-  protocol: 0, scope: 0, typeIndex: 0, prefsrc: null, nexthops: NO_HOPS, nhId: 0,
+  protocol: 0, scope: 0, typeIndex: 0, prefsrc: null, nexthops: NO_HOPS, nhId: 0, mtu: 0,
 };
 
 const isU8 = (v: number): boolean => Number.isInteger(v) && v >= 0 && v <= 0xff;
@@ -107,7 +108,7 @@ const isU32 = (v: number): boolean => Number.isInteger(v) && v >= 0 && v <= 0xff
 // Values that do not fit their column would come back different: refuse them up front.
 function check(x: Route): void {
   if ((x.family !== 4 && x.family !== 6) || !isU8(x.dstLen) || !isU8(x.srcLen) || !isU8(x.tos) || !isU8(x.protocol) ||
-    !isU8(x.scope) || !isU32(x.table) || !isU32(x.priority) || !isU32(x.nhId) || !TYPE_INDEX.has(x.type) ||
+    !isU8(x.scope) || !isU32(x.table) || !isU32(x.priority) || !isU32(x.nhId) || (x.mtu !== undefined && !isU32(x.mtu)) || !TYPE_INDEX.has(x.type) ||
     typeof x.dst !== 'string' || typeof x.src !== 'string' || !Array.isArray(x.nexthops)) {
     throw new Error(`route ${String(x.key)}: a field is out of range for the route table`);
   }
@@ -233,6 +234,7 @@ export class RouteTable implements Map<string, Route> {
     p.prefsrc = route.prefsrc;
     p.nexthops = route.nexthops.length === 0 ? NO_HOPS : Object.isFrozen(route.nexthops) ? route.nexthops : Object.freeze([...route.nexthops]);
     p.nhId = route.nhId;
+    p.mtu = route.mtu ?? 0;
     if (parseCanonicalKey(key)) {
       if (!isCanonical(p) || ck.table !== p.table || ck.dstKind !== p.dstKind || ck.dst4 !== p.dst4 || ck.dstLen !== p.dstLen ||
         ck.tos !== p.tos || ck.priority !== p.priority) {
@@ -331,11 +333,11 @@ export class RouteTable implements Map<string, Route> {
 
   // Every route's summary fields without building Route objects (graph builds walk all).
   // fn must not change the table.
-  scan(fn: (table: number, family: Family, dstLen: number, type: RouteType, nexthops: readonly NextHop[]) => void): void {
+  scan(fn: RouteScanFn): void {
     const { b, w, r, next } = this;
     for (let s = this.head; s !== -1; s = next[s]) {
       const o = s * NB;
-      fn(w[s * NW + W_TABLE], b[o + B_FAMILY] as Family, b[o + B_DSTLEN], ROUTE_TYPES[b[o + B_TYPE]] ?? 'unspec', r[s].nexthops);
+      fn(w[s * NW + W_TABLE], b[o + B_FAMILY] as Family, b[o + B_DSTLEN], ROUTE_TYPES[b[o + B_TYPE]] ?? 'unspec', r[s].nexthops, w[s * NW + W_MTU]);
     }
   }
 
@@ -476,6 +478,7 @@ export class RouteTable implements Map<string, Route> {
     w[ow + W_PRIORITY] = p.priority;
     w[ow + W_NHID] = p.nhId;
     w[ow + W_DST4] = p.dst4;
+    w[ow + W_MTU] = p.mtu;
     this.r[s] = tailOf(p.dstKind === DST_TEXT ? p.dstText : '', p.src, p.prefsrc, p.nexthops);
   }
 
@@ -501,20 +504,20 @@ export class RouteTable implements Map<string, Route> {
       prefsrc: t.prefsrc,
       nexthops: t.nexthops,
       nhId: w[ow + W_NHID],
+      ...(w[ow + W_MTU] ? { mtu: w[ow + W_MTU] } : {}),
     };
   }
 }
 
 // Summary fields of every route, without building Route objects when the table allows.
-export function scanRoutes(
-  routes: Map<string, Route>,
-  fn: (table: number, family: Family, dstLen: number, type: RouteType, nexthops: readonly NextHop[]) => void,
-): void {
+export type RouteScanFn = (table: number, family: Family, dstLen: number, type: RouteType, nexthops: readonly NextHop[], mtu: number) => void;
+
+export function scanRoutes(routes: Map<string, Route>, fn: RouteScanFn): void {
   if (routes instanceof RouteTable) {
     routes.scan(fn);
     return;
   }
-  for (const r of routes.values()) fn(r.table, r.family, r.dstLen, r.type, r.nexthops);
+  for (const r of routes.values()) fn(r.table, r.family, r.dstLen, r.type, r.nexthops, r.mtu ?? 0);
 }
 
 // Keys of the routes with a nexthop through the device.

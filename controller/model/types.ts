@@ -123,6 +123,7 @@ export interface Route {
   // shared between routes: replace the list, never change it.
   nexthops: readonly NextHop[];
   nhId: number; // RTA_NH_ID (nexthop objects), 0 when unused
+  mtu?: number; // RTAX_MTU metric (locked or not), absent or 0 when the route has none
 }
 
 export interface Rule {

@@ -83,6 +83,21 @@ t.test('router: routes, addresses, ip_forward, nft forward rule', async (t) => {
   u = await waitFor(intro, (_g, m) => ![...m.routes.values()].some((r) => r.dst === '198.18.3.0'), 'route deleted');
   t.ok(u?.diff.causes.includes('RTM_DELROUTE 198.18.3.0/24'));
 
+  // A route's MTU metric reaches the model and the egress device's node (l3-router compares
+  // IPv4 packets with it: ip_forward honours it, bpf_fib_lookup does not unless locked).
+  const pbMtu = (): unknown => intro.graph.nodes.find((n) => n.id === 'device:pb')?.attrs.route_mtu_v4;
+  lab.exec(rt, ['ip', 'route', 'add', '198.18.3.0/24', 'via', topo.hostB.ip4, 'mtu', '1200']);
+  await waitFor(intro, () => pbMtu() === 1200, 'route MTU 1200 on pb');
+  t.equal([...intro.model.routes.values()].find((r) => r.dst === '198.18.3.0')?.mtu, 1200, 'the route carries its MTU');
+  lab.exec(rt, ['ip', 'route', 'add', '198.18.5.0/24', 'via', topo.hostB.ip4, 'mtu', 'lock', '1300']);
+  lab.exec(rt, ['ip', 'route', 'change', '198.18.3.0/24', 'via', topo.hostB.ip4, 'mtu', '1400']);
+  await waitFor(intro, () => pbMtu() === 1300, 'the smallest route MTU out of pb');
+  lab.exec(rt, ['ip', 'route', 'del', '198.18.5.0/24']);
+  await waitFor(intro, () => pbMtu() === 1400, 'the other route\'s MTU after a delete');
+  lab.exec(rt, ['ip', 'route', 'del', '198.18.3.0/24']);
+  await waitFor(intro, () => pbMtu() === null, 'no route MTU once the routes are gone');
+  t.equal(intro.graph.nodes.find((n) => n.id === 'device:pa')?.attrs.route_mtu_v4, null, 'pa never had one');
+
   // Netconf events make sysctl changes visible long before the 5 s poll.
   const t0 = Date.now();
   lab.sysctl(rt, 'net.ipv4.ip_forward', 0);

@@ -8,7 +8,7 @@ import { BPF_MAP_TYPE } from '../../controller/native/constants';
 import { counterTable } from '../../controller/deployer/counters';
 import {
   SS_DEV_BRIDGE, SS_DEV_L3, SS_DEV_PORT_FWD, SS_DEV_TX, SS_DEV_UP, SS_FDB_LOCAL, SS_MAX_CHAIN, SS_SLOT_NONE,
-  encodeDev, encodeFdbKey, encodeFdbValue, encodeHeartbeat, sumCounter, u32Key, type DevValue, type FdbValue,
+  SS_DEV_SIZE, encodeDev, encodeFdbKey, encodeFdbValue, encodeHeartbeat, sumCounter, u32Key, type DevValue, type FdbValue,
 } from '../../controller/deployer/layout';
 import { bpfObjectPath } from '../../controller/util/paths';
 import { xfrmSelectors, XfrmSelectorSync } from '../../controller/deployer/xfrm-selectors';
@@ -319,7 +319,7 @@ export class DataPathLab {
   }
 
   private zeroDev(ifindex: number): void {
-    native.mapUpdate(this.sharedFd('ss_devs'), u32Key(ifindex), Buffer.alloc(20));
+    native.mapUpdate(this.sharedFd('ss_devs'), u32Key(ifindex), Buffer.alloc(SS_DEV_SIZE));
     this.mirrorGen().bump();
   }
 

@@ -175,6 +175,7 @@ export class KernelModel {
     const s = f.subarray(l3 + 8, l3 + 24);
     const d = f.subarray(l3 + 24, l3 + 40);
     if (this.martian6(s) || this.martian6(d)) return null;
+    if (f[l3 + 6] === 58 && len > 40 && f[l3 + 40] >= 133 && f[l3 + 40] <= 137) return null; // NDP: a proxy answers it
     const r = this.lookup6(d);
     if (!r || r.dev === inDev) return null;
     const nhMac = this.neigh6.get(`${r.dev}/${r.nh}`);

@@ -395,6 +395,20 @@ runCase({ name: 'route out a bridge to a port with rules bound to it', chain: 'r
 runCase({ name: 'route out a device that takes no redirects', frame: routed4('198.18.2.5'), expect: 'egress_not_redirectable', setup: () => lab.patchDev(X.r1, { flags: SS_DEV_UP | SS_DEV_L3 }) });
 runCase({ name: 'route out a device unknown to the fast path', frame: routed4('198.18.2.5'), expect: 'egress_not_redirectable', setup: () => lab.delDev(X.r1) });
 runCase({ name: 'route out a device with a smaller MTU than the frame', frame: routed4('198.18.2.5', {}, udp(1, 2, Buffer.alloc(700))), expect: 'mtu', setup: () => lab.patchDev(X.r1, { mtu: 600 }) });
+// ip_forward honours an IPv4 route's MTU metric, locked or not; bpf_fib_lookup only a locked
+// one: the controller writes the smallest per egress device (route_mtu4).
+const big = udp(1, 2, Buffer.alloc(700));
+runCase({ name: 'an IPv4 route MTU smaller than the packet', frame: routed4('198.18.2.5', {}, big), expect: 'mtu', setup: () => lab.patchDev(X.r1, { routeMtu4: 600 }) });
+runCase({ name: 'a packet within the IPv4 route MTU is forwarded', frame: routed4('198.18.2.5', {}, udp(1, 2, Buffer.alloc(500))), expect: 'fast_l3', setup: () => lab.patchDev(X.r1, { routeMtu4: 600 }) });
+runCase({ name: 'an IPv4 route MTU leaves IPv6 alone', frame: routed6('2001:2:0:2::5', {}, big), expect: 'fast_l3', setup: () => lab.patchDev(X.r1, { routeMtu4: 600 }) });
+runCase({ name: 'an IPv4 route MTU on a bridge applies to routing out its ports', chain: 'router', ingress: X.r1, frame: fromR1('198.18.0.2', {}, big), expect: 'mtu', setup: () => lab.patchDev(X.br0, { routeMtu4: 600 }) });
+// Neighbour discovery: a proxying router (proxy_ndp) answers it itself.
+const icmp6 = (type: number): Buffer => Buffer.concat([Buffer.from([type, 0, 0, 0]), Buffer.alloc(20)]);
+for (const [type, what] of [[133, 'router solicitation'], [135, 'neighbour solicitation'], [136, 'neighbour advertisement'], [137, 'redirect']] as const) {
+  runCase({ name: `a routed ${what} goes to the kernel`, frame: routed6('2001:2:0:2::5', { nextHeader: 58, hopLimit: 255 }, icmp6(type)), expect: 'ndp' });
+}
+runCase({ name: 'a routed ICMPv6 echo request is forwarded', frame: routed6('2001:2:0:2::5', { nextHeader: 58 }, icmpEcho(128, 1, 1)), expect: 'fast_l3' });
+runCase({ name: 'an empty ICMPv6 packet is forwarded, as the kernel does', frame: routed6('2001:2:0:2::5', { nextHeader: 58 }, Buffer.alloc(0)), expect: 'fast_l3' });
 runCase({
   name: 'a failed redirect leaves the frame untouched',
   frame: routed4('198.18.2.5'),

@@ -19,12 +19,14 @@ t.test('FDB key round-trips and matches the C layout size', async (t) => {
   t.same(decodeFdbKey(b), k);
 });
 
-t.test('ss_dev is 20 bytes with the MAC at offset 12', async (t) => {
-  const b = encodeDev({ bridgeIfindex: 3, mtu: 1500, flags: 9, mac: '02:00:00:00:00:aa', rpFilter: 2 });
-  t.equal(b.length, 20);
+t.test('ss_dev is 24 bytes with the MAC at offset 12 and the IPv4 route MTU at 20', async (t) => {
+  const b = encodeDev({ bridgeIfindex: 3, mtu: 1500, flags: 9, mac: '02:00:00:00:00:aa', rpFilter: 2, routeMtu4: 1400 });
+  t.equal(b.length, 24);
   t.equal(b.readUInt32LE(4), 1500);
   t.equal(b[17], 0xaa);
   t.equal(b[18], 2);
+  t.equal(b.readUInt32LE(20), 1400);
+  t.equal(encodeDev({ bridgeIfindex: 3, mtu: 1500, flags: 9, mac: '02:00:00:00:00:aa', rpFilter: 2 }).readUInt32LE(20), 0, 'no route MTU: 0');
 });
 
 t.test('per-CPU counters are summed', async (t) => {

@@ -6,11 +6,11 @@ import { native } from '../../controller/native';
 import { BPF_MAP_TYPE } from '../../controller/native/constants';
 import { DatapathSync, type DpDevice, type DpFdb } from '../../controller/deployer/datapath';
 import { MirrorGeneration } from '../../controller/deployer/mirror-generation';
-import { SS_IFINDEX_MAX, u32Key } from '../../controller/deployer/layout';
+import { SS_DEV_SIZE, SS_IFINDEX_MAX, u32Key } from '../../controller/deployer/layout';
 
 function maps(tt: Test): { devs: number; txPorts: number; fdb: number; mirrorGen: number } {
   const fds = {
-    devs: native.mapCreate(BPF_MAP_TYPE.ARRAY, 4, 20, SS_IFINDEX_MAX, 'ss_devs'),
+    devs: native.mapCreate(BPF_MAP_TYPE.ARRAY, 4, SS_DEV_SIZE, SS_IFINDEX_MAX, 'ss_devs'),
     txPorts: native.mapCreate(BPF_MAP_TYPE.DEVMAP_HASH, 4, 4, 64, 'ss_tx_ports'),
     fdb: native.mapCreate(BPF_MAP_TYPE.HASH, 12, 16, 1024, 'ss_fdb'),
     mirrorGen: native.mapCreate(BPF_MAP_TYPE.ARRAY, 4, 8, 1, 'ss_mirror_gen'),

@@ -27,6 +27,8 @@ const samples: Route[] = [
   route({ dst: '198.18.2.0', dstLen: 24, src: '198.18.9.0', srcLen: 24, tos: 16 }),
   route({ family: 6, dst: '2001:2::', dstLen: 48, nexthops: [{ ifindex: 4, gateway: 'fe80::1', weight: 1, flags: 0 }] }),
   route({ dst: '198.18.3.0', type: 'blackhole', nexthops: [] }),
+  route({ dst: '198.18.4.0', mtu: 1000 }),
+  route({ family: 6, dst: '2001:2:0:4::', dstLen: 64, mtu: 1280, nexthops: [{ ifindex: 4, gateway: 'fe80::1', weight: 1, flags: 0 }] }),
   route({
     dst: '198.18.31.0', nexthops: [
       { ifindex: 3, gateway: '198.18.10.11', weight: 2, flags: 0 },
@@ -116,13 +118,49 @@ t.test('scanRoutes and routeKeysVia agree with a plain Map', async (t) => {
   }
   const scan = (m: Map<string, Route>): unknown[] => {
     const out: unknown[] = [];
-    scanRoutes(m, (table, family, dstLen, type, hops) => out.push([table, family, dstLen, type, hops.map((h) => h.ifindex)]));
+    scanRoutes(m, (table, family, dstLen, type, hops, mtu) => out.push([table, family, dstLen, type, hops.map((h) => h.ifindex), mtu]));
     return out;
   };
   t.same(scan(rt), scan(plain));
   t.ok(scan(rt).length === samples.length);
   for (const ifindex of [3, 4, 5, 9]) t.same(routeKeysVia(rt, ifindex), routeKeysVia(plain, ifindex), `via ${ifindex}`);
   t.equal(routeKeysVia(rt, 5).length, 1, 'the multipath route is found through its second hop');
+});
+
+// An RTM_NEWROUTE for 198.18.4.0/24 via 198.18.0.1 dev 3, optionally with RTA_METRICS.
+function routeMessage(metrics: Array<[number, number]>): Buffer {
+  const attr = (type: number, value: Buffer): Buffer => {
+    const h = Buffer.alloc(4);
+    h.writeUInt16LE(4 + value.length, 0);
+    h.writeUInt16LE(type, 2);
+    return Buffer.concat([h, value, Buffer.alloc((4 - (value.length % 4)) % 4)]);
+  };
+  const u32 = (v: number): Buffer => {
+    const b = Buffer.alloc(4);
+    b.writeUInt32LE(v, 0);
+    return b;
+  };
+  const hdr = Buffer.from([2, 24, 0, 0, 254, 4, 0, 1, 0, 0, 0, 0]);
+  const parts = [hdr, attr(1, Buffer.from([198, 18, 4, 0])), attr(5, Buffer.from([198, 18, 0, 1])), attr(4, u32(3))];
+  if (metrics.length) parts.push(attr(8, Buffer.concat(metrics.map(([k, v]) => attr(k, u32(v))))));
+  return Buffer.concat(parts);
+}
+
+t.test('decode: a route\'s MTU metric (RTAX_MTU inside RTA_METRICS), by both paths', async (t) => {
+  const cases: Array<[string, Array<[number, number]>, number | undefined]> = [
+    ['no metrics', [], undefined],
+    ['MTU 1400', [[2, 1400]], 1400],
+    ['locked MTU 1300 after other metrics', [[1, 1 << 2], [8, 1360], [2, 1300]], 1300],
+    ['other metrics only', [[8, 1360]], undefined],
+  ];
+  for (const [name, metrics, want] of cases) {
+    const msg = routeMessage(metrics);
+    const op = decodeRouteAt(RTM.NEWROUTE, msg, 0, msg.length);
+    t.equal(op?.op === 'set' && op.table === 'routes' ? op.value.mtu : 'no route', want, `${name}: event path`);
+    const table = new RouteTable();
+    t.ok(loadRouteAt(table, msg, 0, msg.length));
+    t.equal([...table.values()][0]?.mtu, want, `${name}: dump path`);
+  }
 });
 
 t.test('decode: the dump fast path and the event path give the same routes', async (t) => {
