@@ -1,0 +1,202 @@
+// Transparency against the real kernel as the reference model: the same frames enter a
+// port twice, once handed straight to the kernel (an XDP_PASS program run with live frames)
+// and once through slipstream's root program on that port, with the daemon running. What
+// arrives at the far host is captured with tcpdump each time and must be the same, byte
+// for byte: frames the kernel forwards arrive identically, frames it drops, answers itself
+// or keeps do not arrive at all.
+import t, { type Test } from 'tap';
+import * as path from 'path';
+import { native, BPF_F_TEST_XDP_LIVE_FRAMES } from '../../controller/native';
+import { bpfObjectPath } from '../../controller/util/paths';
+import { Lab, gatewayLab, routerLab } from '../lab';
+import { captureInbound } from '../lab/capture';
+import { startDaemon, type DaemonHandle } from '../harness/daemon';
+import { measure, nodeAttr, sleep, waitFor, waitGraph, type Delta } from '../harness/fastpath';
+import { bridgedFrames, frameKey, routedFrames, type DiffFrame } from './kernel-diff-frames';
+
+interface Outcome {
+  name: string;
+  kernel: string[]; // hex of each copy the far host received
+  slipstream: string[];
+}
+
+// Where frames enter (a port of the box) and where they are captured (a far host).
+interface Way {
+  ns: string; // the box
+  ingress: { ifname: string; ifindex: number };
+  far: { ns: string; ifname: string };
+}
+
+function rootFd(ns: string, ifindex: number): number {
+  const q = native.inNetns(ns, () => native.xdpQuery(ifindex));
+  if (!q.progId) throw new Error(`no XDP program on ifindex ${ifindex}`);
+  return native.progFdById(q.progId);
+}
+
+// Sends every frame into the ingress port through progFd (live), returns what the far host received.
+async function sendAll(lab: Lab, way: Way, progFd: number, frames: DiffFrame[]): Promise<Map<string, string[]>> {
+  const cap = await captureInbound(lab, way.far.ns, way.far.ifname);
+  let got: Buffer[] = [];
+  try {
+    for (const f of frames) {
+      await native.testRunAsync(progFd, { data: f.frame, repeat: 1, flags: BPF_F_TEST_XDP_LIVE_FRAMES, ingressIfindex: way.ingress.ifindex, netns: way.ns });
+    }
+    await sleep(300);
+  } finally {
+    got = await cap.stop();
+  }
+  const byKey = new Map<string, string[]>();
+  for (const g of got) {
+    const k = frameKey(g);
+    if (k === null) continue;
+    byKey.set(k, [...(byKey.get(k) ?? []), g.toString('hex')]);
+  }
+  return byKey;
+}
+
+async function compare(lab: Lab, way: Way, d: DaemonHandle, passFd: number, frames: DiffFrame[]): Promise<{ outcomes: Outcome[]; delta: Delta }> {
+  const kernel = await sendAll(lab, way, passFd, frames);
+  const root = rootFd(way.ns, way.ingress.ifindex);
+  try {
+    let fast = new Map<string, string[]>();
+    const delta = await measure(d, [way.ingress.ifname], async () => {
+      fast = await sendAll(lab, way, root, frames);
+    });
+    const outcomes = frames.map((f) => ({
+      name: f.name,
+      kernel: f.key ? (kernel.get(f.key) ?? []) : [],
+      slipstream: f.key ? (fast.get(f.key) ?? []) : [],
+    }));
+    return { outcomes, delta };
+  } finally {
+    native.closeFd(root);
+  }
+}
+
+function checkSame(t: Test, outcomes: Outcome[]): void {
+  for (const o of outcomes) {
+    const fwd = o.kernel.length ? `forwarded (${o.kernel.length})` : 'not forwarded';
+    t.same(o.slipstream, o.kernel, `${o.name}: kernel ${fwd}, slipstream the same`);
+  }
+}
+
+function loadPass(t: Test): number {
+  const pass = native.openObject(bpfObjectPath(path.join('probe', 'xdp_pass.bpf.o')));
+  t.teardown(() => pass.close());
+  pass.load();
+  return pass.program('ss_probe_pass').fd;
+}
+
+async function waitPipeline(d: DaemonHandle, ifname: string, fpm: string): Promise<void> {
+  await waitFor(`${fpm} on ${ifname}`, async () => {
+    const p = await d.get<{ pipelines: Array<{ ifname: string; fpms: string[] }> }>('/v1/pipelines');
+    return p.pipelines.find((x) => x.ifname === ifname)?.fpms.includes(fpm);
+  }, 20000);
+}
+
+t.test('router: the fast path forwards exactly what the kernel forwards, byte for byte', async (t) => {
+  const lab = new Lab({ t });
+  const topo = routerLab(lab);
+  const rt = topo.router;
+  const { hostA: a, hostB: b, portA, portB } = topo;
+  // Permanent neighbours, so the kernel never queues a frame behind resolution; a route with
+  // an MTU (not locked) for the fragmentation cases.
+  lab.exec(rt, ['ip', 'neigh', 'replace', b.ip4, 'lladdr', b.mac, 'dev', portB.ifname, 'nud', 'permanent']);
+  lab.exec(rt, ['ip', '-6', 'neigh', 'replace', b.ip6, 'lladdr', b.mac, 'dev', portB.ifname, 'nud', 'permanent']);
+  lab.exec(rt, ['ip', 'route', 'add', '198.18.4.0/24', 'via', b.ip4, 'dev', portB.ifname, 'mtu', '1000']);
+  lab.sysctl(rt, 'net.ipv4.conf.all.rp_filter', 0);
+  lab.sysctl(rt, 'net.ipv4.conf.pa.rp_filter', 0);
+  const passFd = loadPass(t);
+  const d = await startDaemon({ netns: rt });
+  t.teardown(() => d.stop());
+  await waitPipeline(d, 'pa', 'l3-router');
+  await waitGraph(d, 'route MTU on pb', (g) => nodeAttr(g, 'device:pb', 'route_mtu_v4') === 1000);
+
+  const way: Way = { ns: rt, ingress: portA, far: { ns: b.ns, ifname: 'eth0' } };
+  const frames = routedFrames({
+    srcMac: a.mac, routerMac: portA.mac, src4: a.ip4, src6: a.ip6, dst4: b.ip4, dst6: b.ip6,
+    routerOut4: portB.ip4, routerOut6: portB.ip6, inSubnet: topo.subnetA, outSubnet: topo.subnetB, mtuRouted4: '198.18.4.9',
+  });
+
+  await t.test('rp_filter off', async (t) => {
+    const { outcomes, delta } = await compare(lab, way, d, passFd, frames);
+    checkSame(t, outcomes);
+    const forwarded = outcomes.filter((o) => o.kernel.length > 0).length;
+    t.ok(forwarded >= 20, `the kernel forwarded ${forwarded} of ${frames.length} kinds of frame`);
+    t.ok(delta.fast >= 15, `and slipstream fast-pathed ${delta.fast} of them (slow: ${JSON.stringify(delta.reasons)})`);
+    t.ok((delta.reasons.mtu ?? 0) >= 2, 'the route MTU sent the large ones to the kernel');
+  });
+
+  await t.test('rp_filter strict', async (t) => {
+    lab.sysctl(rt, 'net.ipv4.conf.all.rp_filter', 1);
+    t.teardown(() => lab.sysctl(rt, 'net.ipv4.conf.all.rp_filter', 0));
+    await waitGraph(d, 'rp_filter seen', (g) => nodeAttr(g, 'sysctl', 'rp_filter_all') === 1, 15000);
+    await sleep(300);
+    const { outcomes } = await compare(lab, way, d, passFd, frames);
+    checkSame(t, outcomes);
+    const spoofed = outcomes.find((o) => o.name.includes('source is the far host (rp_filter'))!;
+    t.equal(spoofed.kernel.length, 0, 'strict rp_filter: the kernel drops a source that routes back elsewhere');
+  });
+
+  await t.test('proxy NDP for the far host', async (t) => {
+    lab.sysctl(rt, 'net.ipv6.conf.all.proxy_ndp', 1);
+    lab.exec(rt, ['ip', '-6', 'neigh', 'add', 'proxy', b.ip6, 'dev', 'pa']);
+    t.teardown(() => {
+      lab.exec(rt, ['ip', '-6', 'neigh', 'del', 'proxy', b.ip6, 'dev', 'pa']);
+      lab.sysctl(rt, 'net.ipv6.conf.all.proxy_ndp', 0);
+    });
+    const { outcomes, delta } = await compare(lab, way, d, passFd, frames.filter((f) => f.name.startsWith('v6')));
+    checkSame(t, outcomes);
+    const ns = outcomes.find((o) => o.name.includes('neighbour solicitation'))!;
+    t.equal(ns.kernel.length, 0, 'the kernel answers a solicitation for a proxied address itself');
+    t.ok((delta.reasons.ndp ?? 0) >= 4, `neighbour discovery went to the kernel (${JSON.stringify(delta.reasons)})`);
+  });
+});
+
+t.test('gateway: routing through the LAN bridge and bridging within it, as the kernel does', async (t) => {
+  const lab = new Lab({ t });
+  const topo = gatewayLab(lab, { lanHosts: 2 });
+  const { gw, wan, wanHost, lanHosts, lanPorts, bridge } = topo;
+  const [l1, l2] = lanHosts;
+  lab.exec(gw, ['ip', 'neigh', 'replace', wanHost.ip4, 'lladdr', wanHost.mac, 'dev', 'wan0', 'nud', 'permanent']);
+  lab.exec(gw, ['ip', '-6', 'neigh', 'replace', wanHost.ip6, 'lladdr', wanHost.mac, 'dev', 'wan0', 'nud', 'permanent']);
+  lab.exec(gw, ['ip', 'neigh', 'replace', l1.ip4, 'lladdr', l1.mac, 'dev', 'br0', 'nud', 'permanent']);
+  lab.exec(gw, ['ip', '-6', 'neigh', 'replace', l1.ip6, 'lladdr', l1.mac, 'dev', 'br0', 'nud', 'permanent']);
+  for (const [h, p] of [[l1, lanPorts[0]], [l2, lanPorts[1]]] as const) lab.exec(gw, ['bridge', 'fdb', 'replace', h.mac, 'dev', p.ifname, 'master', 'static']);
+  lab.exec(gw, ['ip', 'route', 'add', '198.18.4.0/24', 'via', wanHost.ip4, 'dev', 'wan0', 'mtu', '1000']);
+  lab.exec(gw, ['ip', 'route', 'add', '198.18.5.0/24', 'via', l1.ip4, 'dev', 'br0', 'mtu', '1000']);
+  const passFd = loadPass(t);
+  const d = await startDaemon({ netns: gw });
+  t.teardown(() => d.stop());
+  await waitPipeline(d, 'lan1', 'l2-bridge');
+  await waitPipeline(d, 'lan1', 'l3-router');
+  await waitPipeline(d, 'wan0', 'l3-router');
+  await waitGraph(d, 'route MTUs', (g) => nodeAttr(g, 'device:br0', 'route_mtu_v4') === 1000 && nodeAttr(g, 'device:wan0', 'route_mtu_v4') === 1000);
+
+  await t.test('LAN to WAN, routed from a bridge port', async (t) => {
+    const frames = routedFrames({
+      srcMac: l1.mac, routerMac: bridge.mac, src4: l1.ip4, src6: l1.ip6, dst4: wanHost.ip4, dst6: wanHost.ip6,
+      routerOut4: wan.ip4, routerOut6: wan.ip6, inSubnet: topo.lanSubnet, outSubnet: topo.wanSubnet, mtuRouted4: '198.18.4.9',
+    });
+    const { outcomes, delta } = await compare(lab, { ns: gw, ingress: lanPorts[0], far: { ns: wanHost.ns, ifname: 'eth0' } }, d, passFd, frames);
+    checkSame(t, outcomes);
+    t.ok(delta.fast >= 15, `fast-pathed ${delta.fast} (slow: ${JSON.stringify(delta.reasons)})`);
+  });
+
+  await t.test('WAN to LAN, routed out through the bridge to a port', async (t) => {
+    const frames = routedFrames({
+      srcMac: wanHost.mac, routerMac: wan.mac, src4: wanHost.ip4, src6: wanHost.ip6, dst4: l1.ip4, dst6: l1.ip6,
+      routerOut4: bridge.ip4, routerOut6: bridge.ip6, inSubnet: topo.wanSubnet, outSubnet: topo.lanSubnet, mtuRouted4: '198.18.5.9',
+    });
+    const { outcomes, delta } = await compare(lab, { ns: gw, ingress: wan, far: { ns: l1.ns, ifname: 'eth0' } }, d, passFd, frames);
+    checkSame(t, outcomes);
+    t.ok(delta.fast >= 15, `fast-pathed ${delta.fast} (slow: ${JSON.stringify(delta.reasons)})`);
+  });
+
+  await t.test('bridged between two LAN hosts', async (t) => {
+    const frames = bridgedFrames({ srcMac: l1.mac, dstMac: l2.mac, bridgeMac: bridge.mac, src4: l1.ip4, dst4: l2.ip4, src6: l1.ip6, dst6: l2.ip6 });
+    const { outcomes, delta } = await compare(lab, { ns: gw, ingress: lanPorts[0], far: { ns: l2.ns, ifname: 'eth0' } }, d, passFd, frames);
+    checkSame(t, outcomes);
+    t.ok(delta.fast >= 5, `fast-pathed ${delta.fast} (slow: ${JSON.stringify(delta.reasons)})`);
+  });
+});
