@@ -6,7 +6,7 @@
  * FDB mirror. Anything the kernel would treat specially (options, fragments,
  * TTL expiry, martians, local delivery, redirects, rp_filter rejects, unresolved
  * neighbours, MTU (the device's, or an IPv4 route's), IPsec policies, netfilter rules bound
- * to the egress device, neighbour discovery) goes to the kernel with its reason.
+ * to the egress device, neighbour discovery, ICMP errors) goes to the kernel with its reason.
  */
 #define SS_SELF_PARSE
 #include "ss_fpm.h"
@@ -147,6 +147,16 @@ static __always_inline int xfrm_may_apply_v6(const __u32 *src, const __u32 *dst)
 	return v && (*v & SS_XFRM_DST);
 }
 
+/* Over a multipath route the kernel hashes an ICMP error by the packet it quotes, so that it
+ * follows that flow's path (ip_multipath_l3_keys); bpf_fib_lookup hashes the outer header.
+ * Errors are rare: all of them go to the kernel rather than only those a multipath route
+ * would send elsewhere. */
+static __always_inline int icmp4_is_error(__u8 type)
+{
+	return type == SS_ICMP_DEST_UNREACH || type == SS_ICMP_SOURCE_QUENCH || type == SS_ICMP_REDIRECT ||
+	       type == SS_ICMP_TIME_EXCEEDED || type == SS_ICMP_PARAMETERPROB;
+}
+
 static __always_inline int ipv4_martian(__be32 a)
 {
 	__u8 top = bpf_ntohl(a) >> 24;
@@ -192,6 +202,14 @@ static __always_inline __u32 prep_ipv4(void *data, void *data_end, const struct 
 		return SS_P_MALFORMED;
 	if (ipv4_martian(iph->saddr) || ipv4_martian(iph->daddr))
 		return SS_P_MARTIAN;
+	if (iph->protocol == IPPROTO_ICMP && *ip_len > sizeof(*iph)) {
+		__u8 *icmp = (__u8 *)(iph + 1);
+
+		if ((void *)(icmp + 1) > data_end)
+			return SS_P_MALFORMED;
+		if (icmp4_is_error(*icmp))
+			return SS_P_ICMP_ERROR;
+	}
 
 	f->family = SS_AF_INET;
 	f->tos = iph->tos;
@@ -220,12 +238,15 @@ static __always_inline __u32 prep_ipv6(void *data, void *data_end, const struct 
 		return SS_P_MARTIAN;
 	/* ip6_forward hands neighbour discovery for an address it proxies (proxy_ndp) to the
 	 * local stack. Elsewhere a forwarded NDP message is dropped by its receiver (hop limit
-	 * no longer 255), so the kernel may as well have all of them. */
+	 * no longer 255), so the kernel may as well have all of them. Errors (types below 128)
+	 * for the multipath reason given at icmp4_is_error. */
 	if (ip6->nexthdr == SS_IPPROTO_ICMPV6 && ip6->payload_len) {
 		__u8 *icmp = (__u8 *)(ip6 + 1);
 
 		if ((void *)(icmp + 1) > data_end)
 			return SS_P_MALFORMED;
+		if (*icmp < 128)
+			return SS_P_ICMP_ERROR;
 		if (*icmp >= SS_NDISC_ROUTER_SOLICITATION && *icmp <= SS_NDISC_REDIRECT)
 			return SS_P_NDP;
 	}

@@ -35,6 +35,11 @@
 
 #define SS_ICMP_ECHOREPLY    0
 #define SS_ICMP_ECHO         8
+#define SS_ICMP_DEST_UNREACH 3	/* icmp_is_err(): 3, 4, 5, 11, 12 */
+#define SS_ICMP_SOURCE_QUENCH 4
+#define SS_ICMP_REDIRECT     5
+#define SS_ICMP_TIME_EXCEEDED 11
+#define SS_ICMP_PARAMETERPROB 12
 #define SS_ICMPV6_ECHO_REQ   128
 #define SS_ICMPV6_ECHO_REPLY 129
 #define SS_NDISC_ROUTER_SOLICITATION 133	/* 133..137: RS, RA, NS, NA, redirect */

@@ -176,12 +176,49 @@ export function buildGraph(m: KernelModel, caps: Capabilities, cfg: GraphConfig,
   }
 
   // ---- L3: one router service; per family verdicts.
+  // One walk over the routes (100k+ on a big router) gathers everything the graph shows and
+  // the rules below need: egress devices, multipath routes, route MTUs.
+  const egressDevs = new Set<number>();
+  const perTable = new Map<number, { v4: number; v6: number; multipath: number; dflt4: boolean; dflt6: boolean }>();
+  let lastHops: readonly unknown[] | null = null; // lists are often shared: skip repeats
+  // Rule: ip_forward honours an IPv4 route's MTU metric and bpf_fib_lookup only a locked
+  // one: l3-router compares with the smallest of each egress device (IPv6 forwarding uses
+  // a route's MTU only when locked, as the helper does).
+  const routeMtu4 = new Map<number, number>();
+  const multipath = { v4: 0, v6: 0 };
+  scanRoutes(m.routes, (table, family, dstLen, type, nexthops, mtu) => {
+    let t = perTable.get(table);
+    if (!t) perTable.set(table, (t = { v4: 0, v6: 0, multipath: 0, dflt4: false, dflt6: false }));
+    if (family === 4) t.v4++; else t.v6++;
+    if (nexthops.length > 1) t.multipath++;
+    if (type !== 'unicast') return;
+    if (nexthops.length > 1) multipath[family === 4 ? 'v4' : 'v6']++;
+    if (mtu && family === 4) {
+      for (const h of nexthops) if (h.ifindex && !(routeMtu4.get(h.ifindex)! <= mtu)) routeMtu4.set(h.ifindex, mtu);
+    }
+    if (dstLen === 0) {
+      if (family === 4) t.dflt4 = true; else t.dflt6 = true;
+    }
+    if (nexthops === lastHops) return;
+    lastHops = nexthops;
+    for (const h of nexthops) if (h.ifindex) egressDevs.add(h.ifindex);
+  });
   const famBlock = { v4: [] as string[], v6: [] as string[] };
   const famNotes = { v4: [] as string[], v6: [] as string[] };
   // Rule: ip_forward=0 keeps IPv4 routing on the slow path; IPv6 separately.
   if (sys.ipv4Forward !== true) famBlock.v4.push(`IPv4 forwarding is off (net.ipv4.ip_forward=${sys.ipv4Forward === null ? 'unknown' : 0})`);
   if (sys.ipv6Forward === null) famBlock.v6.push('IPv6 is disabled in this namespace');
   else if (!sys.ipv6Forward) famBlock.v6.push('IPv6 forwarding is off (net.ipv6.conf.all.forwarding=0)');
+  // Rule: with multipath routes, a hash policy other than 0 (L3) picks the path from what
+  // bpf_fib_lookup cannot see: the NIC's flow hash (policy 1 uses it when the driver set
+  // one), inner headers (2) or chosen fields (3). Policy 0 agrees with the helper except for
+  // ICMP errors, which l3-router always leaves to the kernel.
+  for (const [k, fam, pol] of [['v4', 4, sys.multipathPolicy4], ['v6', 6, sys.multipathPolicy6]] as const) {
+    const n = multipath[k];
+    if (n && pol !== null && pol !== 0) {
+      famBlock[k].push(`${n} IPv${fam} multipath route${n === 1 ? '' : 's'} with net.ipv${fam}.fib_multipath_hash_policy=${pol}: the kernel picks the path from hashes bpf_fib_lookup does not compute (only policy 0 is followed)`);
+    }
+  }
   // Rule: netfilter forward/nat rules keep that family on the slow path.
   famBlock.v4.push(...nf.v4);
   famBlock.v6.push(...nf.v6);
@@ -271,30 +308,6 @@ export function buildGraph(m: KernelModel, caps: Capabilities, cfg: GraphConfig,
     if (f.role.v4 || f.role.v6) l3Devices.push(f.link.name);
   }
   // Routed traffic out of a device XDP must not transmit on stays on the slow path.
-  // One walk over the routes (100k+ on a big router) gathers everything the graph shows.
-  const egressDevs = new Set<number>();
-  const perTable = new Map<number, { v4: number; v6: number; multipath: number; dflt4: boolean; dflt6: boolean }>();
-  let lastHops: readonly unknown[] | null = null; // lists are often shared: skip repeats
-  // Rule: ip_forward honours an IPv4 route's MTU metric and bpf_fib_lookup only a locked
-  // one: l3-router compares with the smallest of each egress device (IPv6 forwarding uses
-  // a route's MTU only when locked, as the helper does).
-  const routeMtu4 = new Map<number, number>();
-  scanRoutes(m.routes, (table, family, dstLen, type, nexthops, mtu) => {
-    let t = perTable.get(table);
-    if (!t) perTable.set(table, (t = { v4: 0, v6: 0, multipath: 0, dflt4: false, dflt6: false }));
-    if (family === 4) t.v4++; else t.v6++;
-    if (nexthops.length > 1) t.multipath++;
-    if (type !== 'unicast') return;
-    if (mtu && family === 4) {
-      for (const h of nexthops) if (h.ifindex && !(routeMtu4.get(h.ifindex)! <= mtu)) routeMtu4.set(h.ifindex, mtu);
-    }
-    if (dstLen === 0) {
-      if (family === 4) t.dflt4 = true; else t.dflt6 = true;
-    }
-    if (nexthops === lastHops) return;
-    lastHops = nexthops;
-    for (const h of nexthops) if (h.ifindex) egressDevs.add(h.ifindex);
-  });
   const l3Notes: string[] = [];
   for (const ifindex of [...egressDevs].sort((a, b) => a - b)) {
     const f = facts.get(ifindex);
@@ -507,6 +520,7 @@ export function buildGraph(m: KernelModel, caps: Capabilities, cfg: GraphConfig,
     id: 'sysctl', kind: 'sysctl', name: 'sysctl',
     attrs: {
       ip_forward: sys.ipv4Forward, ipv6_forwarding: sys.ipv6Forward, rp_filter_all: sys.rpFilterAll,
+      fib_multipath_hash_policy_v4: sys.multipathPolicy4, fib_multipath_hash_policy_v6: sys.multipathPolicy6,
       bridge_nf_call_iptables: sys.bridgeNfCallIptables, bridge_nf_call_ip6tables: sys.bridgeNfCallIp6tables,
       bridge_nf_call_arptables: sys.bridgeNfCallArptables, default_qdisc: sys.defaultQdisc,
     },

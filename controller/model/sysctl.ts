@@ -46,6 +46,8 @@ export function readSysctls(ifnames: Iterable<string>, root = '/proc/sys/net'): 
   s.bridgeNfCallIp6tables = readBool(`${root}/bridge/bridge-nf-call-ip6tables`);
   s.bridgeNfCallArptables = readBool(`${root}/bridge/bridge-nf-call-arptables`);
   s.defaultQdisc = readRaw(`${root}/core/default_qdisc`) || 'pfifo_fast';
+  s.multipathPolicy4 = readNum(`${root}/ipv4/fib_multipath_hash_policy`);
+  s.multipathPolicy6 = readNum(`${root}/ipv6/fib_multipath_hash_policy`);
   const names = [...ifnames].sort();
   for (const name of names) {
     if (name.includes('/') || name === '.' || name === '..') continue;
@@ -71,6 +73,8 @@ export function sysctlChanges(a: Sysctls, b: Sysctls): string[] {
     ['net.bridge.bridge-nf-call-ip6tables', 'bridgeNfCallIp6tables'],
     ['net.bridge.bridge-nf-call-arptables', 'bridgeNfCallArptables'],
     ['net.core.default_qdisc', 'defaultQdisc'],
+    ['net.ipv4.fib_multipath_hash_policy', 'multipathPolicy4'],
+    ['net.ipv6.fib_multipath_hash_policy', 'multipathPolicy6'],
   ];
   for (const [name, k] of top) {
     const va = a[k] as boolean | number | string | null;

@@ -196,6 +196,8 @@ export interface Sysctls {
   bridgeNfCallIp6tables: boolean | null;
   bridgeNfCallArptables: boolean | null;
   defaultQdisc: string; // net.core.default_qdisc
+  multipathPolicy4: number | null; // net.ipv4.fib_multipath_hash_policy (null: no multipath in this kernel)
+  multipathPolicy6: number | null; // net.ipv6.fib_multipath_hash_policy
   devices: Map<string, DeviceConf>; // by ifname
 }
 
@@ -305,6 +307,8 @@ export function emptySysctls(): Sysctls {
     bridgeNfCallIp6tables: null,
     bridgeNfCallArptables: null,
     defaultQdisc: 'pfifo_fast',
+    multipathPolicy4: null,
+    multipathPolicy6: null,
     devices: new Map(),
   };
 }

@@ -223,3 +223,38 @@ export function bridgedFrames(p: BridgePath): DiffFrame[] {
   add('to the bridge itself', eth(p.bridgeMac, p.srcMac, 0x88b5, Buffer.alloc(46, 0x44)));
   return out;
 }
+
+// Frames to destinations behind a multipath route: plain ones, which the kernel hashes by
+// their own addresses, and ICMP errors, which it hashes by the packet they quote.
+export function multipathFrames(p: DiffPath, dst4: string[], dst6: string[]): DiffFrame[] {
+  const out: DiffFrame[] = [];
+  let tag = 0xc00;
+  const v4 = (name: string, dst: string, proto: number, payload: Buffer): void => {
+    const ip = ipv4({ src: p.src4, dst, proto }, payload);
+    ip.writeUInt16BE(tag++, 4);
+    ip.writeUInt16BE(ipv4HeaderChecksum(ip.subarray(0, 20)), 10);
+    const frame = eth(p.routerMac, p.srcMac, ETH_P_IP, ip);
+    out.push({ name: `ecmp v4 ${name} to ${dst}`, frame, key: frameKey(frame) });
+  };
+  const v6 = (name: string, dst: string, next: number, payload: Buffer): void => {
+    const ip = ipv6({ src: p.src6, dst, nextHeader: next }, payload);
+    ip.writeUInt32BE((0x60000000 | tag++) >>> 0, 0);
+    const frame = eth(p.routerMac, p.srcMac, ETH_P_IPV6, ip);
+    out.push({ name: `ecmp v6 ${name} to ${dst}`, frame, key: frameKey(frame) });
+  };
+  dst4.forEach((d, i) => {
+    v4('udp', d, 17, udp(41000 + i, 9300));
+    // What the sender (a router on that side) reports about a packet from d to another host
+    // behind it: the kernel hashes the quoted pair, not the outer one.
+    const quoted = ipv4({ src: d, dst: p.inSubnet.host4(100 + i) }, udp(9300, 41000 + i)).subarray(0, 28);
+    const type = i % 2 ? 11 : 3;
+    v4(type === 3 ? 'destination unreachable' : 'time exceeded', d, IPPROTO_ICMP, Buffer.concat([Buffer.from([type, type === 3 ? 4 : 0, 0, 0, 0, 0, 0x05, 0xdc]), quoted]));
+  });
+  dst6.forEach((d, i) => {
+    v6('udp', d, 17, udp(41000 + i, 9300));
+    const quoted = ipv6({ src: d, dst: p.inSubnet.host6(100 + i) }, udp(9300, 41000 + i)).subarray(0, 48);
+    const type = i % 2 ? 3 : 2;
+    v6(type === 2 ? 'packet too big' : 'time exceeded', d, IPPROTO_ICMPV6, Buffer.concat([Buffer.from([type, 0, 0, 0, 0, 0, 0x05, 0x00]), quoted]));
+  });
+  return out;
+}

@@ -12,7 +12,7 @@ import { Lab, gatewayLab, routerLab } from '../lab';
 import { captureInbound } from '../lab/capture';
 import { startDaemon, type DaemonHandle } from '../harness/daemon';
 import { measure, nodeAttr, sleep, waitFor, waitGraph, type Delta } from '../harness/fastpath';
-import { bridgedFrames, frameKey, routedFrames, type DiffFrame } from './kernel-diff-frames';
+import { bridgedFrames, frameKey, multipathFrames, routedFrames, type DiffFrame } from './kernel-diff-frames';
 
 interface Outcome {
   name: string;
@@ -104,6 +104,15 @@ t.test('router: the fast path forwards exactly what the kernel forwards, byte fo
   lab.exec(rt, ['ip', 'neigh', 'replace', b.ip4, 'lladdr', b.mac, 'dev', portB.ifname, 'nud', 'permanent']);
   lab.exec(rt, ['ip', '-6', 'neigh', 'replace', b.ip6, 'lladdr', b.mac, 'dev', portB.ifname, 'nud', 'permanent']);
   lab.exec(rt, ['ip', 'route', 'add', '198.18.4.0/24', 'via', b.ip4, 'dev', portB.ifname, 'mtu', '1000']);
+  // Multipath routes with two next hops on pb: the far host, and a second neighbour whose
+  // frames the far host's capture sees too (by their destination MAC).
+  const nh2 = { ip4: topo.subnetB.host4(3), ip6: topo.subnetB.host6(3), mac: '02:00:00:00:02:03' };
+  lab.exec(rt, ['ip', 'neigh', 'replace', nh2.ip4, 'lladdr', nh2.mac, 'dev', portB.ifname, 'nud', 'permanent']);
+  lab.exec(rt, ['ip', '-6', 'neigh', 'replace', nh2.ip6, 'lladdr', nh2.mac, 'dev', portB.ifname, 'nud', 'permanent']);
+  lab.exec(rt, ['ip', 'route', 'add', '198.18.6.0/24', 'nexthop', 'via', b.ip4, 'dev', portB.ifname, 'nexthop', 'via', nh2.ip4, 'dev', portB.ifname]);
+  lab.exec(rt, ['ip', '-6', 'route', 'add', '2001:2:0:6::/64', 'nexthop', 'via', b.ip6, 'dev', portB.ifname, 'nexthop', 'via', nh2.ip6, 'dev', portB.ifname]);
+  lab.sysctl(rt, 'net.ipv4.fib_multipath_hash_policy', 0);
+  lab.sysctl(rt, 'net.ipv6.fib_multipath_hash_policy', 0);
   lab.sysctl(rt, 'net.ipv4.conf.all.rp_filter', 0);
   lab.sysctl(rt, 'net.ipv4.conf.pa.rp_filter', 0);
   const passFd = loadPass(t);
@@ -113,10 +122,15 @@ t.test('router: the fast path forwards exactly what the kernel forwards, byte fo
   await waitGraph(d, 'route MTU on pb', (g) => nodeAttr(g, 'device:pb', 'route_mtu_v4') === 1000);
 
   const way: Way = { ns: rt, ingress: portA, far: { ns: b.ns, ifname: 'eth0' } };
-  const frames = routedFrames({
+  const path = {
     srcMac: a.mac, routerMac: portA.mac, src4: a.ip4, src6: a.ip6, dst4: b.ip4, dst6: b.ip6,
     routerOut4: portB.ip4, routerOut6: portB.ip6, inSubnet: topo.subnetA, outSubnet: topo.subnetB, mtuRouted4: '198.18.4.9',
-  });
+  };
+  const hosts = [...Array(8).keys()].map((i) => 10 + i * 17);
+  const frames = [
+    ...routedFrames(path),
+    ...multipathFrames(path, hosts.map((h) => `198.18.6.${h}`), hosts.map((h) => `2001:2:0:6::${h.toString(16)}`)),
+  ];
 
   await t.test('rp_filter off', async (t) => {
     const { outcomes, delta } = await compare(lab, way, d, passFd, frames);
@@ -125,6 +139,21 @@ t.test('router: the fast path forwards exactly what the kernel forwards, byte fo
     t.ok(forwarded >= 20, `the kernel forwarded ${forwarded} of ${frames.length} kinds of frame`);
     t.ok(delta.fast >= 15, `and slipstream fast-pathed ${delta.fast} of them (slow: ${JSON.stringify(delta.reasons)})`);
     t.ok((delta.reasons.mtu ?? 0) >= 2, 'the route MTU sent the large ones to the kernel');
+    const ecmp = outcomes.filter((o) => o.name.startsWith('ecmp') && o.name.includes('udp'));
+    const viaNh2 = ecmp.filter((o) => o.kernel.some((x) => x.startsWith(nh2.mac.replace(/:/g, '')))).length;
+    t.ok(viaNh2 > 0 && viaNh2 < ecmp.length, `the multipath routes spread the flows over both next hops (${viaNh2} of ${ecmp.length} via the second)`);
+    t.ok((delta.reasons.icmp_error ?? 0) >= 16, 'ICMP errors went to the kernel');
+  });
+
+  await t.test('multipath hash policy 1 (L4): IPv4 routing goes to the kernel', async (t) => {
+    lab.sysctl(rt, 'net.ipv4.fib_multipath_hash_policy', 1);
+    t.teardown(() => lab.sysctl(rt, 'net.ipv4.fib_multipath_hash_policy', 0));
+    const g = await waitGraph(d, 'policy 1 seen', (x) => nodeAttr(x, 'sysctl', 'fib_multipath_hash_policy_v4') === 1 && x.services.some((s) => s.id === 'l3-router' && s.attrs?.ipv4 === false), 15000);
+    t.match(g.services.find((s) => s.id === 'l3-router')?.reasons.join('\n'), /IPv4 multipath route with net\.ipv4\.fib_multipath_hash_policy=1/);
+    await sleep(300);
+    const { outcomes, delta } = await compare(lab, way, d, passFd, frames.filter((f) => f.name.startsWith('ecmp v4') || f.name === 'v4 udp'));
+    checkSame(t, outcomes);
+    t.equal(delta.fast, 0, `nothing routed in XDP (slow: ${JSON.stringify(delta.reasons)})`);
   });
 
   await t.test('rp_filter strict', async (t) => {

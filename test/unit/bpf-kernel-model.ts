@@ -120,6 +120,7 @@ export class KernelModel {
     const s = f.readUInt32BE(l3 + 12);
     const d = f.readUInt32BE(l3 + 16);
     if (this.martian4(s) || this.martian4(d)) return null;
+    if (f[l3 + 9] === 1 && tot > 20 && [3, 4, 5, 11, 12].includes(f[l3 + 20])) return null; // ICMP error: multipath hashes the quoted flow
     const r = this.lookup4(d);
     if (!r || r.dev === inDev || tot > r.mtu) return null;
     const nhMac = this.neigh4.get(`${r.dev}/${r.nh}`);
@@ -175,6 +176,7 @@ export class KernelModel {
     const s = f.subarray(l3 + 8, l3 + 24);
     const d = f.subarray(l3 + 24, l3 + 40);
     if (this.martian6(s) || this.martian6(d)) return null;
+    if (f[l3 + 6] === 58 && len > 40 && f[l3 + 40] < 128) return null; // ICMPv6 error: multipath hashes the quoted flow
     if (f[l3 + 6] === 58 && len > 40 && f[l3 + 40] >= 133 && f[l3 + 40] <= 137) return null; // NDP: a proxy answers it
     const r = this.lookup6(d);
     if (!r || r.dev === inDev) return null;

@@ -409,6 +409,16 @@ for (const [type, what] of [[133, 'router solicitation'], [135, 'neighbour solic
 }
 runCase({ name: 'a routed ICMPv6 echo request is forwarded', frame: routed6('2001:2:0:2::5', { nextHeader: 58 }, icmpEcho(128, 1, 1)), expect: 'fast_l3' });
 runCase({ name: 'an empty ICMPv6 packet is forwarded, as the kernel does', frame: routed6('2001:2:0:2::5', { nextHeader: 58 }, Buffer.alloc(0)), expect: 'fast_l3' });
+// ICMP errors: over a multipath route the kernel follows the flow they quote.
+const quoted4 = ipv4({ src: '198.18.2.5', dst: '198.18.0.3' }, udp(5201, 40000)).subarray(0, 28);
+for (const [type, what] of [[3, 'destination unreachable'], [4, 'source quench'], [5, 'redirect'], [11, 'time exceeded'], [12, 'parameter problem']] as const) {
+  runCase({ name: `a routed ICMP ${what} goes to the kernel`, frame: routed4('198.18.2.5', { proto: 1 }, Buffer.concat([Buffer.from([type, 0, 0, 0, 0, 0, 0, 0]), quoted4])), expect: 'icmp_error' });
+}
+runCase({ name: 'a routed ICMP echo request is forwarded', frame: routed4('198.18.2.5', { proto: 1 }, icmpEcho(8, 1, 1)), expect: 'fast_l3' });
+runCase({ name: 'an empty ICMP packet is forwarded, as the kernel does', frame: routed4('198.18.2.5', { proto: 1 }, Buffer.alloc(0)), expect: 'fast_l3' });
+for (const [type, what] of [[1, 'destination unreachable'], [2, 'packet too big'], [3, 'time exceeded'], [4, 'parameter problem']] as const) {
+  runCase({ name: `a routed ICMPv6 ${what} goes to the kernel`, frame: routed6('2001:2:0:2::5', { nextHeader: 58 }, icmp6(type)), expect: 'icmp_error' });
+}
 runCase({
   name: 'a failed redirect leaves the frame untouched',
   frame: routed4('198.18.2.5'),

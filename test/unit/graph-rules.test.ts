@@ -10,6 +10,7 @@ import type { GraphConfig } from '../../controller/graph/config';
 import { assumeAllCapabilities, type Capabilities } from '../../controller/capabilities/types';
 import { emptyModel, type KernelModel, type Link, type NfChain, type NfRuleScope, type XfrmPolicy } from '../../controller/model/types';
 import { parseIptablesSave, parseNftChainDevices, parseNftJson } from '../../controller/model/netfilter';
+import { routeKey } from '../../controller/model/decode';
 import { XFRM_POLICY_LIMIT } from '../../controller/graph/analysis';
 import { XFRM_DST, XFRM_SRC, xfrmSelectors } from '../../controller/deployer/xfrm-selectors';
 import { forwardPolicies } from '../../controller/model/xfrm';
@@ -304,6 +305,39 @@ t.test('L3: netfilter forward/nat rules and policy rules', async (t) => {
   l3 = svc(build(fw), 'l3-router');
   t.equal(l3.attrs?.ipv4, false);
   t.ok(l3.reasons.includes('IPv4 stays on the slow path: policy rule 200 selects on fwmark (not visible to the fast path)'));
+});
+
+t.test('L3: multipath routes under a hash policy other than 0, and route MTUs', async (t) => {
+  const m = gateway();
+  for (const [k, r] of m.routes) if (r.nexthops.length > 1) m.routes.delete(k); // the fixture's own ECMP route
+  const wan = link(m, 'wan0');
+  const base = { table: 254, dstLen: 24, src: '', srcLen: 0, tos: 0, priority: 0, protocol: 4, scope: 0, type: 'unicast' as const, prefsrc: null, nhId: 0 };
+  const hops = [{ ifindex: wan.ifindex, gateway: '198.18.20.2', weight: 1, flags: 0 }, { ifindex: wan.ifindex, gateway: '198.18.20.3', weight: 1, flags: 0 }];
+  const ecmp = { ...base, family: 4 as const, dst: '198.18.6.0', nexthops: hops, key: routeKey({ ...base, family: 4, dst: '198.18.6.0' }) };
+  m.routes.set(ecmp.key, ecmp);
+  m.sysctls.multipathPolicy4 = 0;
+  m.sysctls.multipathPolicy6 = 1;
+  let l3 = svc(build(m), 'l3-router');
+  t.same([l3.attrs?.ipv4, l3.attrs?.ipv6], [true, true], 'policy 0 (L3): the helper hashes as the kernel does; IPv6 has no multipath route');
+  m.sysctls.multipathPolicy4 = 1;
+  l3 = svc(build(m), 'l3-router');
+  t.same([l3.attrs?.ipv4, l3.attrs?.ipv6], [false, true], 'policy 1 with an IPv4 multipath route: IPv4 to the kernel');
+  t.ok(l3.reasons.some((r) => r.includes('1 IPv4 multipath route with net.ipv4.fib_multipath_hash_policy=1')), l3.reasons.join('\n'));
+  m.routes.delete(ecmp.key);
+  t.equal(svc(build(m), 'l3-router').attrs?.ipv4, true, 'no multipath route: the policy does not matter');
+
+  const withMtu = { ...base, family: 4 as const, dst: '198.18.7.0', mtu: 1400, nexthops: [hops[0]], key: routeKey({ ...base, family: 4, dst: '198.18.7.0' }) };
+  m.routes.set(withMtu.key, withMtu);
+  let g = build(m);
+  t.equal(nodeAttrs(g, 'device:wan0').route_mtu_v4, 1400, 'the route MTU is on its egress device');
+  t.equal(deviceRoles(g, m).get('wan0')?.routeMtu4, 1400, 'and in its role');
+  t.equal(nodeAttrs(g, 'device:br0').route_mtu_v4, null);
+  m.routes.set(withMtu.key, { ...withMtu, family: 4, mtu: 1300 });
+  g = build(m);
+  t.equal(nodeAttrs(g, 'device:wan0').route_mtu_v4, 1300, 'a changed MTU');
+  const v6 = { ...base, family: 6 as const, dst: '2001:2:0:7::', dstLen: 64, mtu: 1280, nexthops: [{ ...hops[0], gateway: 'fe80::2' }], key: routeKey({ ...base, family: 6, dst: '2001:2:0:7::', dstLen: 64 }) };
+  m.routes.set(v6.key, v6);
+  t.equal(nodeAttrs(build(m), 'device:wan0').route_mtu_v4, 1300, 'IPv6 route MTUs do not count (the helper honours what ip6_forward does)');
 });
 
 t.test('L3: IPsec (xfrm) policies on the forward path', async (t) => {
