@@ -25,6 +25,9 @@ const volatile __u8 cfg_src_check = SRC_CHECK_FIB;
 /* IPsec policies of the family exist: packets within their selectors go to the kernel. */
 const volatile __u8 cfg_xfrm_v4 = 0;
 const volatile __u8 cfg_xfrm_v6 = 0;
+/* Policy rules match ports. The parser reads TCP/UDP ports; for rules the kernel's flow
+ * dissector reads ports (or an SPI) of more protocols, which the lookup would not see. */
+const volatile __u8 cfg_port_rules = 0;
 
 #define ROUTE_OK 0xffffffffU
 
@@ -312,6 +315,8 @@ int ss_fpm_l3_router(struct xdp_md *ctx)
 	if ((p->flags & SS_PKT_L4) && (f.l4_protocol == IPPROTO_TCP || f.l4_protocol == IPPROTO_UDP)) {
 		f.sport = p->sport;
 		f.dport = p->dport;
+	} else if (cfg_port_rules && f.l4_protocol != IPPROTO_ICMP && f.l4_protocol != SS_IPPROTO_ICMPV6) {
+		return ss_pass(ctx, SS_P_PORT_RULES);
 	}
 	if (v4 ? cfg_xfrm_v4 && xfrm_may_apply_v4(f.ipv4_src, f.ipv4_dst)
 	       : cfg_xfrm_v6 && xfrm_may_apply_v6(f.ipv6_src, f.ipv6_dst))

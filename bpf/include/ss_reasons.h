@@ -53,7 +53,8 @@
 	SS_COUNTER(SS_P_XFRM,              41, "xfrm_policy",        "source and destination within IPsec policy selectors: the kernel may encrypt or drop it") \
 	SS_COUNTER(SS_P_NF_EGRESS,         42, "nf_egress",          "netfilter forward-path rules match traffic leaving through the egress device") \
 	SS_COUNTER(SS_P_NDP,               43, "ndp",                "ICMPv6 neighbour discovery: a proxying router answers it itself") \
-	SS_COUNTER(SS_P_ICMP_ERROR,        44, "icmp_error",         "ICMP error: over multipath routes the kernel picks the path of the flow it quotes")
+	SS_COUNTER(SS_P_ICMP_ERROR,        44, "icmp_error",         "ICMP error: over multipath routes the kernel picks the path of the flow it quotes") \
+	SS_COUNTER(SS_P_PORT_RULES,        45, "port_rules",         "policy rules match ports, and this protocol's are not read")
 
 #define SS_NR_COUNTERS 48 /* room to grow without changing the stats map layout */
 

@@ -12,6 +12,7 @@ export interface DeviceRole {
   xfrm?: { v4: boolean; v6: boolean }; // IPsec selectors l3-router must check (graph/analysis.ts xfrmFacts)
   brnf?: { v4: boolean; v6: boolean; arp: boolean }; // br_netfilter hands the bridge's IP/ARP to {ip,ip6,arp}tables (graph/brnf.ts)
   neighSuppress?: boolean; // the bridge may answer ARP/ND itself (graph/bridge-neigh.ts)
+  portRules?: boolean; // policy rules match ports: the FIB lookup needs them (graph attr port_rules)
 }
 
 export type KnobValues = Record<string, number | boolean>;
@@ -67,12 +68,13 @@ function derivedKnobs(role: DeviceRole, m: FpmManifest, chain: string[], manifes
       k.cfg_xfrm_v4 = role.xfrm.v4 && role.l3.v4;
       k.cfg_xfrm_v6 = role.xfrm.v6 && role.l3.v6;
     }
+    k.cfg_port_rules = role.portRules === true;
     return k;
   }
   return {
     cfg_ipv4: (l3 && role.l3.v4) || monitor,
     cfg_ipv6: (l3 && role.l3.v6) || monitor,
-    cfg_l4: monitor,
+    cfg_l4: monitor || (l3 && role.portRules === true),
     cfg_local_next: l3,
     cfg_brnf_ipv4: role.brnf?.v4 ?? false,
     cfg_brnf_ipv6: role.brnf?.v6 ?? false,

@@ -254,12 +254,14 @@ export class Daemon implements DaemonView {
       const xattrs = graph.nodes.find((n) => n.id === 'xfrm')?.attrs;
       const xfrm = { v4: xattrs?.ipv4_selectors === true, v6: xattrs?.ipv6_selectors === true };
       this.deployer.syncData(dp, bridgeFdb(graph, model), src.addresses, fastPathSelectors(model.xfrm, xfrm));
+      const portRules = graph.services.find((s) => s.id === 'l3-router')?.attrs?.port_rules === true;
       const candidates = [...roles.values()]
         .filter((r) => r.managed && r.ingressOk && deviceSelected(this.cfg.devices, r.ifname))
         .map((r) => ({
           ...r,
           srcCheck: src.mode,
           xfrm,
+          portRules,
           brnf: r.l2Bridge ? bridgeNetfilter(model, r.bridgeIfindex) : undefined,
           neighSuppress: r.l2Bridge ? bridgeAnswersNeighbours(model, r.bridgeIfindex) !== null : undefined,
         }));

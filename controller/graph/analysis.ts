@@ -263,10 +263,12 @@ export function netfilterFacts(m: KernelModel): NetfilterFacts {
 }
 
 // Rule: policy rules selecting on what bpf_fib_lookup cannot see (fwmark, uid, oif, l3mdev)
-// send that family's routing to the slow path; other rules are honoured by the lookup.
-export function ruleReasons(rules: Iterable<Rule>, family: 4 | 6): { blocking: string[]; honoured: number } {
+// send that family's routing to the slow path; other rules are honoured by the lookup, those
+// matching ports only if the lookup is given them (`ports` counts those).
+export function ruleReasons(rules: Iterable<Rule>, family: 4 | 6): { blocking: string[]; honoured: number; ports: number } {
   const blocking: string[] = [];
   let honoured = 0;
+  let ports = 0;
   for (const r of rules) {
     if (r.family !== family || r.isDefault) continue;
     const sel: string[] = [];
@@ -276,8 +278,9 @@ export function ruleReasons(rules: Iterable<Rule>, family: 4 | 6): { blocking: s
     if (r.l3mdev) sel.push('l3mdev');
     if (sel.length) blocking.push(`policy rule ${r.priority} selects on ${sel.join(', ')} (not visible to the fast path)`);
     else honoured++;
+    if (r.ports) ports++;
   }
-  return { blocking, honoured };
+  return { blocking, honoured, ports };
 }
 
 function sel(p: XfrmPolicy): string {

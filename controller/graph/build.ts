@@ -226,12 +226,19 @@ export function buildGraph(m: KernelModel, caps: Capabilities, cfg: GraphConfig,
   // the family on the slow path.
   famBlock.v4.push(...xf.v4);
   famBlock.v6.push(...xf.v6);
+  // Rule: rules matching ports are honoured only if l3-router hands the lookup the ports:
+  // the parser then reads them for every routed packet.
+  let portRules = false;
   for (const fam of [4, 6] as const) {
     const k = fam === 4 ? 'v4' : 'v6';
     const rr = ruleReasons(m.rules.values(), fam);
     famBlock[k].push(...rr.blocking);
     if (!famBlock[k].length) famNotes[k].push(...xf.notes[k]);
     if (rr.honoured && !rr.blocking.length) famNotes[k].push(`${rr.honoured} IPv${fam} policy rule${rr.honoured === 1 ? ' is' : 's are'} honoured by bpf_fib_lookup`);
+    if (rr.ports && !rr.blocking.length) {
+      portRules = true;
+      famNotes[k].push(`${rr.ports} IPv${fam} policy rule${rr.ports === 1 ? ' matches' : 's match'} ports: l3-router reads them for the lookup`);
+    }
   }
   const l3Missing = missingFor(caps, SERVICE_NEEDS['l3-router']);
   if (l3Missing.length) {
@@ -342,7 +349,7 @@ export function buildGraph(m: KernelModel, caps: Capabilities, cfg: GraphConfig,
     devices: l3Devices,
     verdict: l3Ok ? 'accelerated' : 'slow-path',
     reasons: dedupe(l3AllReasons),
-    attrs: { ipv4: l3Ok && v4ok && v4Devices.length > 0, ipv6: l3Ok && v6ok && v6Devices.length > 0, ipv4_devices: v4Devices, ipv6_devices: v6Devices },
+    attrs: { ipv4: l3Ok && v4ok && v4Devices.length > 0, ipv6: l3Ok && v6ok && v6Devices.length > 0, ipv4_devices: v4Devices, ipv6_devices: v6Devices, port_rules: portRules },
   });
   const tables = [...perTable.keys()].sort((a, b) => a - b);
   for (const t of tables) edges.push({ from: 'l3-router', to: `routes:${tableName(t)}`, kind: 'depends-on' });

@@ -91,6 +91,9 @@ export function routedFrames(p: DiffPath): DiffFrame[] {
   add4('unknown protocol', { proto: 253 }, Buffer.alloc(24, 1));
   add4('ttl 2', { ttl: 2 });
   add4('ecn and dscp', { tos: 0xb9 });
+  add4('tos 0x10', { tos: 0x10 });
+  add4('tos 0x10 with ECN bits', { tos: 0x13 });
+  add4('udp from port 40123', {}, udp(40123, 9400));
   add4('no DF', { fragOff: 0 });
   add4('ethernet trailer after the IP packet', {}, udp(40000, 9300), { trailer: 12 });
   add4('large', {}, udp(40000, 9300, Buffer.alloc(1400, 7)));
@@ -131,6 +134,8 @@ export function routedFrames(p: DiffPath): DiffFrame[] {
   add6('tcp syn', { nextHeader: IPPROTO_TCP }, tcpSyn(40001, 9301));
   add6('hop limit 2', { hopLimit: 2 });
   add6('traffic class', {}, udp(40000, 9300), { tclass: 0xb9 });
+  add6('traffic class 0x10', {}, udp(40000, 9300), { tclass: 0x10 });
+  add6('udp from port 40123', {}, udp(40123, 9400));
   add6('ethernet trailer', {}, udp(40000, 9300), { trailer: 12 });
   add6('source is the far host', { src: p.dst6 });
   add6("source is the router's own address", { src: p.routerOut6 });

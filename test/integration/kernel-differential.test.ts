@@ -145,6 +145,33 @@ t.test('router: the fast path forwards exactly what the kernel forwards, byte fo
     t.ok((delta.reasons.icmp_error ?? 0) >= 16, 'ICMP errors went to the kernel');
   });
 
+  await t.test('policy rules on ports, protocol and TOS', async (t) => {
+    // Each sends some of the far host's traffic to the second next hop instead.
+    const rules = [
+      ['dport', '9300', 'ipproto', 'udp', 'table', '100', 'prio', '100'],
+      ['sport', '40100-40200', 'table', '100', 'prio', '101'],
+      ['tos', '0x10', 'table', '100', 'prio', '102'],
+    ];
+    for (const fam of ['-4', '-6']) {
+      for (const r of rules) lab.exec(rt, ['ip', fam, 'rule', 'add', ...r]);
+    }
+    lab.exec(rt, ['ip', 'route', 'add', topo.subnetB.v4, 'via', nh2.ip4, 'dev', portB.ifname, 'table', '100']);
+    lab.exec(rt, ['ip', '-6', 'route', 'add', topo.subnetB.v6, 'via', nh2.ip6, 'dev', portB.ifname, 'table', '100']);
+    t.teardown(() => {
+      for (const fam of ['-4', '-6']) {
+        for (const prio of ['100', '101', '102']) lab.exec(rt, ['ip', fam, 'rule', 'del', 'prio', prio]);
+        lab.exec(rt, ['ip', fam, 'route', 'flush', 'table', '100']);
+      }
+    });
+    await waitGraph(d, 'rules seen', (g) => (g.services.find((s) => s.id === 'l3-router')?.reasons ?? []).some((r) => r.includes('3 IPv6 policy rules')));
+    await sleep(500);
+    const { outcomes, delta } = await compare(lab, way, d, passFd, frames.filter((f) => !f.name.startsWith('ecmp')));
+    checkSame(t, outcomes);
+    const steered = outcomes.filter((o) => o.kernel.some((x) => x.startsWith(nh2.mac.replace(/:/g, '')))).length;
+    t.ok(steered >= 6, `the rules steered ${steered} kinds of frame to the second next hop`);
+    t.ok(delta.fast >= 15, `fast-pathed ${delta.fast} (slow: ${JSON.stringify(delta.reasons)})`);
+  });
+
   await t.test('multipath hash policy 1 (L4): IPv4 routing goes to the kernel', async (t) => {
     lab.sysctl(rt, 'net.ipv4.fib_multipath_hash_policy', 1);
     t.teardown(() => lab.sysctl(rt, 'net.ipv4.fib_multipath_hash_policy', 0));

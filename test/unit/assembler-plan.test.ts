@@ -17,7 +17,7 @@ const lib = new Map<string, FpmManifest>([
   ['parse', manifest('parse', 10, [], ['cfg_ipv4', 'cfg_ipv6', 'cfg_l4'])],
   ['latency-monitor', manifest('latency-monitor', 20, ['latency-monitor'], ['rate_limit_ms'])],
   ['l2-bridge', manifest('l2-bridge', 30, ['l2-bridge'], ['cfg_local_next'])],
-  ['l3-router', manifest('l3-router', 40, ['l3-router'], ['cfg_ipv4', 'cfg_ipv6'], { capabilities: { helpers: ['bpf_fib_lookup'], map_types: [], kfuncs: [] } })],
+  ['l3-router', manifest('l3-router', 40, ['l3-router'], ['cfg_ipv4', 'cfg_ipv6', 'cfg_port_rules'], { capabilities: { helpers: ['bpf_fib_lookup'], map_types: [], kfuncs: [] } })],
 ]);
 
 const role = (r: Partial<DeviceRole>): DeviceRole => ({ ifname: 'eth0', ifindex: 2, l2Bridge: null, l3: { v4: false, v6: false }, epping: false, ...r });
@@ -35,8 +35,17 @@ t.test('a gateway port chains l2 then l3 and hands local frames on', async (t) =
   const p = plans.get('eth0')!;
   t.same(p.fpms.map((f) => f.name), ['parse', 'l2-bridge', 'l3-router']);
   t.equal(p.fpms[1].knobs.cfg_local_next, true);
-  t.same(p.fpms[2].knobs, { cfg_ipv4: true, cfg_ipv6: false });
+  t.same(p.fpms[2].knobs, { cfg_ipv4: true, cfg_ipv6: false, cfg_port_rules: false });
   t.equal(p.fpms[0].knobs.cfg_ipv6, false, 'IPv6 not routed: not parsed');
+});
+
+t.test('policy rules matching ports: the parser reads ports and l3-router says so', async (t) => {
+  const { plans } = assemble({ roles: [role({ l3: { v4: true, v6: true }, portRules: true })], manifests: lib });
+  const p = plans.get('eth0')!;
+  t.equal(p.fpms[0].knobs.cfg_l4, true);
+  t.equal(p.fpms[1].knobs.cfg_port_rules, true);
+  const bridged = assemble({ roles: [role({ l2Bridge: 'br0', portRules: true })], manifests: lib }).plans.get('eth0')!;
+  t.equal(bridged.fpms[0].knobs.cfg_l4, false, 'a bridge port that routes nothing parses no ports');
 });
 
 t.test('nothing to accelerate means no pipeline at all', async (t) => {
@@ -74,7 +83,7 @@ const shipped = new Map<string, FpmManifest>([
   ['parse', manifest('parse', 10, [], ['cfg_ipv4', 'cfg_ipv6', 'cfg_l4'])],
   ['latency-monitor', manifest('latency-monitor', 20, ['latency-monitor'], ['rate_limit_ms'], { inlineParse: true })],
   ['l2-bridge', manifest('l2-bridge', 30, ['l2-bridge'], ['cfg_local_next'], { requires: [] })],
-  ['l3-router', manifest('l3-router', 40, ['l3-router'], ['cfg_ipv4', 'cfg_ipv6'], { inlineParse: true })],
+  ['l3-router', manifest('l3-router', 40, ['l3-router'], ['cfg_ipv4', 'cfg_ipv6', 'cfg_port_rules'], { inlineParse: true })],
   ['nop', manifest('nop', 50, [], [])],
 ]);
 
@@ -90,7 +99,7 @@ t.test('parse is folded into an inline_parse FPM right after it, with its knobs 
   const gw = assemble({ roles: [role({ l2Bridge: 'br0', l3: { v4: true, v6: false } })], manifests: shipped }).plans.get('eth0')!;
   const progs = programStages(gw.fpms, shipped);
   t.same(progs.map((p) => [p.fpm, p.label]), [['l2-bridge', 'l2-bridge'], ['l3-router', 'parse+l3-router']]);
-  t.same(progs[1].rodata, { cfg_ipv4: true, cfg_ipv6: false, parse_cfg_ipv4: true, parse_cfg_ipv6: false, parse_cfg_l4: false, ss_self_parse: true });
+  t.same(progs[1].rodata, { cfg_ipv4: true, cfg_ipv6: false, cfg_port_rules: false, parse_cfg_ipv4: true, parse_cfg_ipv6: false, parse_cfg_l4: false, ss_self_parse: true });
   const mon = assemble({ roles: [role({ l3: { v4: true, v6: false }, epping: true })], manifests: shipped }).plans.get('eth0')!;
   t.same(programStages(mon.fpms, shipped).map((p) => p.label), ['parse+latency-monitor', 'l3-router'], 'only the FPM right after parse takes it in');
   const plain: FpmStage[] = [{ name: 'parse', knobs: { cfg_ipv4: true } }, { name: 'nop', knobs: {} }];
