@@ -170,6 +170,7 @@ export function routedFrames(p: DiffPath): DiffFrame[] {
 export interface BridgePath {
   srcMac: string;
   dstMac: string;
+  sameSideMac: string; // a host the bridge knows behind the sender's own port
   bridgeMac: string;
   src4: string;
   dst4: string;
@@ -226,6 +227,8 @@ export function bridgedFrames(p: BridgePath): DiffFrame[] {
   add('zero source MAC', eth(p.dstMac, '00:00:00:00:00:00', ETH_P_IP, ip4()));
   add('multicast source MAC', eth(p.dstMac, '01:00:5e:00:00:09', ETH_P_IP, ip4()));
   add('to the bridge itself', eth(p.bridgeMac, p.srcMac, 0x88b5, Buffer.alloc(46, 0x44)));
+  add('to a host behind the same port', eth(p.sameSideMac, p.srcMac, ETH_P_IP, ip4()));
+  add('from a host not learned yet', eth(p.dstMac, '02:00:00:00:0a:99', ETH_P_IP, ip4()));
   return out;
 }
 

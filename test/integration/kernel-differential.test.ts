@@ -250,7 +250,10 @@ t.test('gateway: routing through the LAN bridge and bridging within it, as the k
   });
 
   await t.test('bridged between two LAN hosts', async (t) => {
-    const frames = bridgedFrames({ srcMac: l1.mac, dstMac: l2.mac, bridgeMac: bridge.mac, src4: l1.ip4, dst4: l2.ip4, src6: l1.ip6, dst6: l2.ip6 });
+    const sameSide = '02:00:00:00:0a:11';
+    lab.exec(gw, ['bridge', 'fdb', 'replace', sameSide, 'dev', lanPorts[0].ifname, 'master', 'static']);
+    t.teardown(() => lab.exec(gw, ['bridge', 'fdb', 'del', sameSide, 'dev', lanPorts[0].ifname, 'master']));
+    const frames = bridgedFrames({ srcMac: l1.mac, dstMac: l2.mac, sameSideMac: sameSide, bridgeMac: bridge.mac, src4: l1.ip4, dst4: l2.ip4, src6: l1.ip6, dst6: l2.ip6 });
     const { outcomes, delta } = await compare(lab, { ns: gw, ingress: lanPorts[0], far: { ns: l2.ns, ifname: 'eth0' } }, d, passFd, frames);
     checkSame(t, outcomes);
     t.ok(delta.fast >= 5, `fast-pathed ${delta.fast} (slow: ${JSON.stringify(delta.reasons)})`);
