@@ -73,7 +73,7 @@ t.test('router: routes, addresses, ip_forward, nft forward rule', async (t) => {
   const l3 = () => service(intro.graph, 'l3-router')!;
   t.equal(l3().verdict, 'accelerated');
   t.same(l3().devices, ['pa', 'pb']);
-  t.same(l3().attrs, { ipv4: true, ipv6: true, ipv4_devices: ['pa', 'pb'], ipv6_devices: ['pa', 'pb'] });
+  t.same(l3().attrs, { ipv4: true, ipv6: true, ipv4_devices: ['pa', 'pb'], ipv6_devices: ['pa', 'pb'], port_rules: false });
 
   lab.exec(rt, ['ip', 'route', 'add', '198.18.3.0/24', 'via', topo.hostB.ip4]);
   let u = await waitFor(intro, (_g, m) => [...m.routes.values()].some((r) => r.dst === '198.18.3.0'), 'route added');

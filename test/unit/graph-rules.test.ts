@@ -8,7 +8,7 @@ import { bridgeAnswersNeighbours } from '../../controller/graph/bridge-neigh';
 import { buildGraph, bridgeFdb, deviceRoles, diffGraphs, graphToDot, type Graph, type ServiceNode } from '../../controller/graph';
 import type { GraphConfig } from '../../controller/graph/config';
 import { assumeAllCapabilities, type Capabilities } from '../../controller/capabilities/types';
-import { emptyModel, type KernelModel, type Link, type NfChain, type NfRuleScope, type XfrmPolicy } from '../../controller/model/types';
+import { emptyModel, type KernelModel, type Link, type NfChain, type NfRuleScope, type Rule, type XfrmPolicy } from '../../controller/model/types';
 import { parseIptablesSave, parseNftChainDevices, parseNftJson } from '../../controller/model/netfilter';
 import { routeKey } from '../../controller/model/decode';
 import { XFRM_POLICY_LIMIT } from '../../controller/graph/analysis';
@@ -258,7 +258,7 @@ t.test('L3 on the gateway: bridge ports take routed traffic; per-family verdicts
   let l3 = svc(g, 'l3-router');
   t.equal(l3.verdict, 'accelerated');
   t.same(l3.devices, ['lan1', 'lan2', 'wan0']);
-  t.same(l3.attrs, { ipv4: true, ipv6: true, ipv4_devices: ['lan1', 'lan2', 'wan0'], ipv6_devices: ['lan1', 'lan2', 'wan0'] });
+  t.same(l3.attrs, { ipv4: true, ipv6: true, ipv4_devices: ['lan1', 'lan2', 'wan0'], ipv6_devices: ['lan1', 'lan2', 'wan0'], port_rules: false });
   t.ok(l3.reasons.includes('br0 has an address and routes: its ports (lan1, lan2) take routed traffic'));
   t.ok(l3.reasons.includes('1 IPv4 policy rule is honoured by bpf_fib_lookup'));
   const roles = deviceRoles(g, m);
@@ -338,6 +338,17 @@ t.test('L3: multipath routes under a hash policy other than 0, and route MTUs', 
   const v6 = { ...base, family: 6 as const, dst: '2001:2:0:7::', dstLen: 64, mtu: 1280, nexthops: [{ ...hops[0], gateway: 'fe80::2' }], key: routeKey({ ...base, family: 6, dst: '2001:2:0:7::', dstLen: 64 }) };
   m.routes.set(v6.key, v6);
   t.equal(nodeAttrs(build(m), 'device:wan0').route_mtu_v4, 1300, 'IPv6 route MTUs do not count (the helper honours what ip6_forward does)');
+
+  // Policy rules on ports: honoured, once the lookup is given the ports.
+  const rule: Rule = {
+    key: 'rule-ports', family: 4, priority: 100, table: 100, action: 1, src: '', srcLen: 0, dst: '', dstLen: 0, tos: 0,
+    iifname: '', oifname: '', fwmark: 0, fwmask: 0, uidRange: false, l3mdev: false, ipProto: 17, ports: true, suppressPrefixlen: -1, isDefault: false,
+  };
+  t.equal(svc(build(m), 'l3-router').attrs?.port_rules, false);
+  m.rules.set(rule.key, rule);
+  l3 = svc(build(m), 'l3-router');
+  t.same([l3.attrs?.ipv4, l3.attrs?.port_rules], [true, true], 'a rule on ports keeps IPv4 accelerated, with ports read');
+  t.ok(l3.reasons.includes('1 IPv4 policy rule matches ports: l3-router reads them for the lookup'), l3.reasons.join('\n'));
 });
 
 t.test('L3: IPsec (xfrm) policies on the forward path', async (t) => {
@@ -477,7 +488,7 @@ t.test('L3: netfilter rules bounded to devices keep only that traffic on the slo
   let g = build(m);
   let l3 = svc(g, 'l3-router');
   t.equal(l3.verdict, 'accelerated');
-  t.same(l3.attrs, { ipv4: true, ipv6: true, ipv4_devices: ['lan1', 'lan2'], ipv6_devices: ['lan1', 'lan2', 'wan0'] });
+  t.same(l3.attrs, { ipv4: true, ipv6: true, ipv4_devices: ['lan1', 'lan2'], ipv6_devices: ['lan1', 'lan2', 'wan0'], port_rules: false });
   t.ok(l3.reasons.includes('IPv4 routed in through wan0 stays on the slow path: netfilter rules match traffic entering wan0 (ip f fwd)'), l3.reasons.join('\n'));
   t.same(deviceRoles(g, m).get('wan0')?.l3, { v4: false, v6: true });
   t.same(nodeAttrs(g, 'netfilter').ipv4_bound_in, ['wan0 (ip f fwd)']);
