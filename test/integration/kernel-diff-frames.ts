@@ -137,6 +137,7 @@ export function routedFrames(p: DiffPath): DiffFrame[] {
   add6('traffic class 0x10', {}, udp(40000, 9300), { tclass: 0x10 });
   add6('udp from port 40123', {}, udp(40123, 9400));
   add6('ethernet trailer', {}, udp(40000, 9300), { trailer: 12 });
+  add6('large', {}, udp(40000, 9300, Buffer.alloc(1400, 7)));
   add6('source is the far host', { src: p.dst6 });
   add6("source is the router's own address", { src: p.routerOut6 });
   add6('source unspecified', { src: '::' });

@@ -145,6 +145,15 @@ t.test('router: the fast path forwards exactly what the kernel forwards, byte fo
     t.ok((delta.reasons.icmp_error ?? 0) >= 16, 'ICMP errors went to the kernel');
   });
 
+  await t.test('the IPv6 MTU of the egress device below its link MTU', async (t) => {
+    lab.sysctl(rt, `net.ipv6.conf.${portB.ifname}.mtu`, 1280);
+    t.teardown(() => lab.sysctl(rt, `net.ipv6.conf.${portB.ifname}.mtu`, 1500));
+    const { outcomes, delta } = await compare(lab, way, d, passFd, frames.filter((f) => f.name.startsWith('v6')));
+    checkSame(t, outcomes);
+    t.equal(outcomes.find((o) => o.name === 'v6 large')?.kernel.length, 0, 'the kernel holds IPv6 to mtu6');
+    t.ok((delta.reasons.fib_frag_needed ?? 0) >= 1, `and so does the lookup (${JSON.stringify(delta.reasons)})`);
+  });
+
   await t.test('policy rules on ports, protocol and TOS', async (t) => {
     // Each sends some of the far host's traffic to the second next hop instead.
     const rules = [
