@@ -60,6 +60,22 @@ function icmp6(type: number, body = Buffer.alloc(20)): Buffer {
   return Buffer.concat([h, body]);
 }
 
+// An IPv4 packet carrying `tag` as its ID, the header checksum recomputed (or broken, as asked).
+function tagged4(o: Ipv4Opts, payload: Buffer, tag: number): Buffer {
+  const ip = ipv4(o, payload);
+  ip.writeUInt16BE(tag, 4);
+  const sum = ipv4HeaderChecksum(ip.subarray(0, (ip[0] & 0xf) * 4));
+  ip.writeUInt16BE(o.badChecksum ? sum ^ 0x0101 : sum, 10);
+  return ip;
+}
+
+// An IPv6 packet carrying `tag` as its flow label.
+function tagged6(o: Ipv6Opts, payload: Buffer, tag: number, tclass = 0): Buffer {
+  const ip = ipv6(o, payload);
+  ip.writeUInt32BE((0x60000000 | (tclass << 20) | tag) >>> 0, 0);
+  return ip;
+}
+
 // Frames to route along `p`.
 export function routedFrames(p: DiffPath): DiffFrame[] {
   const out: DiffFrame[] = [];
@@ -67,19 +83,13 @@ export function routedFrames(p: DiffPath): DiffFrame[] {
   const toRouter = { dst: p.routerMac, src: p.srcMac };
 
   const add4 = (name: string, o: Partial<Ipv4Opts>, payload: Buffer = udp(40000, 9300), l2: { dst?: string; trailer?: number; vlan?: boolean } = {}): void => {
-    const t = tag++;
-    const ip = ipv4({ src: p.src4, dst: p.dst4, ...o }, payload);
-    ip.writeUInt16BE(t, 4);
-    const sum = ipv4HeaderChecksum(ip.subarray(0, (ip[0] & 0xf) * 4));
-    ip.writeUInt16BE(o.badChecksum ? sum ^ 0x0101 : sum, 10);
+    const ip = tagged4({ src: p.src4, dst: p.dst4, ...o }, payload, tag++);
     const body = Buffer.concat([ip, Buffer.alloc(l2.trailer ?? 0, 0xee)]);
     const frame = l2.vlan ? eth(l2.dst ?? toRouter.dst, toRouter.src, ETH_P_8021Q, vlanTag(7, ETH_P_IP, body)) : eth(l2.dst ?? toRouter.dst, toRouter.src, ETH_P_IP, body);
     out.push({ name: `v4 ${name}`, frame, key: l2.vlan ? null : frameKey(frame) });
   };
   const add6 = (name: string, o: Partial<Ipv6Opts>, payload: Buffer = udp(40000, 9300), l2: { dst?: string; trailer?: number; tclass?: number } = {}): void => {
-    const t = tag++;
-    const ip = ipv6({ src: p.src6, dst: p.dst6, ...o }, payload);
-    ip.writeUInt32BE((0x60000000 | ((l2.tclass ?? 0) << 20) | t) >>> 0, 0);
+    const ip = tagged6({ src: p.src6, dst: p.dst6, ...o }, payload, tag++, l2.tclass);
     const frame = eth(l2.dst ?? toRouter.dst, toRouter.src, ETH_P_IPV6, Buffer.concat([ip, Buffer.alloc(l2.trailer ?? 0, 0xee)]));
     out.push({ name: `v6 ${name}`, frame, key: frameKey(frame) });
   };
@@ -187,18 +197,8 @@ export function bridgedFrames(p: BridgePath): DiffFrame[] {
   const add = (name: string, frame: Buffer): void => {
     out.push({ name: `l2 ${name}`, frame, key: frameKey(frame) });
   };
-  const ip4 = (o: Partial<Ipv4Opts> = {}, payload: Buffer = udp(40000, 9300)): Buffer => {
-    const ip = ipv4({ src: p.src4, dst: p.dst4, ...o }, payload);
-    ip.writeUInt16BE(tag++, 4);
-    const sum = ipv4HeaderChecksum(ip.subarray(0, (ip[0] & 0xf) * 4));
-    ip.writeUInt16BE(o.badChecksum ? sum ^ 0x0101 : sum, 10);
-    return ip;
-  };
-  const ip6 = (o: Partial<Ipv6Opts> = {}, payload: Buffer = udp(40000, 9300)): Buffer => {
-    const ip = ipv6({ src: p.src6, dst: p.dst6, ...o }, payload);
-    ip.writeUInt32BE((0x60000000 | tag++) >>> 0, 0);
-    return ip;
-  };
+  const ip4 = (o: Partial<Ipv4Opts> = {}, payload: Buffer = udp(40000, 9300)): Buffer => tagged4({ src: p.src4, dst: p.dst4, ...o }, payload, tag++);
+  const ip6 = (o: Partial<Ipv6Opts> = {}, payload: Buffer = udp(40000, 9300)): Buffer => tagged6({ src: p.src6, dst: p.dst6, ...o }, payload, tag++);
   const other = (type: number): Buffer => {
     const b = Buffer.alloc(46, 0x5a);
     b.writeUInt16BE(tag++, 0);
@@ -239,16 +239,11 @@ export function multipathFrames(p: DiffPath, dst4: string[], dst6: string[]): Di
   const out: DiffFrame[] = [];
   let tag = 0xc00;
   const v4 = (name: string, dst: string, proto: number, payload: Buffer): void => {
-    const ip = ipv4({ src: p.src4, dst, proto }, payload);
-    ip.writeUInt16BE(tag++, 4);
-    ip.writeUInt16BE(ipv4HeaderChecksum(ip.subarray(0, 20)), 10);
-    const frame = eth(p.routerMac, p.srcMac, ETH_P_IP, ip);
+    const frame = eth(p.routerMac, p.srcMac, ETH_P_IP, tagged4({ src: p.src4, dst, proto }, payload, tag++));
     out.push({ name: `ecmp v4 ${name} to ${dst}`, frame, key: frameKey(frame) });
   };
   const v6 = (name: string, dst: string, next: number, payload: Buffer): void => {
-    const ip = ipv6({ src: p.src6, dst, nextHeader: next }, payload);
-    ip.writeUInt32BE((0x60000000 | tag++) >>> 0, 0);
-    const frame = eth(p.routerMac, p.srcMac, ETH_P_IPV6, ip);
+    const frame = eth(p.routerMac, p.srcMac, ETH_P_IPV6, tagged6({ src: p.src6, dst, nextHeader: next }, payload, tag++));
     out.push({ name: `ecmp v6 ${name} to ${dst}`, frame, key: frameKey(frame) });
   };
   dst4.forEach((d, i) => {

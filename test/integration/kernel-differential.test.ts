@@ -10,6 +10,7 @@ import { native, BPF_F_TEST_XDP_LIVE_FRAMES } from '../../controller/native';
 import { bpfObjectPath } from '../../controller/util/paths';
 import { Lab, gatewayLab, routerLab } from '../lab';
 import { captureInbound } from '../lab/capture';
+import { rootProgFd } from '../../bench/probe';
 import { startDaemon, type DaemonHandle } from '../harness/daemon';
 import { measure, nodeAttr, sleep, waitFor, waitGraph, type Delta } from '../harness/fastpath';
 import { bridgedFrames, frameKey, multipathFrames, routedFrames, type DiffFrame } from './kernel-diff-frames';
@@ -25,12 +26,6 @@ interface Way {
   ns: string; // the box
   ingress: { ifname: string; ifindex: number };
   far: { ns: string; ifname: string };
-}
-
-function rootFd(ns: string, ifindex: number): number {
-  const q = native.inNetns(ns, () => native.xdpQuery(ifindex));
-  if (!q.progId) throw new Error(`no XDP program on ifindex ${ifindex}`);
-  return native.progFdById(q.progId);
 }
 
 // Sends every frame into the ingress port through progFd (live), returns what the far host received.
@@ -56,7 +51,7 @@ async function sendAll(lab: Lab, way: Way, progFd: number, frames: DiffFrame[]):
 
 async function compare(lab: Lab, way: Way, d: DaemonHandle, passFd: number, frames: DiffFrame[]): Promise<{ outcomes: Outcome[]; delta: Delta }> {
   const kernel = await sendAll(lab, way, passFd, frames);
-  const root = rootFd(way.ns, way.ingress.ifindex);
+  const root = rootProgFd(way.ns, way.ingress.ifindex);
   try {
     let fast = new Map<string, string[]>();
     const delta = await measure(d, [way.ingress.ifname], async () => {
