@@ -4,6 +4,7 @@
 import { globMatch } from '../model/addr';
 import type { KernelModel, Link } from '../model/types';
 import { scanRoutes } from '../model/routes';
+import { nexthopResolver } from './nexthops';
 import { SERVICE_NEEDS, type Capabilities } from '../capabilities/types';
 import type { GraphConfig } from './config';
 import { bridgeNetfilter } from './brnf';
@@ -15,6 +16,12 @@ import {
 } from './analysis';
 
 const TABLE_NAMES: Record<number, string> = { 253: 'default', 254: 'main', 255: 'local' };
+
+// The smaller of two MTUs where 0 or undefined means none; null when neither is set.
+function smallestMtu(a: number | undefined, b: number): number | null {
+  const x = a || b;
+  return x ? Math.min(x, b || x) : null;
+}
 
 export function tableName(id: number): string {
   return TABLE_NAMES[id] ?? String(id);
@@ -185,15 +192,23 @@ export function buildGraph(m: KernelModel, caps: Capabilities, cfg: GraphConfig,
   // one: l3-router compares with the smallest of each egress device (IPv6 forwarding uses
   // a route's MTU only when locked, as the helper does).
   const routeMtu4 = new Map<number, number>();
+  let routeMtu4Any = 0; // an MTU route whose devices are unknown binds every device
   const multipath = { v4: 0, v6: 0 };
-  scanRoutes(m.routes, (table, family, dstLen, type, nexthops, mtu) => {
+  const objectHops = nexthopResolver(m.nexthops);
+  let unresolved = 0;
+  scanRoutes(m.routes, (table, family, dstLen, type, listed, mtu, nhId) => {
     let t = perTable.get(table);
     if (!t) perTable.set(table, (t = { v4: 0, v6: 0, multipath: 0, dflt4: false, dflt6: false }));
     if (family === 4) t.v4++; else t.v6++;
-    if (nexthops.length > 1) t.multipath++;
+    const resolved = listed.length || !nhId ? listed : objectHops(nhId);
+    if (!resolved) unresolved++;
+    const nexthops = resolved ?? [];
+    const multi = !resolved || nexthops.length > 1;
+    if (multi) t.multipath++;
     if (type !== 'unicast') return;
-    if (nexthops.length > 1) multipath[family === 4 ? 'v4' : 'v6']++;
+    if (multi) multipath[family === 4 ? 'v4' : 'v6']++;
     if (mtu && family === 4) {
+      if (!resolved && !(routeMtu4Any && routeMtu4Any <= mtu)) routeMtu4Any = mtu;
       for (const h of nexthops) if (h.ifindex && !(routeMtu4.get(h.ifindex)! <= mtu)) routeMtu4.set(h.ifindex, mtu);
     }
     if (dstLen === 0) {
@@ -205,6 +220,7 @@ export function buildGraph(m: KernelModel, caps: Capabilities, cfg: GraphConfig,
   });
   const famBlock = { v4: [] as string[], v6: [] as string[] };
   const famNotes = { v4: [] as string[], v6: [] as string[] };
+  if (unresolved) famNotes.v4.push(`${unresolved} route${unresolved === 1 ? ' names a nexthop object' : 's name nexthop objects'} not known yet: counted as multipath, an IPv4 route MTU binding every device`);
   // Rule: ip_forward=0 keeps IPv4 routing on the slow path; IPv6 separately.
   if (sys.ipv4Forward !== true) famBlock.v4.push(`IPv4 forwarding is off (net.ipv4.ip_forward=${sys.ipv4Forward === null ? 'unknown' : 0})`);
   if (sys.ipv6Forward === null) famBlock.v6.push('IPv6 is disabled in this namespace');
@@ -427,7 +443,7 @@ export function buildGraph(m: KernelModel, caps: Capabilities, cfg: GraphConfig,
       role_l2_bridge: f.role.l2,
       nf_egress_v4: nfOut(l.name, 'v4').length > 0,
       nf_egress_v6: nfOut(l.name, 'v6').length > 0,
-      route_mtu_v4: routeMtu4.get(l.ifindex) ?? null,
+      route_mtu_v4: smallestMtu(routeMtu4.get(l.ifindex), routeMtu4Any),
       role_l3_v4: f.role.v4,
       role_l3_v6: f.role.v6,
       role_epping: f.role.epping,

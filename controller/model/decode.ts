@@ -5,7 +5,7 @@ import { rt, ifla } from 'netlink';
 import { flatStr, ip4At as ip4Text, ip4FromNumber, ip6At, ipString, macAt, macString } from './addr';
 import { DST_EMPTY, DST_TEXT, DST_V4, NO_HOPS, ROUTE_TYPES, RouteTable, isCanonical, type ParsedRoute } from './routes';
 import type {
-  Address, BridgeAttrs, BridgePortAttrs, FdbEntry, FdbFlags, Family, Link, LinkKind, Neighbour, NextHop, OperState,
+  Address, BridgeAttrs, BridgePortAttrs, FdbEntry, FdbFlags, Family, Link, LinkKind, Neighbour, NextHop, NexthopObject, OperState,
   PortState, Qdisc, Route, RouteType, Rule, TcFilter, XdpAttachMode, XdpState,
 } from './types';
 
@@ -18,6 +18,7 @@ export const RTM = {
   NEWQDISC: 36, DELQDISC: 37, GETQDISC: 38,
   NEWTFILTER: 44, DELTFILTER: 45, GETTFILTER: 46,
   NEWNETCONF: 80, DELNETCONF: 81,
+  NEWNEXTHOP: 104, DELNEXTHOP: 105, GETNEXTHOP: 106,
 } as const;
 
 export const NLMSG_NOOP = 1;
@@ -39,6 +40,9 @@ export const TC_H_MIN_EGRESS = 0xfff3;
 const IFF_UP = 0x1;
 const IFF_LOWER_UP = 0x10000;
 const RTM_F_CLONED = 0x200;
+// RTNH_F_DEAD and RTNH_F_LINKDOWN follow the device's carrier, and the kernel sends no
+// route message when they change: kept out of the model, which would otherwise drift.
+const RTNH_F_CONFIG = 0xff & ~(0x1 | 0x10);
 const NTF_SELF = 0x02;
 const NTF_MASTER = 0x04;
 const NTF_PROXY = 0x08;
@@ -53,7 +57,7 @@ export const MSG_NAMES: Record<number, string> = {
   16: 'RTM_NEWLINK', 17: 'RTM_DELLINK', 20: 'RTM_NEWADDR', 21: 'RTM_DELADDR', 24: 'RTM_NEWROUTE',
   25: 'RTM_DELROUTE', 28: 'RTM_NEWNEIGH', 29: 'RTM_DELNEIGH', 32: 'RTM_NEWRULE', 33: 'RTM_DELRULE',
   36: 'RTM_NEWQDISC', 37: 'RTM_DELQDISC', 44: 'RTM_NEWTFILTER', 45: 'RTM_DELTFILTER',
-  80: 'RTM_NEWNETCONF', 81: 'RTM_DELNETCONF',
+  80: 'RTM_NEWNETCONF', 81: 'RTM_DELNETCONF', 104: 'RTM_NEWNEXTHOP', 105: 'RTM_DELNEXTHOP',
 };
 
 // One raw netlink message (header fields + payload after the 16-byte nlmsghdr).
@@ -91,10 +95,12 @@ export type Op =
   | { op: 'set'; table: 'addresses'; value: Address }
   | { op: 'set'; table: 'routes'; value: Route }
   | { op: 'set'; table: 'rules'; value: Rule }
+  | { op: 'set'; table: 'nexthops'; value: NexthopObject }
   | { op: 'set'; table: 'neighbours'; value: Neighbour }
   | { op: 'set'; table: 'qdiscs'; value: Qdisc }
   | { op: 'set'; table: 'filters'; value: TcFilter }
   | { op: 'del'; table: 'fdb' | 'addresses' | 'rules' | 'neighbours'; key: string }
+  | { op: 'delnexthop'; id: number }
   | { op: 'delroute'; route: Route }
   | { op: 'delqdisc'; qdisc: Qdisc }
   | { op: 'delfilter'; filter: TcFilter }
@@ -275,7 +281,7 @@ function parseMultipath(buf: Buffer): NextHop[] {
       else if (atype === 18 && alen > 6) gateway = ipAt(buf, a + 6, alen - 6);
       a += (alen + 3) & ~3;
     }
-    hops.push(Object.freeze({ ifindex: buf.readInt32LE(off + 4), gateway, weight: buf[off + 3] + 1, flags: buf[off + 2] }));
+    hops.push(Object.freeze({ ifindex: buf.readInt32LE(off + 4), gateway, weight: buf[off + 3] + 1, flags: buf[off + 2] & RTNH_F_CONFIG }));
     off += (len + 3) & ~3;
   }
   return hops;
@@ -391,7 +397,7 @@ function parseRouteAt(b: Buffer, s: number, e: number): boolean {
   const nexthops: readonly NextHop[] = multipath
     ? Object.freeze(multipath)
     : oif >= 0 || gateway
-      ? singleHop(oif >= 0 ? oif : 0, gateway, rtmFlags & 0xff)
+      ? singleHop(oif >= 0 ? oif : 0, gateway, rtmFlags & RTNH_F_CONFIG)
       : NO_HOPS;
   const typeIndex = b[s + 7] < ROUTE_TYPES.length ? b[s + 7] : 0;
   pr.family = family;
@@ -574,6 +580,35 @@ export function decodeRule(type: number, payload: Buffer): Op | null {
   return { op: 'set', table: 'rules', value: { key, ...base, isDefault: isDefaultRule(base) } };
 }
 
+// struct nhmsg (8 bytes), then NHA_* attributes. The netlink package has no parser for these.
+const NHA = { ID: 1, GROUP: 2, BLACKHOLE: 4, OIF: 5, GATEWAY: 6, FDB: 11 } as const;
+
+export function decodeNexthop(type: number, payload: Buffer): Op | null {
+  if (payload.length < 8) return null;
+  let id = 0, ifindex = 0, blackhole = false, fdb = false;
+  let gateway: string | null = null;
+  const group: number[] = [];
+  let off = 8;
+  while (off + 4 <= payload.length) {
+    const len = payload.readUInt16LE(off);
+    if (len < 4 || off + len > payload.length) break;
+    const v = off + 4, vlen = len - 4;
+    switch (payload.readUInt16LE(off + 2) & 0x3fff) {
+      case NHA.ID: if (vlen >= 4) id = payload.readUInt32LE(v); break;
+      case NHA.OIF: if (vlen >= 4) ifindex = payload.readUInt32LE(v); break;
+      case NHA.GATEWAY: gateway = ipAt(payload, v, vlen) || null; break;
+      case NHA.BLACKHOLE: blackhole = true; break;
+      case NHA.FDB: fdb = true; break;
+      // struct nexthop_grp: u32 id, u8 weight, u8 weight_high, u16 reserved
+      case NHA.GROUP: for (let g = v; g + 8 <= v + vlen; g += 8) group.push(payload.readUInt32LE(g)); break;
+    }
+    off += (len + 3) & ~3;
+  }
+  if (!id) return null;
+  if (type === RTM.DELNEXTHOP) return { op: 'delnexthop', id };
+  return { op: 'set', table: 'nexthops', value: { key: String(id), id, ifindex, gateway, group: Object.freeze(group), blackhole, fdb } };
+}
+
 export function decodeQdisc(type: number, payload: Buffer): Op | null {
   if (payload.length < 20) return null;
   const ifindex = payload.readInt32LE(4);
@@ -637,6 +672,7 @@ export function decode(m: RawMessage): Op | null {
     case RTM.NEWROUTE: case RTM.DELROUTE: return decodeRoute(m.type, m.payload);
     case RTM.NEWNEIGH: case RTM.DELNEIGH: return decodeNeighbour(m.type, m.payload);
     case RTM.NEWRULE: case RTM.DELRULE: return decodeRule(m.type, m.payload);
+    case RTM.NEWNEXTHOP: case RTM.DELNEXTHOP: return decodeNexthop(m.type, m.payload);
     case RTM.NEWQDISC: case RTM.DELQDISC: return decodeQdisc(m.type, m.payload);
     case RTM.NEWTFILTER: case RTM.DELTFILTER: return decodeFilter(m.type, m.payload);
     case RTM.NEWNETCONF: case RTM.DELNETCONF: return { op: 'netconf' };

@@ -40,6 +40,7 @@ export function fullDumpRequests(): DumpRequest[] {
     { type: RTM.GETROUTE, header: header(12, AF_INET6), label: 'IPv6 routes' },
     { type: RTM.GETRULE, header: header(12, AF_INET), label: 'IPv4 rules' },
     { type: RTM.GETRULE, header: header(12, AF_INET6), label: 'IPv6 rules' },
+    { type: RTM.GETNEXTHOP, header: header(8, AF_UNSPEC), label: 'nexthops' },
     { type: RTM.GETNEIGH, header: header(12, AF_UNSPEC), label: 'neighbours' },
     { type: RTM.GETNEIGH, header: header(12, AF_BRIDGE), label: 'fdb' },
     { type: RTM.GETQDISC, header: header(20, AF_UNSPEC), label: 'qdiscs' },

@@ -21,7 +21,7 @@ import { XfrmWatcher } from './xfrm';
 // rtnetlink groups (enum rtnetlink_groups).
 const GROUPS = {
   LINK: 1, NEIGH: 3, TC: 4, IPV4_IFADDR: 5, IPV4_ROUTE: 7, IPV4_RULE: 8, IPV6_IFADDR: 9, IPV6_ROUTE: 11,
-  IPV6_RULE: 19, IPV4_NETCONF: 24, IPV6_NETCONF: 25,
+  IPV6_RULE: 19, IPV4_NETCONF: 24, IPV6_NETCONF: 25, NEXTHOP: 32,
 };
 const NETLINK_ROUTE = 0;
 const NETLINK_NETFILTER = 12;

@@ -337,8 +337,15 @@ export class RouteTable implements Map<string, Route> {
     const { b, w, r, next } = this;
     for (let s = this.head; s !== -1; s = next[s]) {
       const o = s * NB;
-      fn(w[s * NW + W_TABLE], b[o + B_FAMILY] as Family, b[o + B_DSTLEN], ROUTE_TYPES[b[o + B_TYPE]] ?? 'unspec', r[s].nexthops, w[s * NW + W_MTU]);
+      fn(w[s * NW + W_TABLE], b[o + B_FAMILY] as Family, b[o + B_DSTLEN], ROUTE_TYPES[b[o + B_TYPE]] ?? 'unspec', r[s].nexthops, w[s * NW + W_MTU], w[s * NW + W_NHID]);
     }
+  }
+
+  // Keys of the routes referring to one of these nexthop objects.
+  keysUsing(ids: ReadonlySet<number>): string[] {
+    const out: string[] = [];
+    for (const s of this.walk()) if (ids.has(this.w[s * NW + W_NHID])) out.push(this.keyAt(s));
+    return out;
   }
 
   // Keys of the routes with a nexthop through the device.
@@ -510,14 +517,22 @@ export class RouteTable implements Map<string, Route> {
 }
 
 // Summary fields of every route, without building Route objects when the table allows.
-export type RouteScanFn = (table: number, family: Family, dstLen: number, type: RouteType, nexthops: readonly NextHop[], mtu: number) => void;
+export type RouteScanFn = (table: number, family: Family, dstLen: number, type: RouteType, nexthops: readonly NextHop[], mtu: number, nhId: number) => void;
 
 export function scanRoutes(routes: Map<string, Route>, fn: RouteScanFn): void {
   if (routes instanceof RouteTable) {
     routes.scan(fn);
     return;
   }
-  for (const r of routes.values()) fn(r.table, r.family, r.dstLen, r.type, r.nexthops, r.mtu ?? 0);
+  for (const r of routes.values()) fn(r.table, r.family, r.dstLen, r.type, r.nexthops, r.mtu ?? 0, r.nhId);
+}
+
+// Keys of the routes referring to one of these nexthop objects.
+export function routeKeysUsing(routes: Map<string, Route>, ids: ReadonlySet<number>): string[] {
+  if (routes instanceof RouteTable) return routes.keysUsing(ids);
+  const out: string[] = [];
+  for (const [k, r] of routes) if (ids.has(r.nhId)) out.push(k);
+  return out;
 }
 
 // Keys of the routes with a nexthop through the device.

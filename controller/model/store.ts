@@ -3,7 +3,7 @@
 // change nothing produce no graph work.
 import type { Op } from './decode';
 import { TC_H_INGRESS } from './decode';
-import { routeKeysVia } from './routes';
+import { routeKeysUsing, routeKeysVia } from './routes';
 import { TABLES, type KernelModel, type Link, type Route, type TableName } from './types';
 
 export function sameValue(a: unknown, b: unknown): boolean {
@@ -47,6 +47,39 @@ function cascadeLink(m: KernelModel, ifindex: number): void {
     if (rest.length === 0) m.routes.delete(k);
     else m.routes.set(k, { ...r, nexthops: Object.freeze(rest) });
   }
+  dropNexthopsVia(m, ifindex);
+}
+
+// The kernel removes the nexthop objects through a device that goes down, loses its
+// carrier or disappears (nexthop_flush_dev), without a notification.
+function dropNexthopsVia(m: KernelModel, ifindex: number): boolean {
+  const ids = new Set<number>();
+  for (const n of m.nexthops.values()) if (n.ifindex === ifindex) ids.add(n.id);
+  return ids.size > 0 && removeNexthops(m, ids);
+}
+
+// Removes nexthop objects as the kernel does: a group loses them as members (and goes
+// when left empty), and the routes using any removed object go too; IPv4 ones without
+// an RTM_DELROUTE, IPv6 ones too unless nexthop_compat_mode is on.
+function removeNexthops(m: KernelModel, ids: Set<number>): boolean {
+  let changed = false;
+  for (const id of ids) changed = m.nexthops.delete(String(id)) || changed;
+  for (const n of [...m.nexthops.values()]) {
+    if (!n.group.some((g) => ids.has(g))) continue;
+    const rest = n.group.filter((g) => !ids.has(g));
+    if (rest.length) {
+      m.nexthops.set(n.key, { ...n, group: Object.freeze(rest) });
+    } else {
+      m.nexthops.delete(n.key);
+      ids.add(n.id);
+    }
+    changed = true;
+  }
+  for (const k of routeKeysUsing(m.routes, ids)) {
+    m.routes.delete(k);
+    changed = true;
+  }
+  return changed;
 }
 
 function isIngressParent(parent: number): boolean {
@@ -69,6 +102,7 @@ export function applyOp(m: KernelModel, op: Op, msgName: string): string | null 
       if (prev && prev.port && !next.port && next.master !== 0 && next.master === prev.master) next.port = prev.port;
       if (prev && sameValue(prev, next)) return null;
       m.links.set(next.ifindex, next);
+      if (prev && ((prev.adminUp && !next.adminUp) || (prev.lowerUp && !next.lowerUp))) dropNexthopsVia(m, next.ifindex);
       return `${msgName} ${next.name}`;
     }
     case 'dellink': {
@@ -114,6 +148,11 @@ export function applyOp(m: KernelModel, op: Op, msgName: string): string | null 
       if (prev === undefined) return null;
       table.delete(op.key);
       return `${msgName} ${describe(m, op.table, prev)}`;
+    }
+    case 'delnexthop': {
+      if (!m.nexthops.has(String(op.id))) return null;
+      removeNexthops(m, new Set([op.id]));
+      return `${msgName} ${op.id}`;
     }
     case 'delroute': {
       const r = op.route;
@@ -180,6 +219,7 @@ function describe(m: KernelModel, table: TableName, v: unknown): string {
     case 'addresses': return `${String(o.address)}/${String(o.prefixLen)} ${ifname(m, Number(o.ifindex))}`;
     case 'routes': return routeLabel(v as Route);
     case 'rules': return `rule ${String(o.priority)}`;
+    case 'nexthops': return `nexthop ${String(o.id)}`;
     case 'neighbours': return `${String(o.dst)} ${ifname(m, Number(o.ifindex))}`;
     case 'qdiscs': return `${String(o.kind)} on ${ifname(m, Number(o.ifindex))}`;
     case 'filters': return `${String(o.kind)} filter on ${ifname(m, Number(o.ifindex))}`;

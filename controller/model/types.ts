@@ -98,7 +98,7 @@ export interface NextHop {
   ifindex: number; // 0 when unknown (e.g. blackhole)
   gateway: string | null;
   weight: number; // rtnh_hops + 1
-  flags: number; // RTNH_F_*
+  flags: number; // RTNH_F_*, without DEAD and LINKDOWN (decode.ts)
 }
 
 export type RouteType =
@@ -124,6 +124,19 @@ export interface Route {
   nexthops: readonly NextHop[];
   nhId: number; // RTA_NH_ID (nexthop objects), 0 when unused
   mtu?: number; // RTAX_MTU metric (locked or not), absent or 0 when the route has none
+}
+
+// A nexthop object (`ip nexthop`): a single next hop, or a group of other objects' ids.
+// Routes refer to one by RTA_NH_ID; with net.ipv4.nexthop_compat_mode=0 they carry nothing
+// else, so their devices and their multipath are known only from these.
+export interface NexthopObject {
+  key: string; // String(id)
+  id: number;
+  ifindex: number; // 0 for a group or a blackhole
+  gateway: string | null;
+  group: readonly number[]; // member ids, empty unless a group
+  blackhole: boolean;
+  fdb: boolean;
 }
 
 export interface Rule {
@@ -285,6 +298,7 @@ export interface KernelModel {
   addresses: Map<string, Address>;
   routes: Map<string, Route>; // a RouteTable (compact); entries are values: set() a new one to change it
   rules: Map<string, Rule>;
+  nexthops: Map<string, NexthopObject>;
   neighbours: Map<string, Neighbour>;
   qdiscs: Map<string, Qdisc>;
   filters: Map<string, TcFilter>;
@@ -294,9 +308,9 @@ export interface KernelModel {
   stats: ModelStats;
 }
 
-export type TableName = 'links' | 'fdb' | 'addresses' | 'routes' | 'rules' | 'neighbours' | 'qdiscs' | 'filters';
+export type TableName = 'links' | 'fdb' | 'addresses' | 'routes' | 'rules' | 'nexthops' | 'neighbours' | 'qdiscs' | 'filters';
 
-export const TABLES: readonly TableName[] = ['links', 'fdb', 'addresses', 'routes', 'rules', 'neighbours', 'qdiscs', 'filters'];
+export const TABLES: readonly TableName[] = ['links', 'fdb', 'addresses', 'routes', 'rules', 'nexthops', 'neighbours', 'qdiscs', 'filters'];
 
 export function emptySysctls(): Sysctls {
   return {
@@ -328,6 +342,7 @@ export function emptyModel(): KernelModel {
     addresses: new Map(),
     routes: new RouteTable(),
     rules: new Map(),
+    nexthops: new Map(),
     neighbours: new Map(),
     qdiscs: new Map(),
     filters: new Map(),

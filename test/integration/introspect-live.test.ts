@@ -3,7 +3,8 @@
 import t from 'tap';
 import { Introspector, type UpdateEvent } from '../../controller/model';
 import { Lab, bridgeLab, routerLab, pingOk } from '../lab';
-import { service, waitFor } from './introspect-helpers';
+import { service, settle, waitFor } from './introspect-helpers';
+import { countDiff, diffModels } from '../../controller/model/store';
 
 t.test('bridge: ports, STP state, FDB, qdisc, bridge netfilter', async (t) => {
   const lab = new Lab({ t });
@@ -61,6 +62,53 @@ t.test('bridge: ports, STP state, FDB, qdisc, bridge netfilter', async (t) => {
   const rtnl = latencies.slice(0, 4);
   t.ok(Math.max(...rtnl) < 1000, `rtnetlink changes reach the graph quickly (${rtnl.map((x) => x.toFixed(0)).join(', ')} ms)`);
   t.equal(intro.model.stats.resyncs, 0, 'no resync needed');
+});
+
+t.test('router: nexthop objects under nexthop_compat_mode=0', async (t) => {
+  // Routes then name only their nexthop object, and the kernel announces neither a group's
+  // change to its routes nor what it removes when a device loses its carrier.
+  const lab = new Lab({ t });
+  const topo = routerLab(lab);
+  const rt = topo.router;
+  lab.sysctl(rt, 'net.ipv4.nexthop_compat_mode', 0);
+  lab.sysctl(rt, 'net.ipv4.fib_multipath_hash_policy', 1);
+  const intro = new Introspector({ netns: rt, debounceMs: 30, sysctlIntervalMs: 500 });
+  t.teardown(() => intro.stop());
+  await intro.start();
+  const l3 = () => service(intro.graph, 'l3-router')!;
+  const mtuOf = (dev: string): unknown => intro.graph.nodes.find((n) => n.id === `device:${dev}`)?.attrs.route_mtu_v4;
+  const gwB2 = topo.subnetB.host4(3);
+  lab.exec(rt, ['ip', 'nexthop', 'add', 'id', '1', 'via', topo.hostB.ip4, 'dev', 'pb']);
+  lab.exec(rt, ['ip', 'nexthop', 'add', 'id', '2', 'via', gwB2, 'dev', 'pb']);
+  lab.exec(rt, ['ip', 'nexthop', 'add', 'id', '3', 'via', topo.hostA.ip4, 'dev', 'pa']);
+  lab.exec(rt, ['ip', 'nexthop', 'add', 'id', '10', 'group', '1/2']);
+  lab.exec(rt, ['ip', 'route', 'add', '198.18.3.0/24', 'nhid', '10', 'mtu', '1100']);
+  lab.exec(rt, ['ip', 'route', 'add', '198.18.4.0/24', 'nhid', '3', 'mtu', '1000']);
+  await waitFor(intro, () => mtuOf('pb') === 1100 && mtuOf('pa') === 1000 && l3().attrs?.ipv4 === false, 'MTUs on the groups\' devices, multipath seen');
+  t.same([...intro.model.routes.values()].filter((r) => r.nhId).map((r) => r.nexthops.length), [0, 0], 'the kernel lists no next hops with the routes');
+  t.ok(l3().reasons.some((r) => r.includes('1 IPv4 multipath route with net.ipv4.fib_multipath_hash_policy=1')), l3().reasons.join('\n'));
+
+  // The group shrinks: no route message, yet no multipath route is left.
+  lab.exec(rt, ['ip', 'nexthop', 'replace', 'id', '10', 'group', '1']);
+  await waitFor(intro, () => l3().attrs?.ipv4 === true, 'a group of one is not multipath');
+
+  // pa loses its carrier: nexthop 3 and its route go without a word from the kernel.
+  lab.exec(topo.hostA.ns, ['ip', 'link', 'set', topo.hostA.ifname, 'down']);
+  await waitFor(intro, (_g, m) => !m.nexthops.has('3'), 'nexthop 3 gone with the carrier');
+  await settle(intro);
+  t.equal(mtuOf('pa'), null, 'its route MTU went with it');
+  const fresh = new Introspector({ netns: rt, sysctlIntervalMs: 60_000 });
+  await fresh.start();
+  try {
+    const d = diffModels(intro.model, fresh.model);
+    t.equal(countDiff({ routes: d.routes, nexthops: d.nexthops }), 0, `the model agrees with a fresh dump: ${JSON.stringify({ routes: d.routes, nexthops: d.nexthops })}`);
+    t.same([...fresh.model.nexthops.keys()].sort(), ['1', '10', '2']);
+  } finally {
+    fresh.stop();
+  }
+  lab.exec(rt, ['ip', 'nexthop', 'del', 'id', '1']);
+  await waitFor(intro, (_g, m) => m.nexthops.size === 1 && ![...m.routes.values()].some((r) => r.nhId), 'deleting the last member takes the group and its route');
+  t.equal(mtuOf('pb'), null);
 });
 
 t.test('router: routes, addresses, ip_forward, nft forward rule', async (t) => {

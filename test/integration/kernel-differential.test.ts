@@ -187,6 +187,38 @@ t.test('router: the fast path forwards exactly what the kernel forwards, byte fo
     t.equal(delta.fast, 0, `nothing routed in XDP (slow: ${JSON.stringify(delta.reasons)})`);
   });
 
+  await t.test('nexthop objects under nexthop_compat_mode=0', async (t) => {
+    // The routes name only their nexthop objects: the MTU route and the multipath routes
+    // are rebuilt on them, and the model must learn devices and groups from the objects.
+    lab.sysctl(rt, 'net.ipv4.nexthop_compat_mode', 0);
+    lab.exec(rt, ['ip', 'nexthop', 'add', 'id', '41', 'via', b.ip4, 'dev', portB.ifname]);
+    lab.exec(rt, ['ip', 'nexthop', 'add', 'id', '42', 'via', nh2.ip4, 'dev', portB.ifname]);
+    lab.exec(rt, ['ip', 'nexthop', 'add', 'id', '40', 'group', '41/42']);
+    lab.exec(rt, ['ip', 'route', 'replace', '198.18.4.0/24', 'nhid', '41', 'mtu', '1000']);
+    lab.exec(rt, ['ip', 'route', 'replace', '198.18.6.0/24', 'nhid', '40']);
+    t.teardown(() => {
+      lab.exec(rt, ['ip', 'route', 'replace', '198.18.4.0/24', 'via', b.ip4, 'dev', portB.ifname, 'mtu', '1000']);
+      lab.exec(rt, ['ip', 'route', 'replace', '198.18.6.0/24', 'nexthop', 'via', b.ip4, 'dev', portB.ifname, 'nexthop', 'via', nh2.ip4, 'dev', portB.ifname]);
+      for (const id of ['40', '41', '42']) lab.exec(rt, ['ip', 'nexthop', 'del', 'id', id]);
+      lab.sysctl(rt, 'net.ipv4.nexthop_compat_mode', 1);
+    });
+    // The MTU stays 1000 throughout; give the daemon time to see the new routes.
+    await sleep(500);
+    await waitGraph(d, 'route MTU on pb', (g) => nodeAttr(g, 'device:pb', 'route_mtu_v4') === 1000);
+    const v4 = frames.filter((f) => f.name.startsWith('v4') || f.name.startsWith('ecmp v4'));
+    let { outcomes, delta } = await compare(lab, way, d, passFd, v4);
+    checkSame(t, outcomes);
+    t.ok((delta.reasons.mtu ?? 0) >= 2, `the route MTU sent the large ones to the kernel (${JSON.stringify(delta.reasons)})`);
+    t.ok(delta.fast >= 15, `fast-pathed ${delta.fast}`);
+    lab.sysctl(rt, 'net.ipv4.fib_multipath_hash_policy', 1);
+    t.teardown(() => lab.sysctl(rt, 'net.ipv4.fib_multipath_hash_policy', 0));
+    await waitGraph(d, 'the group is multipath under policy 1', (x) => x.services.some((s) => s.id === 'l3-router' && s.attrs?.ipv4 === false), 15000);
+    await sleep(300);
+    ({ outcomes, delta } = await compare(lab, way, d, passFd, frames.filter((f) => f.name.startsWith('ecmp v4'))));
+    checkSame(t, outcomes);
+    t.equal(delta.fast, 0, `nothing routed in XDP (slow: ${JSON.stringify(delta.reasons)})`);
+  });
+
   await t.test('rp_filter strict', async (t) => {
     lab.sysctl(rt, 'net.ipv4.conf.all.rp_filter', 1);
     t.teardown(() => lab.sysctl(rt, 'net.ipv4.conf.all.rp_filter', 0));

@@ -8,7 +8,7 @@ import { bridgeAnswersNeighbours } from '../../controller/graph/bridge-neigh';
 import { buildGraph, bridgeFdb, deviceRoles, diffGraphs, graphToDot, type Graph, type ServiceNode } from '../../controller/graph';
 import type { GraphConfig } from '../../controller/graph/config';
 import { assumeAllCapabilities, type Capabilities } from '../../controller/capabilities/types';
-import { emptyModel, type KernelModel, type Link, type NfChain, type NfRuleScope, type Rule, type XfrmPolicy } from '../../controller/model/types';
+import { emptyModel, type KernelModel, type Link, type NexthopObject, type NfChain, type NfRuleScope, type Rule, type XfrmPolicy } from '../../controller/model/types';
 import { parseIptablesSave, parseNftChainDevices, parseNftJson } from '../../controller/model/netfilter';
 import { routeKey } from '../../controller/model/decode';
 import { XFRM_POLICY_LIMIT } from '../../controller/graph/analysis';
@@ -338,6 +338,34 @@ t.test('L3: multipath routes under a hash policy other than 0, and route MTUs', 
   const v6 = { ...base, family: 6 as const, dst: '2001:2:0:7::', dstLen: 64, mtu: 1280, nexthops: [{ ...hops[0], gateway: 'fe80::2' }], key: routeKey({ ...base, family: 6, dst: '2001:2:0:7::', dstLen: 64 }) };
   m.routes.set(v6.key, v6);
   t.equal(nodeAttrs(build(m), 'device:wan0').route_mtu_v4, 1300, 'IPv6 route MTUs do not count (the helper honours what ip6_forward does)');
+
+  // Nexthop objects: with nexthop_compat_mode=0 a route lists only its nhid.
+  m.routes.delete(withMtu.key);
+  m.routes.delete(v6.key);
+  const nh = (id: number, gateway: string | null, group: number[] = []): NexthopObject =>
+    ({ key: String(id), id, ifindex: group.length ? 0 : wan.ifindex, gateway, group, blackhole: false, fdb: false });
+  m.nexthops.set('1', nh(1, '198.18.20.2'));
+  m.nexthops.set('2', nh(2, '198.18.20.3'));
+  m.nexthops.set('10', nh(10, null, [1, 2]));
+  const byObj = { ...base, family: 4 as const, dst: '198.18.8.0', mtu: 1200, nexthops: [], nhId: 1, key: routeKey({ ...base, family: 4, dst: '198.18.8.0' }) };
+  m.routes.set(byObj.key, byObj);
+  g = build(m);
+  t.equal(nodeAttrs(g, 'device:wan0').route_mtu_v4, 1200, 'the MTU of a route through a single nexthop object is on its device');
+  t.equal(nodeAttrs(g, 'device:br0').route_mtu_v4, null, 'and on no other');
+  t.equal(svc(g, 'l3-router').attrs?.ipv4, true, 'one next hop: not multipath');
+  m.routes.set(byObj.key, { ...byObj, nhId: 10 });
+  l3 = svc(build(m), 'l3-router');
+  t.equal(l3.attrs?.ipv4, false, 'a route through a group of two is multipath: policy 1 sends IPv4 to the kernel');
+  t.ok(l3.reasons.some((r) => r.includes('1 IPv4 multipath route')), l3.reasons.join('\n'));
+  m.nexthops.set('10', nh(10, null, [1]));
+  t.equal(svc(build(m), 'l3-router').attrs?.ipv4, true, 'the group shrunk to one member: no longer multipath');
+  m.routes.set(byObj.key, { ...byObj, nhId: 77 });
+  g = build(m);
+  l3 = svc(g, 'l3-router');
+  t.equal(l3.attrs?.ipv4, false, 'an unknown object counts as multipath');
+  t.ok(l3.reasons.some((r) => r.includes('1 route names a nexthop object not known yet')), l3.reasons.join('\n'));
+  t.same([nodeAttrs(g, 'device:wan0').route_mtu_v4, nodeAttrs(g, 'device:br0').route_mtu_v4], [1200, 1200], 'and its MTU binds every device');
+  m.routes.delete(byObj.key);
 
   // Policy rules on ports: honoured, once the lookup is given the ports.
   const rule: Rule = {

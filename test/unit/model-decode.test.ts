@@ -5,7 +5,7 @@ import { splitMessages } from '../../controller/model/decode';
 import { countDiff, diffModels } from '../../controller/model/store';
 import { emptyModel, type KernelModel, type Link } from '../../controller/model/types';
 import { globMatch, ipString, macString } from '../../controller/model/addr';
-import { apply, bridgeData, bridgePortData, linkMessage, loadFixture, qdiscMessage } from '../fixtures/helpers';
+import { apply, bridgeData, bridgePortData, linkMessage, loadFixture, nexthopMessage, nhRouteMessage, qdiscMessage } from '../fixtures/helpers';
 
 function link(m: KernelModel, name: string): Link {
   const l = [...m.links.values()].find((x) => x.name === name);
@@ -196,4 +196,34 @@ t.test('crafted: AF_BRIDGE port messages, vlan_filtering bridge, unknown link be
   t.equal([...m.qdiscs.values()].filter((q) => q.ifindex === 11).length, 0, 'deleting the root drops its children');
   apply(m, [linkMessage({ ifindex: 11, name: 'e1' }, 17)]);
   t.notOk(m.links.has(11));
+});
+
+t.test('nexthop objects: decode, groups, and what the kernel removes with them silently', async (t) => {
+  const m = emptyModel();
+  apply(m, [linkMessage({ ifindex: 5, name: 'wan0' }), linkMessage({ ifindex: 6, name: 'wan1' })]);
+  apply(m, [nexthopMessage(1, { ifindex: 5, gateway: '198.18.20.2' }), nexthopMessage(2, { ifindex: 6, gateway: '198.18.21.2' }),
+    nexthopMessage(10, { group: [1, 2] })]);
+  t.same(m.nexthops.get('1'), { key: '1', id: 1, ifindex: 5, gateway: '198.18.20.2', group: [], blackhole: false, fdb: false });
+  t.same(m.nexthops.get('10')?.group, [1, 2]);
+  apply(m, [nhRouteMessage('198.19.0.0/24', 10), nhRouteMessage('198.19.1.0/24', 2), nhRouteMessage('198.19.2.0/24', 1)]);
+  const nhIds = (): number[] => [...m.routes.values()].map((r) => r.nhId).sort((a, b) => a - b);
+  t.same(nhIds(), [1, 2, 10], 'routes keep their nhid and list no next hops of their own');
+  t.same([...m.routes.values()].map((r) => r.nexthops.length), [0, 0, 0]);
+  t.same(apply(m, [nexthopMessage(10, { group: [1, 2] })]), [], 'a repeat changes nothing');
+
+  // wan1 loses its carrier: nexthop 2 goes, group 10 keeps member 1, the route through 2 goes.
+  apply(m, [linkMessage({ ifindex: 6, name: 'wan1', up: false })]);
+  t.notOk(m.nexthops.has('2'));
+  t.same(m.nexthops.get('10')?.group, [1]);
+  t.same(nhIds(), [1, 10]);
+  // Deleting nexthop 1 empties the group: both go, with every route using them.
+  t.same(apply(m, [nexthopMessage(1, {}, 105)]).length, 1);
+  t.same([...m.nexthops.keys()], []);
+  t.same(nhIds(), []);
+  t.same(apply(m, [nexthopMessage(1, {}, 105)]), [], 'deleting it again changes nothing');
+
+  // A device that disappears takes its nexthops along.
+  apply(m, [nexthopMessage(3, { ifindex: 5, gateway: '198.18.20.3' }), nhRouteMessage('198.19.3.0/24', 3)]);
+  apply(m, [linkMessage({ ifindex: 5, name: 'wan0' }, 17)]);
+  t.same([m.nexthops.size, m.routes.size], [0, 0]);
 });
