@@ -171,7 +171,10 @@ export interface NfScope {
 export interface NetfilterFacts {
   v4: string[]; // reasons routed IPv4 must stay on the slow path
   v6: string[];
-  bridge: string[]; // nft bridge-family rules on bridged traffic
+  bridge: string[]; // nft bridge-family rules on bridged traffic, unbounded: every bridge stays here
+  // Bridge ports (name patterns) that bounded bridge-family rules match frames entering or
+  // leaving through, with the chains: those ports stay with the kernel, the rest of the bridge not.
+  bridgePorts: Map<string, string[]>;
   // nft bridge-family rules that routed traffic meets too: entering through a bridge port
   // (prerouting, input: the frame is the bridge's before IP routes it) and leaving through a
   // bridge (output, postrouting: the bridge transmits what IP routed to it).
@@ -201,16 +204,37 @@ export function scopeHits(m: Map<string, string[]>, name: string): string[] {
   return out;
 }
 
+// Reasons a bridge-family chain that bridged frames traverse keeps every bridge with the
+// kernel; rules bounded to ports go into `ports` instead. Bridge conntrack must see every
+// frame of a flow, a drop policy every frame.
+function bridgedFrameRules(c: NfChain, label: string, ports: Map<string, string[]>): string[] {
+  const unbounded = `netfilter has rules for bridged traffic (${label})`;
+  if (!c.scopes || c.scopes.length < c.rules) return [unbounded];
+  const out: string[] = [];
+  if (c.policy === 'drop') out.push(`netfilter drops bridged frames by default (${label}: policy drop)`);
+  if (c.scopes.some((r) => r.stateful)) out.push(`netfilter uses connection tracking for bridged traffic (${label})`);
+  for (const r of c.scopes) {
+    if (!r.effect || r.stateful) continue;
+    if (r.iif) addScope(ports, r.iif, label);
+    else if (r.oif) addScope(ports, r.oif, label);
+    else if (!out.includes(unbounded)) out.push(unbounded);
+  }
+  return out;
+}
+
 // Rule: netfilter forward-path rules keep routed traffic of their family on the slow path.
 // A rule bounded by a positive iifname/oifname (iif/oif) match, and which does not use
 // connection tracking, only keeps traffic entering or leaving those devices there; a plain
 // accept is no effect at all. NAT, a drop policy, conntrack anywhere the forward path can
 // reach (it must see every packet of a flow, in both directions) or a rule without a device
-// bound keep the whole family. nft bridge-family rules send l2-bridge to the slow path
-// (br_netfilter is handled per bridge: bridgedRules in build.ts).
+// bound keep the whole family. nft bridge-family rules on bridged frames follow the same
+// logic with bridge ports: bounded ones keep only the ports they name with the kernel, the
+// others every bridge (br_netfilter is handled per bridge: bridgedRules in build.ts).
 export function netfilterFacts(m: KernelModel): NetfilterFacts {
   const empty = (): NfScope => ({ in: new Map(), out: new Map() });
-  const f: NetfilterFacts = { v4: [], v6: [], bridge: [], bridgeRoutedIn: [], bridgeRoutedOut: [], scoped: { v4: empty(), v6: empty() } };
+  const f: NetfilterFacts = {
+    v4: [], v6: [], bridge: [], bridgePorts: new Map(), bridgeRoutedIn: [], bridgeRoutedOut: [], scoped: { v4: empty(), v6: empty() },
+  };
   for (const c of m.netfilter.chains) {
     if (!activeChain(c)) continue;
     const label = chainLabel(c);
@@ -218,7 +242,7 @@ export function netfilterFacts(m: KernelModel): NetfilterFacts {
       const rules = `netfilter has bridge-family rules (${label}, ${c.hook})`;
       if (c.hook === 'prerouting' || c.hook === 'input') f.bridgeRoutedIn.push(rules);
       if (c.hook === 'output' || c.hook === 'postrouting') f.bridgeRoutedOut.push(`${label}, ${c.hook}`);
-      if (FORWARD_HOOKS.has(c.hook)) f.bridge.push(`netfilter has rules for bridged traffic (${label})`);
+      if (FORWARD_HOOKS.has(c.hook)) f.bridge.push(...bridgedFrameRules(c, label, f.bridgePorts));
       continue;
     }
     if (!FORWARD_HOOKS.has(c.hook)) continue;

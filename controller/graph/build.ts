@@ -159,6 +159,13 @@ export function buildGraph(m: KernelModel, caps: Capabilities, cfg: GraphConfig,
         reasons.push(`port ${p.name} is locked (802.1X/MAB): its traffic stays with the kernel`);
         continue;
       }
+      // Rule: bridge-family rules bounded to a port keep the frames entering it and those
+      // bound for it with the kernel; the fast path leaves the port out both ways.
+      const nfHits = scopeHits(nf.bridgePorts, p.name);
+      if (nfHits.length) {
+        reasons.push(`port ${p.name} is named by bridge-family netfilter rules (${nfHits.join(', ')}): its bridged traffic stays with the kernel`);
+        continue;
+      }
       usable.push(p.name);
       if (f.egress.length) reasons.push(`${f.egress.join('; ')}: bridged traffic out of ${p.name} stays on the slow path`);
       if (p.port.isolated) reasons.push(`port ${p.name} is isolated: the fast path keeps it from other isolated ports`);
@@ -525,6 +532,7 @@ export function buildGraph(m: KernelModel, caps: Capabilities, cfg: GraphConfig,
       // Device-name patterns that forward-path rules are bounded to, and their chains.
       ipv4_bound_in: scopeList(nf.scoped.v4.in), ipv4_bound_out: scopeList(nf.scoped.v4.out),
       ipv6_bound_in: scopeList(nf.scoped.v6.in), ipv6_bound_out: scopeList(nf.scoped.v6.out),
+      bridge_bound_ports: scopeList(nf.bridgePorts),
       errors: m.netfilter.errors,
     },
   });

@@ -86,6 +86,21 @@ t.test('bridge with three hosts', async (t) => {
     t.equal(await deliver(lab, h1.ns, h2.ns, h2.ip4, 7005, 200), 200);
   });
 
+  await t.test('a bridge-family rule bounded to one port keeps only that port with the kernel', async (t) => {
+    lab.sh(sw, `nft add table bridge ssp && nft add chain bridge ssp fw '{ type filter hook forward priority 0; policy accept; }' && nft add rule bridge ssp fw iifname ${p3.ifname} udp dport 7011 drop`);
+    t.teardown(() => lab.sh(sw, 'nft delete table bridge ssp 2>/dev/null || true'));
+    await waitGraph(d, 'p3 left out', (g) => service(g, 'l2-bridge:br0')?.verdict === 'accelerated' && service(g, 'l2-bridge:br0')?.devices.includes(p3.ifname) === false, 15000);
+    await sleep(300);
+    t.equal(await deliver(lab, h3.ns, h1.ns, h1.ip4, 7011, 200), 0, 'the rule drops what enters p3, nothing bypasses it');
+    const delta = await measure(d, [p1.ifname], async () => {
+      t.equal(await deliver(lab, h1.ns, h3.ns, h3.ip4, 7011, 200), 200, 'frames to p3 delivered (by the kernel)');
+      t.equal(await deliver(lab, h1.ns, h2.ns, h2.ip4, 7011, 200), 200, 'and between the other ports');
+    });
+    t.ok(delta.fast >= 150 && delta.fast <= 260, `only the p1-p2 traffic fast-pathed (${delta.fast}; slow: ${JSON.stringify(delta.reasons)})`);
+    lab.sh(sw, 'nft delete table bridge ssp');
+    await waitGraph(d, 'p3 back', (g) => service(g, 'l2-bridge:br0')?.devices.includes(p3.ifname) === true, 15000);
+  });
+
   await t.test('a shaping qdisc on an egress port is never bypassed', async (t) => {
     lab.sh(sw, `tc qdisc add dev ${p2.ifname} root handle 1: htb default 10 && tc class add dev ${p2.ifname} parent 1: classid 1:10 htb rate 100mbit`);
     await waitGraph(d, 'qdisc seen', (g) => g.nodes.some((n) => n.kind === 'qdisc' && n.name.startsWith(`${p2.ifname} root`)));

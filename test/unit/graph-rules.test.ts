@@ -105,6 +105,34 @@ t.test('L2: vlan_filtering, bridge netfilter, br_netfilter', async (t) => {
   t.equal(s.verdict, 'slow-path');
   t.ok(s.reasons.includes('netfilter has rules for bridged traffic (bridge b fw)'));
 
+  // Bridge-family rules bounded to ports keep only those ports with the kernel.
+  const bridgeRules = (policy: string, ...exprs: unknown[][]): NfChain[] => parseNftJson(JSON.stringify({
+    nftables: [
+      { table: { family: 'bridge', name: 'b', handle: 1 } },
+      { chain: { family: 'bridge', table: 'b', name: 'fw', handle: 1, type: 'filter', hook: 'forward', prio: 0, policy } },
+      ...exprs.map((expr, i) => ({ rule: { family: 'bridge', table: 'b', chain: 'fw', handle: 2 + i, expr } })),
+    ],
+  }));
+  const iifname = (name: string): unknown => ({ match: { op: '==', left: { meta: { key: 'iifname' } }, right: name } });
+  const oifname = (name: string): unknown => ({ match: { op: '==', left: { meta: { key: 'oifname' } }, right: name } });
+  const mb = bridge3(['p3 up']);
+  mb.netfilter.chains = bridgeRules('accept', [iifname('p2'), { drop: null }]);
+  s = svc(build(mb), 'l2-bridge:br0');
+  t.equal(s.verdict, 'accelerated', 'a rule on frames entering p2');
+  t.same(s.devices, ['p1', 'p3'], 'leaves p2 out');
+  t.ok(s.reasons.includes('port p2 is named by bridge-family netfilter rules (bridge b fw): its bridged traffic stays with the kernel'), s.reasons.join('\n'));
+  t.same(nodeAttrs(build(mb), 'netfilter').bridge_bound_ports, ['p2 (bridge b fw)']);
+  mb.netfilter.chains = bridgeRules('accept', [oifname('p3'), { counter: null }], [iifname('p1'), { accept: null }]);
+  t.same(svc(build(mb), 'l2-bridge:br0').devices, ['p1', 'p2'], 'a counter on frames leaving p3 leaves p3 out; a plain accept changes nothing');
+  mb.netfilter.chains = bridgeRules('accept', [iifname('p2'), { drop: null }], [{ drop: null }]);
+  t.equal(svc(build(mb), 'l2-bridge:br0').verdict, 'slow-path', 'one unbounded rule keeps the bridge with the kernel');
+  mb.netfilter.chains = bridgeRules('drop', [iifname('p2'), { accept: null }]);
+  s = svc(build(mb), 'l2-bridge:br0');
+  t.ok(s.verdict === 'slow-path' && s.reasons.includes('netfilter drops bridged frames by default (bridge b fw: policy drop)'), s.reasons.join('\n'));
+  mb.netfilter.chains = bridgeRules('accept', [iifname('p2'), { match: { op: 'in', left: { ct: { key: 'state' } }, right: 'established' } }, { accept: null }]);
+  s = svc(build(mb), 'l2-bridge:br0');
+  t.ok(s.verdict === 'slow-path' && s.reasons.includes('netfilter uses connection tracking for bridged traffic (bridge b fw)'), 'bridge conntrack must see every frame');
+
   const m3 = bridge3();
   m3.netfilter.chains = [chain({})];
   t.equal(svc(build(m3), 'l2-bridge:br0').verdict, 'accelerated', 'inet forward rules alone do not touch bridged traffic');
