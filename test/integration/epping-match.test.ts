@@ -253,11 +253,15 @@ t.test('rtt_rate: the rate limit follows the flow RTT once there is one', async 
   const r = rig(tt, { cfg_rate_limit_ms: 1000, cfg_rtt_rate_milli: 500, cfg_rtt_basis: 1, cfg_icmp: false });
   r.run(up({ tsval: 1 }), LAN);
   await sleep(20);
-  r.run(down({ tsval: 100, tsecr: 1 }), WAN); // RTT ~20 ms -> limit ~10 ms
-  r.run(up({ tsval: 2 }), LAN); // within 10 ms of... the last timestamp was 20 ms ago: allowed
+  r.run(down({ tsval: 100, tsecr: 1 }), WAN); // RTT >= 20 ms -> limit >= 10 ms
+  for (let i = 0; i < 50 && r.samples.length === 0; i++) await r.settle();
+  tt.equal(r.samples.length, 1, 'the RTT sample');
+  // On a loaded machine the sleep, and so the RTT, may be longer: wait by the limit measured.
+  const limitMs = Math.ceil((r.samples[0]?.rtt_us ?? 20000) / 2000);
+  r.run(up({ tsval: 2 }), LAN); // the last timestamp was more than an RTT ago: allowed
   r.run(up({ tsval: 3 }), LAN); // right after: limited
-  await sleep(15);
-  r.run(up({ tsval: 4 }), LAN); // 15 ms later: allowed, but 3 went by unread: resync
+  await sleep(limitMs + 10); // past the limit, and a coarse-clock tick or two
+  r.run(up({ tsval: 4 }), LAN); // allowed, but 3 went by unread: resync
   r.run(up({ tsval: 5 }), LAN); // timestamped
   r.run(echoFrame(C, S, false, 5, 1), LAN); // ICMP off: ignored
   await r.settle();
