@@ -532,6 +532,23 @@ static __always_inline int ep_tuple_is_local(const struct ss_ep_tuple *t)
 	return ep_is_local(t->daddr) || ep_is_local(t->saddr);
 }
 
+/* CLOCK_MONOTONIC_COARSE, read at most once per tick and CPU (see ss_ep_clock): the same
+ * value, up to one tick late like the clock itself. */
+static __always_inline __u64 ep_coarse_now(void)
+{
+	__u32 zero = 0;
+	struct ss_ep_clock *c = bpf_map_lookup_elem(&ss_ep_clock, &zero);
+	__u64 j = bpf_jiffies64();
+
+	if (!c)
+		return bpf_ktime_get_coarse_ns();
+	if (c->jiffies != j) {
+		c->ns = bpf_ktime_get_coarse_ns();
+		c->jiffies = j;
+	}
+	return c->ns;
+}
+
 static __always_inline void ep_process(void *data, void *data_end, const struct ep_loc *loc)
 {
 	struct ss_ep_tuple t, key;
@@ -570,7 +587,7 @@ static __always_inline void ep_process(void *data, void *data_end, const struct 
 		m.can_match = 0;
 	}
 
-	now = bpf_ktime_get_coarse_ns();
+	now = ep_coarse_now();
 	dir = ep_src_is_lower(&t) ? 0 : 1;
 	if (dir == 0)
 		__builtin_memcpy(&key, &t, sizeof(t));

@@ -241,6 +241,21 @@ struct {
 	__uint(max_entries, SS_EP_RINGBUF_SIZE);
 } ss_ep_events SEC(".maps");
 
+/* ss_ep_clock: per CPU, the coarse clock as last read and the jiffies value it was read
+ * at. Both advance once per tick; jiffies is a load the verifier inlines, the coarse clock a
+ * helper call, so each CPU calls it once per tick rather than once per packet. */
+struct ss_ep_clock {
+	__u64 jiffies;
+	__u64 ns;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct ss_ep_clock);
+} ss_ep_clock SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, SS_EP_NR_COUNTERS);
