@@ -7,6 +7,7 @@ import { EventEmitter } from 'node:events';
 import fs from 'node:fs';
 import type { NativeAddon, NetlinkSocket } from '../native/types';
 import type { LogFn } from './introspector';
+import { nlAttr } from '../util/bytes';
 
 export const NETLINK_GENERIC = 16;
 export const GENL_ID_CTRL = 0x10;
@@ -60,15 +61,6 @@ export function describeXdpFeatures(bits: bigint | number): string[] {
   return out;
 }
 
-function attr(type: number, data: Buffer): Buffer {
-  const len = 4 + data.length;
-  const b = Buffer.alloc((len + 3) & ~3);
-  b.writeUInt16LE(len, 0);
-  b.writeUInt16LE(type, 2);
-  data.copy(b, 4);
-  return b;
-}
-
 function genlMessage(type: number, flags: number, seq: number, cmd: number, version: number, attrs: Buffer[]): Buffer {
   const body = Buffer.concat([Buffer.from([cmd, version, 0, 0]), ...attrs]);
   const hdr = Buffer.alloc(16);
@@ -82,7 +74,7 @@ function genlMessage(type: number, flags: number, seq: number, cmd: number, vers
 // CTRL_CMD_GETFAMILY for one family by name (a "do" request: one reply or an error).
 export function getFamilyRequest(name: string, seq: number): Buffer {
   return genlMessage(GENL_ID_CTRL, NLM_F_REQUEST, seq, CTRL_CMD_GETFAMILY, 1, [
-    attr(CTRL_ATTR_FAMILY_NAME, Buffer.from(name + '\0', 'utf8')),
+    nlAttr(CTRL_ATTR_FAMILY_NAME, Buffer.from(name + '\0', 'utf8')),
   ]);
 }
 

@@ -18,3 +18,13 @@ export function u64le(n: bigint): Buffer {
   b.writeBigUInt64LE(BigInt.asUintN(64, n));
   return b;
 }
+
+// One netlink attribute (struct nlattr): length, type, data, padded to 4 bytes.
+export function nlAttr(type: number, data: Buffer): Buffer {
+  const len = 4 + data.length;
+  const b = Buffer.alloc((len + 3) & ~3);
+  b.writeUInt16LE(len, 0);
+  b.writeUInt16LE(type, 2);
+  data.copy(b, 4);
+  return b;
+}
