@@ -10,11 +10,50 @@ import { barChart, lineChart, writeChart, type BarGroup } from './plot';
 const DOCS = path.join(repoRoot, 'docs');
 const IMG = path.join(DOCS, 'img');
 
-export function machine(): { cpu: string; cores: number; kernel: string; memGb: number } {
+export interface Host {
+  cpu: string;
+  cores: number;
+  kernel: string;
+  memGb: number;
+  // /sys/devices/system/cpu/vulnerabilities lines that change what a packet costs: retpolines
+  // make every indirect jump (a BPF tail call among them) dearer, SRSO's safe RET every return.
+  mitigations: Record<string, string>;
+}
+
+const COSTLY = ['spectre_v2', 'spec_rstack_overflow', 'retbleed'];
+
+export function machine(): Host {
   const info = fs.readFileSync('/proc/cpuinfo', 'utf8');
   const cpu = /^model name\s*:\s*(.+)$/m.exec(info)?.[1]?.trim() ?? 'unknown';
   const cores = info.match(/^processor\s*:/gm)?.length ?? os.cpus().length;
-  return { cpu, cores, kernel: os.release(), memGb: Math.round(os.totalmem() / 2 ** 30) };
+  const mitigations: Record<string, string> = {};
+  for (const v of COSTLY) {
+    try {
+      mitigations[v] = fs.readFileSync(`/sys/devices/system/cpu/vulnerabilities/${v}`, 'utf8').trim();
+    } catch {
+      /* not reported by this kernel */
+    }
+  }
+  return { cpu, cores, kernel: os.release(), memGb: Math.round(os.totalmem() / 2 ** 30), mitigations };
+}
+
+// The host a run was measured on: recorded in its results, else (older files) this one.
+function hostOf(rs: ScenarioResult[]): { host: Host; recorded: boolean } {
+  const h = rs.find((r) => r.host && typeof r.host === 'object')?.host as Host | undefined;
+  return h ? { host: h, recorded: true } : { host: machine(), recorded: false };
+}
+
+// "spectre_v2 Retpolines, spec_rstack_overflow Safe RET": the mode, without the details.
+function mitigationShort(h: Host): string {
+  const parts = Object.entries(h.mitigations ?? {})
+    .filter(([, v]) => !/^Not affected/.test(v))
+    .map(([k, v]) => `${k} ${v.split(/[;,]/)[0].replace(/^(Mitigation|Vulnerable): /, '')}`);
+  return parts.length ? parts.join(', ') : 'none';
+}
+
+function mitigationText(h: Host): string {
+  const parts = Object.entries(h.mitigations ?? {}).map(([k, v]) => `${k}: ${v}`);
+  return parts.length ? parts.join('; ') : 'not reported';
 }
 
 const n = (x: unknown, d = 2): string => (typeof x === 'number' && Number.isFinite(x) ? x.toFixed(d) : '–');
@@ -60,6 +99,47 @@ function goals(rs: ScenarioResult[]): string[] {
   const cp = byName(rs, 'control-plane-scale');
   add('control plane start < 2 s (100k routes, 10k FDB, 200 devices) (3)', cp ? `introspector ${n(cp.introspector_start_ms, 0)} ms; daemon ready ${n(cp.daemon_start_ms, 0)} ms` : '–', cp ? Number(cp.daemon_start_ms) < 2000 : null);
   add('control plane RSS < 150 MB (3)', cp ? `introspector ${n(cp.introspector_rss_mb, 0)} MB; daemon ${n(cp.daemon_rss_mb, 0)} MB` : '–', cp ? Number(cp.daemon_rss_mb) < 150 : null);
+  return rows;
+}
+
+const RUNS = path.join(DOCS, 'bench-runs');
+
+// Earlier full runs kept in docs/bench-runs/ (JSON lines as `--out` writes them), oldest first.
+function earlierRuns(): Array<{ file: string; rs: ScenarioResult[] }> {
+  if (!fs.existsSync(RUNS)) return [];
+  return fs
+    .readdirSync(RUNS)
+    .filter((f) => f.endsWith('.jsonl'))
+    .sort()
+    .map((f) => ({
+      file: f,
+      rs: fs.readFileSync(path.join(RUNS, f), 'utf8').split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l) as ScenarioResult),
+    }));
+}
+
+// The headline ratios of this run beside the kept ones: the same code measured on hosts that
+// differ mostly in what their CPU mitigations make the kernel pay.
+function hostsTable(rs: ScenarioResult[]): string[] {
+  const rows = [
+    '| run | kernel | mitigations | Linux router-v4 Mpps | bridge × Linux / of ref. | router-v4 × Linux / of ref. | router-v6 of ref. | gateway of ref. | ePPing 1000 flows, router: sampled / unlimited | tail-call hop |',
+    '|---|---|---|---|---|---|---|---|---|---|',
+  ];
+  const row = (label: string, r: ScenarioResult[]): void => {
+    const { host } = hostOf(r);
+    const get = (name: string): ScenarioResult | undefined => byName(r, name);
+    const xr = (name: string): string => {
+      const x = get(name);
+      return x ? `${n(x.speedup_vs_linux)}× / ${pct(x.fraction_of_reference, 1)}` : '–';
+    };
+    const ep = get('epping-1000');
+    const tc = get('tailcall-hops');
+    const mit = Object.keys(host.mitigations ?? {}).length ? mitigationShort(host) : 'not recorded';
+    rows.push(
+      `| ${label} | ${host.kernel} | ${mit} | ${n(get('router-v4')?.linux_mpps)} | ${xr('bridge')} | ${xr('router-v4')} | ${pct(get('router-v6')?.fraction_of_reference, 1)} | ${pct(get('gateway')?.fraction_of_reference, 1)} | ${ep ? `${n(ep.cost_sampled_pct, 1)}% / ${n(ep.cost_unlimited_pct, 1)}%` : '–'} | ${tc ? `${n(tc.ns_per_hop)} ns` : '–'} |`,
+    );
+  };
+  for (const e of earlierRuns()) row(`\`docs/bench-runs/${e.file}\``, e.rs);
+  row('this report', rs);
   return rows;
 }
 
@@ -135,13 +215,15 @@ function loadAverage(): string {
 }
 
 export function renderDocs(rs: ScenarioResult[], cmd: string, opts: Pick<BenchOptions, 'cpu' | 'reps' | 'frames' | 'batchSize' | 'quick'>, when: Date): string {
-  const m = machine();
+  const { host: m, recorded } = hostOf(rs);
   return [
     '# Benchmarks',
     '',
     `Latest results, generated by the bench itself (\`bench/docs.ts\`) from its JSON output on ${when.toISOString().slice(0, 10)}.`,
     '',
-    `* Machine: ${m.cores} cores, ${m.cpu} (from /proc/cpuinfo), ${m.memGb} GB RAM, a VM; kernel ${m.kernel}.`,
+    `* Machine: ${m.cores} cores, ${m.cpu} (from /proc/cpuinfo), ${m.memGb} GB RAM, a VM; kernel ${m.kernel}${recorded ? '' : ' (read when the report was written)'}.`,
+    `* CPU mitigations (/sys/devices/system/cpu/vulnerabilities): ${mitigationText(m)}. They move every number here:`,
+    '  see "Two hosts" below.',
     `* Command: \`${cmd}\` (as root, from the repository, after \`npm run build\`).`,
     `* Generator pinned to CPU ${opts.cpu}; ${opts.frames.toLocaleString('en')} frames per run, live-frame batches of ${opts.batchSize}; each variant ${opts.reps}× interleaved (A B C A B C …); medians, with min–max.`,
     `* Load average when the report was written: ${loadAverage()}. On a shared machine single runs scatter widely`,
@@ -167,23 +249,25 @@ export function renderDocs(rs: ScenarioResult[], cmd: string, opts: Pick<BenchOp
     '  at the reference\'s speed. With 1000 flows about a tenth of them collide in the table and take the full path.',
     '  The root reads the clock at most once per tick and CPU (a per-CPU copy of the last fresh heartbeat, checked',
     '  against jiffies, which the verifier inlines).',
-    '* **Router.** A sampling profile of live runs (`perf record -e cpu-clock`, mapped to source lines through the',
-    '  JIT line info; this VM has no hardware counters) puts the whole gap to the reference in the programs\' own',
-    '  code: the kernel functions below them (`bpf_fib_lookup`, the devmap redirect, the far side) cost the same in',
-    '  both. In the profiled (slowed) runs the root took about 6 ns per frame (a third of it the tail call, a fifth',
-    '  reading jiffies), l3-router with parse folded in about 30 ns, the reference about 5. Inside l3-router no line',
-    '  holds more than 8%: parsing about 13%, the next-hop mark 15%, the two device-table reads 11%, the local-source',
-    '  filter 9%, the checksum 7%, the statistics 6%, the rest spread thin. The next-hop mark is now one bit in a',
-    '  per-CPU bitmap instead of a slot holding the address: about 1.5% faster in back-to-back runs (dropping the',
-    '  mark altogether gained 3.5%). Each part is a check the kernel makes (or the controller needs); removing several',
-    '  together (measurement only) gained about 7%. The kernel\'s FIB answer is not cached: a route or',
-    '  neighbour change must reach the next packet, and only the live lookup guarantees that.',
-    '* **× Linux.** The kernel baselines here are higher than the ones in ../shared/NOTES.md (veth, one core, the',
-    '  far-host XDP counter dropping early), so the ratios are lower than the goals assume; the references reach',
-    '  about 2.5–6× Linux in the same runs, which bounds what any pipeline can show on this lab.',
+    '* **Router.** A sampling profile of live runs of the slipstream variant alone (`perf record -e cpu-clock`,',
+    '  mapped to source lines through the JIT line info; this VM has no hardware counters), on the v595 host',
+    '  (2026-11-24): l3-router\'s own code (parse folded in) takes about 52 ns per frame, the reference\'s',
+    '  about 16, the root about 5; `bpf_fib_lookup`, the devmap redirect and the far side cost the same in both. The',
+    '  largest share inside l3-router sits right after the two helper calls (FIB lookup, redirect) return, which the',
+    '  reference pays too. Removing the local-source filter, the next-hop mark, the checksum check and the',
+    '  fast-path counter together (measurement only) saved about 8 of the ~35 ns; the rest is spread thin over',
+    '  parsing, the two device-table reads and the martian, ICMP, MTU and bridge checks, each a check the kernel',
+    '  makes. Measured and not kept: an out-of-line `ss_pass` (the JIT image shrinks from 8.5 to 6 KB; no',
+    '  measurable change), and entering l3-router without the root (measurement only, no heartbeat check): +2.6%,',
+    '  which would take the root dispatcher the issue asks for. On the earlier v769 host the same method gave the',
+    '  root about 6 ns, l3-router about 30 and the reference about 5 (slowed runs). The kernel\'s FIB answer is not',
+    '  cached: a route or neighbour change must reach the next packet, and only the live lookup guarantees that.',
+    '* **× Linux.** On the v595 host the kernel baselines match ../shared/NOTES.md (Linux bridge about 0.9',
+    '  Mpps, IPv4 forwarding about 1.5, the hand-written references about 5.3 and 3.7). On the earlier v769 host the',
+    '  kernel forwarded about 3× faster and the pipelines gained less, so its ratios were lower (see "Two hosts").',
     '* **ePPing.** The monitor costs about the same time per frame in the router and the bridge pipeline (the',
     '  table\'s ns/frame column), so its cost in % is larger in the faster bridge pipeline. With one flow, everything',
-    '  cached, it is already about 40 ns live: parsing the TCP options, hashing the tuple, the hash-map lookup (a',
+    '  cached, it is already about 40 ns live on the v769 host (about 80 on the v595 host): parsing the TCP options, hashing the tuple, the hash-map lookup (a',
     '  call with hashing of its own), two counters, its program entry and the tail call to the next FPM. The clock',
     '  is read like the root\'s, once per tick and CPU (the coarse-clock helper costs about 3 ns a call here, the',
     '  inlined jiffies 0.3). At 1000 flows each frame\'s flow entry is cold (the rest of the path evicts it before',
@@ -202,6 +286,24 @@ export function renderDocs(rs: ScenarioResult[], cmd: string, opts: Pick<BenchOp
     '  object through the verifier, a few ms each) before the one-map-update swap.',
     '* **Control plane.** RSS is dominated by the model of 100k routes; the daemon adds the API server, probes and',
     '  the BPF objects.',
+    '',
+    '## Two hosts',
+    '',
+    'The same code, measured with the same command on two hosts of this workplace, and more than once on one of',
+    'them. Earlier runs are kept in `docs/bench-runs/` as the bench wrote them (the two oldest got their host',
+    'record afterwards: the kernel from the report they made, the mitigations, where known, read on the same host);',
+    'the goal table above reads this report\'s run only. Runs on one host scatter too, most in the ePPing rows,',
+    'whose "monitor off" baseline moves with the other tenants\' load: compare within a row, not across runs.',
+    '',
+    ...hostsTable(rs),
+    '',
+    'The v595 host has retpolines against Spectre v2 and SRSO\'s "safe RET": every indirect jump and every return',
+    'in the kernel goes through a thunk. The kernel\'s forwarding path makes many calls per packet and slows the most;',
+    'the pipelines and the references (straight-line BPF around two helper calls) slow less, so × Linux and',
+    '"of reference" both come out higher than on the v769 host, and a tail call costs more. The v769 host\'s',
+    'mitigations were not recorded (the bench records them since). Neither host is the odd one out: these mitigations',
+    'are what Linux picks by default on the affected AMD CPUs. Goals that are met on one host and missed on the other',
+    'are not met.',
     '',
     '## Forwarding capacity (one core)',
     '',

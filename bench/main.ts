@@ -4,7 +4,7 @@ import * as os from 'os';
 import type { BenchContext, BenchOptions, Scenario, ScenarioResult } from './context';
 import { SCENARIOS, UNAVAILABLE } from './scenarios';
 import { renderTable } from './report';
-import { writeDocs } from './docs';
+import { machine, writeDocs } from './docs';
 import { BPFFS_ROOT } from './forwarding';
 
 export interface BenchArgs extends BenchOptions {
@@ -159,6 +159,7 @@ export async function runBench(argv: string[]): Promise<number> {
   const results: ScenarioResult[] = [];
   let failed = 0;
   const started = Date.now();
+  const host = machine();
   for (const name of wanted) {
     const s = SCENARIOS.find((x) => x.name === name);
     let r: ScenarioResult;
@@ -177,6 +178,7 @@ export async function runBench(argv: string[]): Promise<number> {
       }
     }
     if (args.quick) r.quick = true;
+    r.host = host;
     r.command = ['npm run bench --', ...argv].join(' ');
     results.push(r);
     if (args.json) process.stdout.write(JSON.stringify(r) + '\n');

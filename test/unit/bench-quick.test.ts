@@ -2,9 +2,11 @@
 // produces numbers and cleans up. Performance is never asserted.
 import t from 'tap';
 import * as fs from 'fs';
+import * as os from 'os';
 import { parseBenchArgs, runScenario } from '../../bench/main';
 import { SCENARIOS } from '../../bench/scenarios';
 import { renderTable } from '../../bench/report';
+import { machine, renderDocs } from '../../bench/docs';
 
 const root = process.getuid?.() === 0;
 
@@ -59,4 +61,18 @@ t.test('quick scenarios produce numbers', { skip: root ? false : 'needs root' },
   const after = fs.existsSync('/var/run/netns') ? fs.readdirSync('/var/run/netns').length : 0;
   t.ok(logs.length > 0, 'progress was logged');
   t.comment(`netns count before ${before}, after ${after} (other tests may run concurrently)`);
+});
+
+t.test('the report names the host a run was measured on', async (t) => {
+  const opts = { cpu: 1, reps: 5, frames: 1_000_000, batchSize: 64, quick: false };
+  const base = { scenario: 'router-v4', linux_mpps: 1.5, slipstream_mpps: 3.3, reference_mpps: 3.7, speedup_vs_linux: 2.2, fraction_of_reference: 0.892, runs: 5 };
+  const host = { cpu: 'Test CPU', cores: 2, kernel: '9.9.9-test', memGb: 1, mitigations: { spec_rstack_overflow: 'Mitigation: Safe RET' } };
+  const md = renderDocs([{ ...base, host }], 'npm run bench', opts, new Date(0));
+  t.match(md, /kernel 9\.9\.9-test\./, 'the recorded kernel, not this one');
+  t.match(md, /spec_rstack_overflow: Mitigation: Safe RET/);
+  t.match(md, /\| this report \| 9\.9\.9-test \|[^\n]*2\.20× \/ 89\.2%/, 'this run in the hosts table');
+  t.match(md, /router-v4: pipeline within 10% of the reference \(4\) \| 89\.2% of reference \| \*\*no\*\*/);
+  const old = renderDocs([base], 'npm run bench', opts, new Date(0));
+  t.match(old, /\(read when the report was written\)/, 'a run without a host record says so');
+  t.equal(machine().kernel, os.release());
 });
