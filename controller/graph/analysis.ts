@@ -177,9 +177,13 @@ export interface NetfilterFacts {
   bridgePorts: Map<string, string[]>;
   // nft bridge-family rules that routed traffic meets too: entering through a bridge port
   // (prerouting, input: the frame is the bridge's before IP routes it) and leaving through a
-  // bridge (output, postrouting: the bridge transmits what IP routed to it).
+  // bridge (output, postrouting: the bridge transmits what IP routed to it). Unbounded ones
+  // keep all routing through bridges with the kernel; ones bounded to ports (iifname on the
+  // way in, oifname on the way out) only what enters or leaves through the ports they name.
   bridgeRoutedIn: string[]; // reasons
   bridgeRoutedOut: string[]; // chain labels
+  bridgeRoutedInPorts: Map<string, string[]>;
+  bridgeRoutedOutPorts: Map<string, string[]>;
   scoped: { v4: NfScope; v6: NfScope }; // rules that only concern some devices
 }
 
@@ -222,6 +226,22 @@ function bridgedFrameRules(c: NfChain, label: string, ports: Map<string, string[
   return out;
 }
 
+// Whether a bridge-family chain that routed traffic meets is bounded to ports by `bound`
+// (iif on the way in, oif on the way out): then its ports go into `ports` and it returns
+// true. A drop policy, conntrack or one rule with an effect and no such bound: false.
+function routedBridgeRules(c: NfChain, label: string, bound: 'iif' | 'oif', ports: Map<string, string[]>): boolean {
+  if (!c.scopes || c.scopes.length < c.rules || c.policy === 'drop' || c.scopes.some((r) => r.stateful)) return false;
+  const named: string[] = [];
+  for (const r of c.scopes) {
+    if (!r.effect) continue;
+    const b = r[bound];
+    if (!b) return false;
+    named.push(...b);
+  }
+  addScope(ports, named, label);
+  return true;
+}
+
 // Rule: netfilter forward-path rules keep routed traffic of their family on the slow path.
 // A rule bounded by a positive iifname/oifname (iif/oif) match, and which does not use
 // connection tracking, only keeps traffic entering or leaving those devices there; a plain
@@ -233,15 +253,20 @@ function bridgedFrameRules(c: NfChain, label: string, ports: Map<string, string[
 export function netfilterFacts(m: KernelModel): NetfilterFacts {
   const empty = (): NfScope => ({ in: new Map(), out: new Map() });
   const f: NetfilterFacts = {
-    v4: [], v6: [], bridge: [], bridgePorts: new Map(), bridgeRoutedIn: [], bridgeRoutedOut: [], scoped: { v4: empty(), v6: empty() },
+    v4: [], v6: [], bridge: [], bridgePorts: new Map(), bridgeRoutedIn: [], bridgeRoutedOut: [],
+    bridgeRoutedInPorts: new Map(), bridgeRoutedOutPorts: new Map(), scoped: { v4: empty(), v6: empty() },
   };
   for (const c of m.netfilter.chains) {
     if (!activeChain(c)) continue;
     const label = chainLabel(c);
     if (c.family === 'bridge') {
-      const rules = `netfilter has bridge-family rules (${label}, ${c.hook})`;
-      if (c.hook === 'prerouting' || c.hook === 'input') f.bridgeRoutedIn.push(rules);
-      if (c.hook === 'output' || c.hook === 'postrouting') f.bridgeRoutedOut.push(`${label}, ${c.hook}`);
+      const at = `${label}, ${c.hook}`;
+      if ((c.hook === 'prerouting' || c.hook === 'input') && !routedBridgeRules(c, at, 'iif', f.bridgeRoutedInPorts)) {
+        f.bridgeRoutedIn.push(`netfilter has bridge-family rules (${at})`);
+      }
+      if ((c.hook === 'output' || c.hook === 'postrouting') && !routedBridgeRules(c, at, 'oif', f.bridgeRoutedOutPorts)) {
+        f.bridgeRoutedOut.push(at);
+      }
       if (FORWARD_HOOKS.has(c.hook)) f.bridge.push(...bridgedFrameRules(c, label, f.bridgePorts));
       continue;
     }

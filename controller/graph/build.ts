@@ -290,7 +290,13 @@ export function buildGraph(m: KernelModel, caps: Capabilities, cfg: GraphConfig,
         l3Reasons.push(`routed traffic through ${l.name} stays on the slow path: ${brBlock.join('; ')}`);
         continue;
       }
-      const ports = links.filter((p) => p.master === l.ifindex && p.port?.state === 'forwarding' && !p.port.hairpin && facts.get(p.ifindex)!.ingress.length === 0);
+      // Rule: bridge-family prerouting/input rules bounded to ports keep what is routed from those ports here.
+      const ports = links.filter((p) => {
+        if (p.master !== l.ifindex || p.port?.state !== 'forwarding' || p.port.hairpin || facts.get(p.ifindex)!.ingress.length > 0) return false;
+        const hits = scopeHits(nf.bridgeRoutedInPorts, p.name);
+        if (hits.length) l3Reasons.push(`port ${p.name} is named by bridge-family rules that see routed frames (${hits.join('; ')}): traffic routed from it stays with the kernel`);
+        return hits.length === 0;
+      });
       // A locked port's frames are checked by the bridge before they are routed, too.
       for (const p of ports.filter((x) => x.port?.locked)) l3Reasons.push(`port ${p.name} is locked (802.1X/MAB): traffic routed from it stays with the kernel`);
       for (const p of ports.filter((x) => !x.port?.locked)) candidates.set(p.ifindex, { v4, v6, via: l.name });
@@ -351,8 +357,14 @@ export function buildGraph(m: KernelModel, caps: Capabilities, cfg: GraphConfig,
   // Rule: rules bounded to the devices traffic leaves through keep the family's routed
   // traffic out of them on the slow path (l3-router checks the flag per packet).
   // Rule: bridge-family output/postrouting rules see what IP routes out through a bridge.
+  // Bounded to ports, they keep only what leaves through those ports (l3-router checks the port it resolves).
   const isBridge = new Set(bridges.map((b) => b.name));
-  const nfOut = (name: string, k: 'v4' | 'v6'): string[] => [...scopeHits(nf.scoped[k].out, name), ...(isBridge.has(name) ? nf.bridgeRoutedOut : [])];
+  const isBridgePort = new Set(links.filter((l) => l.master !== 0 && m.links.get(l.master)?.kind === 'bridge').map((l) => l.name));
+  const nfOut = (name: string, k: 'v4' | 'v6'): string[] => [
+    ...scopeHits(nf.scoped[k].out, name),
+    ...(isBridge.has(name) ? nf.bridgeRoutedOut : []),
+    ...(isBridgePort.has(name) ? scopeHits(nf.bridgeRoutedOutPorts, name) : []),
+  ];
   for (const l of links) {
     for (const fam of [4, 6] as const) {
       const k = fam === 4 ? 'v4' : 'v6';
@@ -533,6 +545,7 @@ export function buildGraph(m: KernelModel, caps: Capabilities, cfg: GraphConfig,
       ipv4_bound_in: scopeList(nf.scoped.v4.in), ipv4_bound_out: scopeList(nf.scoped.v4.out),
       ipv6_bound_in: scopeList(nf.scoped.v6.in), ipv6_bound_out: scopeList(nf.scoped.v6.out),
       bridge_bound_ports: scopeList(nf.bridgePorts),
+      bridge_routed_bound_in: scopeList(nf.bridgeRoutedInPorts), bridge_routed_bound_out: scopeList(nf.bridgeRoutedOutPorts),
       errors: m.netfilter.errors,
     },
   });

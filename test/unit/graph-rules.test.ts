@@ -633,6 +633,46 @@ t.test('L3: bridge-family rules that routed frames pass', async (t) => {
   }
 });
 
+t.test('L3: bridge-family rules that routed frames pass, bounded to ports', async (t) => {
+  const m = gateway();
+  const rules = (hook: string, policy: string, ...exprs: unknown[][]): NfChain[] => parseNftJson(JSON.stringify({
+    nftables: [
+      { table: { family: 'bridge', name: 'b', handle: 1 } },
+      { chain: { family: 'bridge', table: 'b', name: 'c', handle: 1, type: 'filter', hook, prio: 0, policy } },
+      ...exprs.map((expr, i) => ({ rule: { family: 'bridge', table: 'b', chain: 'c', handle: 2 + i, expr } })),
+    ],
+  }));
+  const meta = (key: string, name: string): unknown => ({ match: { op: '==', left: { meta: { key } }, right: name } });
+  const udp = { match: { op: '==', left: { payload: { protocol: 'udp', field: 'dport' } }, right: 7011 } };
+
+  m.netfilter.chains = rules('prerouting', 'accept', [meta('iifname', 'lan2'), udp, { drop: null }]);
+  let g = build(m);
+  let l3 = svc(g, 'l3-router');
+  t.same(l3.devices, ['lan1', 'wan0'], 'prerouting bounded to lan2: only lan2 stays with the kernel');
+  t.ok(l3.reasons.includes('port lan2 is named by bridge-family rules that see routed frames (bridge b c, prerouting): traffic routed from it stays with the kernel'), l3.reasons.join('\n'));
+  t.same(nodeAttrs(g, 'netfilter').bridge_routed_bound_in, ['lan2 (bridge b c, prerouting)']);
+  t.equal(nodeAttrs(g, 'device:br0').nf_egress_v4, false, 'a prerouting bound says nothing about egress');
+
+  m.netfilter.chains = rules('input', 'accept', [meta('oifname', 'lan2'), { drop: null }]);
+  t.same(svc(build(m), 'l3-router').devices, ['wan0'], 'an oifname bound on the way in is no bound: the whole bridge');
+  m.netfilter.chains = rules('input', 'drop', [meta('iifname', 'lan2'), { accept: null }]);
+  t.same(svc(build(m), 'l3-router').devices, ['wan0'], 'a drop policy: the whole bridge');
+  m.netfilter.chains = rules('input', 'accept', [meta('iifname', 'lan2'), { match: { op: 'in', left: { ct: { key: 'state' } }, right: 'established' } }, { accept: null }]);
+  t.same(svc(build(m), 'l3-router').devices, ['wan0'], 'conntrack: the whole bridge');
+
+  m.netfilter.chains = rules('postrouting', 'accept', [meta('oifname', 'lan1'), udp, { drop: null }]);
+  g = build(m);
+  l3 = svc(g, 'l3-router');
+  t.same(l3.devices, ['lan1', 'lan2', 'wan0'], 'postrouting bounded to lan1: routed ingress untouched');
+  t.equal(nodeAttrs(g, 'device:lan1').nf_egress_v4, true, 'routed egress through lan1 flagged (l3-router checks the port it resolves)');
+  t.equal(nodeAttrs(g, 'device:lan1').nf_egress_v6, true);
+  t.equal(nodeAttrs(g, 'device:lan2').nf_egress_v4, false, 'lan2 not');
+  t.equal(nodeAttrs(g, 'device:br0').nf_egress_v4, false, 'nor the bridge as a whole');
+  t.ok(l3.reasons.includes('IPv4 routed out of lan1 stays on the slow path: netfilter rules match traffic leaving it (bridge b c, postrouting)'), l3.reasons.join('\n'));
+  m.netfilter.chains = rules('output', 'accept', [udp, { drop: null }]);
+  t.equal(nodeAttrs(build(m), 'device:br0').nf_egress_v4, true, 'an unbounded output rule still flags the bridge');
+});
+
 t.test('netdev chains: devices from the text, or every device', async (t) => {
   // nft 1.0.6 `nft list chains`; its JSON leaves the devices out.
   const text = [
