@@ -12,7 +12,7 @@ import { interleave, type Variant } from './interleave';
 import { DeliveryCounter, Injector, type Sample } from './probe';
 import { ratio, round, spread, type Spread } from './stats';
 import { native } from '../controller/native';
-import { readMonitorCounters } from '../controller/epping';
+import { FlowTable, readMonitorCounters } from '../controller/epping';
 import type { DeviceRole } from '../controller/assembler/plan';
 
 export const EPPING_FRAME = 96; // TCP + timestamps + 30 bytes of payload (a data segment)
@@ -20,11 +20,10 @@ export const EPPING_FRAME = 96; // TCP + timestamps + 30 bytes of payload (a dat
 // Every variant shares the daemon's flow and timestamp maps: each run starts from empty ones,
 // so one variant's leftovers (a timestamp map the unlimited run filled) never tax the next.
 function clearMonitorState(p: BenchPipeline): void {
-  for (const name of ['ss_ep_ts', 'ss_ep_flows']) {
-    const fd = p.mapFd(name);
-    const keys = native.mapDump(fd).map((e) => e.key);
-    if (keys.length) native.mapDeleteBatch(fd, keys);
-  }
+  const fd = p.mapFd('ss_ep_ts');
+  const keys = native.mapDump(fd).map((e) => e.key);
+  if (keys.length) native.mapDeleteBatch(fd, keys);
+  new FlowTable(native, p.mapFd('ss_ep_flows')).clear();
 }
 
 function mpps(s: Sample[]): Spread {

@@ -49,6 +49,7 @@ const volatile __u8  cfg_aggregate = 1;
 const volatile __u8  cfg_samples = 1;
 const volatile __u8  cfg_flow_events = 1;
 const volatile __u32 cfg_ts_full_backoff_ms = 10;
+const volatile __u32 cfg_flow_sets = SS_EP_FLOWS_SLOTS / SS_EP_FLOW_WAYS;
 
 /* What the caller found out about the packet's headers. */
 struct ep_loc {
@@ -148,21 +149,22 @@ static __always_inline int ep_src_is_lower(const struct ss_ep_tuple *t)
 	return t->sport <= t->dport;
 }
 
-/* Seeded multiply-xorshift over the five words of a canonical tuple: a few ns where
- * the map's own hashing of a 40-byte key costs about ten. */
-static __always_inline __u64 ep_flow_hash(const struct ss_ep_tuple *t)
+/* The set of a canonical tuple: a multilinear hash, sum of a_i × word_i, whose top bits
+ * depend on every bit of every word; five independent multiplies, where a chained mix
+ * would make the flow-table read wait for five in a row. a_i are the secret seed with a
+ * constant per word mixed in, odd. */
+static __always_inline __u32 ep_flow_set(const struct ss_ep_tuple *t)
 {
 	__u32 zero = 0;
 	__u64 *seed = bpf_map_lookup_elem(&ss_ep_seed, &zero);
-	__u64 w[5], h = seed ? *seed : 0;
+	__u64 w[5], s = seed ? *seed : 0, h;
 
 	__builtin_memcpy(w, t, sizeof(w));
-#pragma unroll
-	for (int i = 0; i < 5; i++) {
-		h = (h ^ w[i]) * 0x9e3779b97f4a7c15ULL;
-		h ^= h >> 29;
-	}
-	return h;
+	h = w[0] * ((s ^ 0x9e3779b97f4a7c15ULL) | 1) + w[1] * ((s ^ 0xc2b2ae3d27d4eb4fULL) | 1) +
+	    w[2] * ((s ^ 0x165667b19e3779f9ULL) | 1) + w[3] * ((s ^ 0xd6e8feb86659fd93ULL) | 1) +
+	    w[4] * ((s ^ 0xff51afd7ed558ccdULL) | 1);
+	/* the top 32 bits, scaled to [0, sets) */
+	return (__u32)(((h >> 32) * cfg_flow_sets) >> 32);
 }
 
 static __always_inline int ep_tuple_eq(const struct ss_ep_tuple *a, const struct ss_ep_tuple *b)
@@ -172,6 +174,102 @@ static __always_inline int ep_tuple_eq(const struct ss_ep_tuple *a, const struct
 	__builtin_memcpy(x, a, sizeof(x));
 	__builtin_memcpy(y, b, sizeof(y));
 	return ((x[0] ^ y[0]) | (x[1] ^ y[1]) | (x[2] ^ y[2]) | (x[3] ^ y[3]) | (x[4] ^ y[4])) == 0;
+}
+
+/* The slot that holds `key` in the set starting at `base`, or NULL. */
+static __always_inline struct ss_ep_flow *ep_flow_find(__u32 base, const struct ss_ep_tuple *key)
+{
+#pragma unroll
+	for (__u32 i = 0; i < SS_EP_FLOW_WAYS; i++) {
+		__u32 idx = base + i;
+		struct ss_ep_flow *f = bpf_map_lookup_elem(&ss_ep_flows, &idx);
+
+		if (!f)
+			return NULL;
+		if (ep_tuple_eq(&f->tuple, key))
+			return f;
+	}
+	return NULL;
+}
+
+/* Whether another slot of the set holds `key`, or is being filled (addresses not written
+ * yet) by a claim with the same last word: then that one is, or may become, the flow's. */
+static __always_inline int ep_flow_elsewhere(__u32 base, __u32 mine, const struct ss_ep_tuple *key)
+{
+	const __u64 *k = (const __u64 *)key;
+
+#pragma unroll
+	for (__u32 i = 0; i < SS_EP_FLOW_WAYS; i++) {
+		__u32 idx = base + i;
+		struct ss_ep_flow *f;
+		const __u64 *w;
+
+		if (idx == mine)
+			continue;
+		f = bpf_map_lookup_elem(&ss_ep_flows, &idx);
+		if (!f)
+			return 0;
+		w = (const __u64 *)&f->tuple;
+		if (w[4] != k[4])
+			continue;
+		if ((w[0] | w[1] | w[2] | w[3]) == 0 || ep_tuple_eq(&f->tuple, key))
+			return 1;
+	}
+	return 0;
+}
+
+/* A free slot of the set made `key`'s, its fields from `init` and the addresses written
+ * last (a reader matches the whole tuple, so it never sees a half-made entry as the flow).
+ * NULL when the set is full (*full set) or another CPU is creating the same flow: of two
+ * racing claims, one that sees the other gives way, so a flow never holds two slots. */
+static __always_inline struct ss_ep_flow *ep_flow_claim(__u32 base, const struct ss_ep_tuple *key,
+							 const struct ss_ep_flow *init, int *full)
+{
+	const __u64 *k = (const __u64 *)key;
+
+	*full = 0;
+#pragma unroll
+	for (__u32 i = 0; i < SS_EP_FLOW_WAYS; i++) {
+		__u32 idx = base + i;
+		struct ss_ep_flow *f = bpf_map_lookup_elem(&ss_ep_flows, &idx);
+		__u64 *w;
+
+		if (!f)
+			break;
+		w = (__u64 *)&f->tuple;
+		if (w[4] != 0 || __sync_val_compare_and_swap(&w[4], 0, k[4]) != 0)
+			continue;
+		if (ep_flow_elsewhere(base, idx, key)) {
+			w[4] = 0;
+			return NULL;
+		}
+		__builtin_memcpy(f->dir, init->dir, sizeof(f->dir));
+		f->opened_ns = init->opened_ns;
+		f->open_reason = init->open_reason;
+		f->flags = init->flags;
+		w[0] = k[0];
+		w[1] = k[1];
+		w[2] = k[2];
+		w[3] = k[3];
+		return f;
+	}
+	*full = 1;
+	return NULL;
+}
+
+/* Frees a closed flow's slot, unless another CPU closing it too already did and the slot
+ * went to a new flow. Addresses first: a free slot never shows an old flow's. */
+static __always_inline void ep_flow_release(struct ss_ep_flow *f, const struct ss_ep_tuple *key)
+{
+	__u64 *w = (__u64 *)&f->tuple;
+
+	if (!ep_tuple_eq(&f->tuple, key))
+		return;
+	w[0] = 0;
+	w[1] = 0;
+	w[2] = 0;
+	w[3] = 0;
+	w[4] = 0;
 }
 
 static __always_inline void ep_reverse(struct ss_ep_tuple *out, const struct ss_ep_tuple *in)
@@ -555,7 +653,8 @@ static __always_inline void ep_process(void *data, void *data_end, const struct 
 	struct ep_msg m;
 	struct ss_ep_flow *f;
 	struct ss_ep_dir *d, *rd;
-	__u64 now, h;
+	__u64 now;
+	__u32 base;
 	int dir;
 
 	ep_count(SS_EP_C_PACKETS);
@@ -597,12 +696,12 @@ static __always_inline void ep_process(void *data, void *data_end, const struct 
 	/* Whether an end is the box is a property of the tuple, so it is settled when the
 	 * flow is created: established flows pay no address lookups. The controller drops
 	 * the flows of an address that becomes or stops being local. */
-	h = ep_flow_hash(&key);
-	f = bpf_map_lookup_elem(&ss_ep_flows, &h);
+	base = ep_flow_set(&key) * SS_EP_FLOW_WAYS;
+	f = ep_flow_find(base, &key);
 	if (!f) {
 		struct ss_ep_flow nf;
 		__u8 reason, flags = 0;
-		long err;
+		int full;
 
 		if (loc->egress) {
 			flags = SS_EP_FLOW_LOCAL;
@@ -627,23 +726,14 @@ static __always_inline void ep_process(void *data, void *data_end, const struct 
 		nf.opened_ns = now;
 		nf.open_reason = reason;
 		nf.flags = flags;
-		__builtin_memcpy(&nf.tuple, &key, sizeof(key));
-		err = bpf_map_update_elem(&ss_ep_flows, &h, &nf, BPF_NOEXIST);
-		if (err && err != -EEXIST) {
-			ep_count(SS_EP_C_FLOWS_FULL);
+		f = ep_flow_claim(base, &key, &nf, &full);
+		if (!f) {
+			if (full)
+				ep_count(SS_EP_C_FLOW_COLLISION);
 			return;
 		}
-		f = bpf_map_lookup_elem(&ss_ep_flows, &h);
-		if (!f)
-			return;
-		if (!err) {
-			ep_count(SS_EP_C_FLOWS_OPENED);
-			ep_flow_event(&t, loc->ifindex, now, SS_EP_FLOW_OPEN, reason);
-		}
-	}
-	if (!ep_tuple_eq(&f->tuple, &key)) {
-		ep_count(SS_EP_C_FLOW_COLLISION);
-		return;
+		ep_count(SS_EP_C_FLOWS_OPENED);
+		ep_flow_event(&t, loc->ifindex, now, SS_EP_FLOW_OPEN, reason);
 	}
 	if ((f->flags & SS_EP_FLOW_LOCAL) && !loc->egress) {
 		if (!cfg_egress_tc) {
@@ -672,13 +762,13 @@ static __always_inline void ep_process(void *data, void *data_end, const struct 
 	if (m.tcp_flags & EP_TCP_RST) {
 		ep_count(SS_EP_C_FLOWS_CLOSED);
 		ep_flow_event(&t, loc->ifindex, now, SS_EP_FLOW_CLOSE, SS_EP_R_RST);
-		bpf_map_delete_elem(&ss_ep_flows, &h);
+		ep_flow_release(f, &key);
 	} else if (m.tcp_flags & EP_TCP_FIN) {
 		d->flags |= SS_EP_DIR_FIN;
 		if (rd->flags & SS_EP_DIR_FIN) {
 			ep_count(SS_EP_C_FLOWS_CLOSED);
 			ep_flow_event(&t, loc->ifindex, now, SS_EP_FLOW_CLOSE, SS_EP_R_FIN);
-			bpf_map_delete_elem(&ss_ep_flows, &h);
+			ep_flow_release(f, &key);
 		}
 	}
 }

@@ -14,7 +14,8 @@
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 
-#define SS_EP_FLOWS_SIZE   16384	/* defaults; the controller sets max_entries before load */
+#define SS_EP_FLOWS_SLOTS  32768	/* defaults; the controller sets max_entries before load */
+#define SS_EP_FLOW_WAYS    8	/* slots per set of ss_ep_flows */
 #define SS_EP_TS_SIZE      16384
 #define SS_EP_HIST_SIZE    16384
 #define SS_EP_LOCAL_SIZE   1024
@@ -70,11 +71,13 @@ struct ss_ep_dir {
 
 #define SS_EP_FLOW_LOCAL (1U << 0)	/* an end is the box itself: the local filter skips it */
 
-/* ss_ep_flows: one entry per connection. The key is a seeded 64-bit hash of the
- * canonical tuple (lower address/port as source), which the entry stores: an 8-byte
- * key costs half a 40-byte one on every packet, and a collision (another tuple
- * already holds the hash) only leaves the newcomer unmonitored, counted.
- * dir[0] is the canonical direction, dir[1] its reverse. Times in a dir are
+/* ss_ep_flows: one entry per connection, in a table of sets of SS_EP_FLOW_WAYS slots (an
+ * array map: its lookup is inlined, where a hash map's costs a call, its own hash and a
+ * bucket walk on every packet). A seeded hash of the canonical tuple (lower address/port as
+ * source) picks the set; the slot holding that tuple is the flow's. The tuple's last word
+ * (ports, protocol, IP version) is never 0 in a live slot: 0 marks a free one, and claiming
+ * a slot is one compare-and-swap on that word. A flow whose set is full is not monitored,
+ * counted. dir[0] is the canonical direction, dir[1] its reverse. Times in a dir are
  * CLOCK_MONOTONIC_COARSE (bookkeeping only); RTTs use the precise clock.
  * The tuple comes first and each direction keeps its RTT fields last, so what a
  * packet reads sits in the entry's first 120 bytes. */
@@ -169,7 +172,7 @@ struct ss_ep_local_key {
 	C(SS_EP_C_HIST_FULL,     11, "hist_map_full",   "histogram entry not created: ss_ep_hist full") \
 	C(SS_EP_C_PURE_ACK,      12, "pure_ack",        "pure ACKs: never timestamped") \
 	C(SS_EP_C_NO_MATCH,      13, "no_match",        "reply looked up but no timestamp matched") \
-	C(SS_EP_C_FLOW_COLLISION, 14, "flow_collision", "flow not monitored: another flow holds its hash") \
+	C(SS_EP_C_FLOW_COLLISION, 14, "flow_collision", "flow not monitored: its set of the flow table is full") \
 	C(SS_EP_C_ID_RESYNC,     15, "id_resync",       "first identifier after a rate-limit window: only a newer one is timestamped")
 
 #define SS_EP_NR_COUNTERS 16
@@ -192,14 +195,14 @@ _Static_assert(sizeof(struct ss_ep_hist_val) == 544, "ss_ep_hist_val layout");
 
 /* The maps. Names stay under 16 characters (BPF_OBJ_NAME_LEN). */
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, SS_EP_FLOWS_SIZE);
-	__type(key, __u64);		/* ep_flow_hash() of the canonical tuple */
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, SS_EP_FLOWS_SLOTS);	/* sets × SS_EP_FLOW_WAYS */
+	__type(key, __u32);		/* set × SS_EP_FLOW_WAYS + way */
 	__type(value, struct ss_ep_flow);
 } ss_ep_flows SEC(".maps");
 
 /* The flow hash's seed: random, written once by the controller; pinned with the
- * flows it keys, so a restarted daemon finds its flows again. */
+ * flows it places, so a restarted daemon finds its flows again. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, 1);

@@ -1,6 +1,7 @@
 // Periodic cleanup of the BPF flow table: timestamps whose reply never came (lost packets,
 // flows that ended) and flows idle longer than flow_timeout_s. BPF only deletes on a match,
 // a FIN pair or a RST; everything else ages out here.
+import { slotTuple, type FlowOps } from './flow-table';
 import {
   canonical, decodeFlow, decodeTsKey, decodeTsVal, outstandingOffset, decodeTuple, type FlowState, type Tuple,
 } from './layout';
@@ -49,17 +50,16 @@ export interface CleanupResult {
   closed: Array<{ flow: Tuple; ifindex: number; lastNs: bigint }>; // idle flows: 'close' events with reason timeout
 }
 
-const BPF_EXIST = 2;
 
-export function cleanup(flows: MapOps, ts: MapOps, nowNs: bigint, p: CleanupPolicy): CleanupResult {
+export function cleanup(flows: FlowOps, ts: MapOps, nowNs: bigint, p: CleanupPolicy): CleanupResult {
   const res: CleanupResult = { flowsRemoved: 0, timestampsRemoved: 0, outstandingFixed: 0, closed: [] };
-  // Live flows by canonical tuple (hex), with the map key (a hash) they sit under.
+  // Live flows by canonical tuple (hex), with the slot they sit in.
   const flowState = new Map<string, { key: Buffer; f: FlowState }>();
   for (const { key, value } of flows.dump()) {
     const f = decodeFlow(value);
     const last = lastActivityNs(f);
     if (nowNs > last && nowNs - last > p.flowTimeoutNs) {
-      if (flows.delete(key)) {
+      if (flows.free(key, f.tuple)) {
         res.flowsRemoved++;
         let tuple: Tuple | null = null;
         try {
@@ -72,7 +72,7 @@ export function cleanup(flows: MapOps, ts: MapOps, nowNs: bigint, p: CleanupPoli
       }
       continue;
     }
-    // A tuple under two keys: an entry made before the seed was written; the live one is the newer.
+    // A tuple in two slots: an entry made before the seed was written; the live one is the newer.
     const id = f.tuple.toString('hex');
     const seen = flowState.get(id);
     if (!seen || lastActivityNs(seen.f) < last) flowState.set(id, { key, f });
@@ -91,30 +91,28 @@ export function cleanup(flows: MapOps, ts: MapOps, nowNs: bigint, p: CleanupPoli
     if (!ts.delete(key)) continue; // matched by BPF meanwhile
     res.timestampsRemoved++;
     if (flow) {
-      const id = `${flow.key.toString('hex')}/${c.dir}`;
+      const id = `${c.key.toString('hex')}/${c.dir}`;
       removedPerDir.set(id, (removedPerDir.get(id) ?? 0) + 1);
     }
   }
 
   // Read-modify-write of one field: BPF may update the same entry concurrently, so take
-  // the freshest copy and only ever lower the counter by what was removed.
+  // the freshest copy, check the slot still holds the flow, and only ever lower the
+  // counter by what was removed.
   for (const [id, n] of removedPerDir) {
-    const [fkey, d] = id.split('/');
+    const [tuple, d] = id.split('/');
     const dir = d === '1' ? 1 : 0;
-    const key = Buffer.from(fkey, 'hex');
-    const cur = flows.lookup(key);
-    if (!cur) continue;
+    const flow = flowState.get(tuple);
+    if (!flow) continue;
+    const cur = flows.lookup(flow.key);
+    if (!cur || !slotTuple(cur).equals(flow.f.tuple)) continue; // the flow closed meanwhile
     const off = outstandingOffset(dir);
     const have = cur.readUInt32LE(off);
     const want = have > n ? have - n : 0;
     if (want === have) continue;
     cur.writeUInt32LE(want, off);
-    try {
-      flows.update(key, cur, BPF_EXIST);
-      res.outstandingFixed++;
-    } catch {
-      /* the flow closed meanwhile */
-    }
+    flows.update(flow.key, cur);
+    res.outstandingFixed++;
   }
   return res;
 }

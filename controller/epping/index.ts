@@ -11,13 +11,15 @@ import { u32le } from '../util/bytes';
 import { parseAddr } from './addr';
 import { collect, type AggregateReport } from './aggregate';
 import { cleanup, defaultPolicy, type CleanupResult } from './cleanup';
-import { COUNTER_NAMES, decodeRecord, encodeLocalKey, FLOW_TUPLE_OFFSET, NR_COUNTERS } from './layout';
+import { FlowTable, slotTuple } from './flow-table';
+import { COUNTER_NAMES, decodeRecord, encodeLocalKey, NR_COUNTERS } from './layout';
 import { Clock, DeviceNames, toFlowEvent, toSample, type FlowEvent, type RttSample } from './sample';
 import { SampleStore, type SampleFilter } from './store';
 
 export * from './addr';
 export * from './aggregate';
 export * from './cleanup';
+export * from './flow-table';
 export * from './format';
 export * from './knobs';
 export * from './layout';
@@ -110,7 +112,7 @@ export class EppingService extends EventEmitter<EppingServiceEvents> {
   }
 
   // The flow table's hash seed, chosen once per flow table: a seed outsiders cannot know
-  // keeps them from steering flows onto each other's keys. It is pinned with the table, so
+  // keeps them from steering flows into one set to fill it. It is pinned with the table, so
   // a restarted daemon keeps it; flows a fresh FPM made before this ran (seed 0) age out.
   private seedFlowHash(): void {
     const fd = this.maps.ss_ep_seed;
@@ -175,10 +177,12 @@ export class EppingService extends EventEmitter<EppingServiceEvents> {
   private forgetFlowsOf(addrs: Set<string>): void {
     const fd = this.maps.ss_ep_flows;
     if (fd === undefined || addrs.size === 0) return;
-    for (const { key, value } of this.native.mapDump(fd)) {
-      const src = value.subarray(FLOW_TUPLE_OFFSET, FLOW_TUPLE_OFFSET + 16).toString('hex');
-      const dst = value.subarray(FLOW_TUPLE_OFFSET + 16, FLOW_TUPLE_OFFSET + 32).toString('hex');
-      if (addrs.has(src) || addrs.has(dst)) this.native.mapDelete(fd, key);
+    const table = new FlowTable(this.native, fd);
+    for (const { key, value } of table.dump()) {
+      const tuple = slotTuple(value);
+      const src = tuple.subarray(0, 16).toString('hex');
+      const dst = tuple.subarray(16, 32).toString('hex');
+      if (addrs.has(src) || addrs.has(dst)) table.free(key, tuple);
     }
   }
 
@@ -260,7 +264,7 @@ export class EppingService extends EventEmitter<EppingServiceEvents> {
       update: (k: Buffer, v: Buffer, flags: number) => nat.mapUpdate(fd, k, v, flags),
       delete: (k: Buffer) => nat.mapDelete(fd, k),
     });
-    const res = cleanup(ops(flowsFd), ops(tsFd), this.clock.nowMonoNs(), defaultPolicy(this.config.flow_timeout_s));
+    const res = cleanup(new FlowTable(nat, flowsFd), ops(tsFd), this.clock.nowMonoNs(), defaultPolicy(this.config.flow_timeout_s));
     for (const c of res.closed) {
       const t = this.clock.wallUs(this.clock.nowMonoNs());
       const device = this.names.name(c.ifindex);

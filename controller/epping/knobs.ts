@@ -1,5 +1,6 @@
 // The `epping:` config section in the FPM's terms: rodata knobs and map sizes.
 import type { EppingConfig } from '../config/types';
+import { FLOW_WAYS } from './layout';
 
 export type EppingKnobs = Record<string, number | boolean>;
 
@@ -24,7 +25,16 @@ export function eppingKnobs(cfg: EppingConfig): EppingKnobs {
     cfg_samples: true,
     cfg_flow_events: true,
     cfg_ts_full_backoff_ms: TS_FULL_BACKOFF_MS,
+    cfg_flow_sets: flowSlots(cfg.map_sizes.flows) / FLOW_WAYS,
   };
+}
+
+// ss_ep_flows is a table of sets of FLOW_WAYS slots, a flow in the set its hash picks. Twice
+// as many slots as `flows` keeps a set from filling up before the table does: at `flows`
+// flows a new one finds its set full about 5% of the time, at half of them 0.1%, at a
+// quarter 1 in 100000 (Poisson: 4, 2 and 1 flows per set of 8).
+export function flowSlots(flows: number): number {
+  return Math.ceil((2 * flows) / FLOW_WAYS) * FLOW_WAYS;
 }
 
 // A ring buffer must be a power-of-two multiple of the page size.
@@ -38,7 +48,7 @@ export function ringbufSize(bytes: number, page = 4096): number {
 // sharing the maps must get the same sizes, or the shared-map registry recreates them.
 export function eppingMapSizes(cfg: EppingConfig): Record<string, number> {
   return {
-    ss_ep_flows: cfg.map_sizes.flows,
+    ss_ep_flows: flowSlots(cfg.map_sizes.flows),
     ss_ep_ts: cfg.map_sizes.timestamps,
     ss_ep_events: ringbufSize(cfg.ringbuf_bytes),
   };

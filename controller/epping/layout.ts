@@ -6,7 +6,8 @@ export const TUPLE_SIZE = 40;
 export const TS_KEY_SIZE = 48;
 export const TS_VAL_SIZE = 16;
 export const DIR_SIZE = 48;
-export const FLOW_KEY_SIZE = 8; // ep_flow_hash() of the canonical tuple
+export const FLOW_KEY_SIZE = 4; // slot index: set × FLOW_WAYS + way
+export const FLOW_WAYS = 8; // SS_EP_FLOW_WAYS
 export const FLOW_VAL_SIZE = 152;
 export const FLOW_TUPLE_OFFSET = 0; // the canonical tuple, inside the value
 export const FLOW_DIR_OFFSET = 40; // dir[0]; dir[1] follows
@@ -189,7 +190,7 @@ export interface FlowState {
   openedNs: bigint;
   openReason: FlowReason | null;
   local: boolean; // SS_EP_FLOW_LOCAL: an end is the box (only kept with egress_tc)
-  tuple: Buffer; // the canonical tuple the entry belongs to (its key is only a hash of it)
+  tuple: Buffer; // the canonical tuple the entry belongs to (its key is only a slot)
 }
 
 function decodeDir(b: Buffer, off: number): DirState {

@@ -11,6 +11,7 @@ import { Lab } from '../lab';
 import { loadEppingChain, type EppingChain } from './epping-chain';
 import { TCP, echoFrame, tcpFrame, type TcpSpec } from './epping-frames';
 import * as L from '../../controller/epping/layout';
+import { FlowTable } from '../../controller/epping/flow-table';
 
 const XDP_PASS = 2;
 const C = '198.18.1.2'; // client, behind lan0
@@ -111,25 +112,53 @@ t.test('the timestamp option is read wherever it sits among the options', async 
   tt.equal(r.stats().timestamps, 1);
 });
 
-t.test('flows sit under a seeded hash of their tuple; a tuple whose hash is taken is counted, not merged', async (tt) => {
+t.test('flows sit in the set a seeded hash of their tuple picks; a flow whose set is full is counted, not merged', async (tt) => {
   const r = rig(tt);
+  const fd = r.chain.maps.ss_ep_flows;
+  const table = new FlowTable(native, fd);
   const seed = native.mapLookup(r.chain.maps.ss_ep_seed, Buffer.alloc(4));
   tt.ok(seed && seed.readBigUInt64LE(0) !== 0n, 'the service chose a seed');
   r.run(up({ tsval: 300 }), LAN);
-  const flows = native.mapDump(r.chain.maps.ss_ep_flows);
+  const flows = table.dump();
   tt.equal(flows.length, 1);
   tt.equal(flows[0].key.length, L.FLOW_KEY_SIZE);
   const f = L.decodeFlow(flows[0].value);
   tt.match(L.decodeTuple(f.tuple), { src: C, dst: S, sport: 40000, dport: 5201, proto: 'tcp' });
-  // Another connection's tuple under this key: what a hash collision looks like to the FPM.
-  const other = Buffer.from(flows[0].value);
-  other.writeUInt16BE(40001, L.FLOW_TUPLE_OFFSET + 32);
-  native.mapUpdate(r.chain.maps.ss_ep_flows, flows[0].key, other);
-  r.run(up({ tsval: 301 }), LAN);
+  const slot = flows[0].key.readUInt32LE(0);
+  const base = slot - (slot % L.FLOW_WAYS);
+  tt.equal(slot, base, 'the first flow of a set takes its first slot');
+  // Close it with a RST: its slot is free again, all zeros.
+  r.run(up({ tsval: 301, flags: TCP.RST | TCP.ACK }), LAN);
+  tt.equal(table.dump().length, 0, 'RST freed the slot');
+  tt.ok(native.mapLookup(fd, flows[0].key)!.subarray(0, L.TUPLE_SIZE).equals(Buffer.alloc(L.TUPLE_SIZE)), 'no old tuple left in it');
+  // Other connections in every slot of the set: what a full set looks like to the FPM.
+  const others: Buffer[] = [];
+  for (let i = 0; i < L.FLOW_WAYS; i++) {
+    const o = Buffer.from(flows[0].value);
+    o.writeUInt16BE(41000 + i, L.FLOW_TUPLE_OFFSET + 32);
+    const k = Buffer.alloc(4);
+    k.writeUInt32LE(base + i);
+    native.mapUpdate(fd, k, o);
+    others.push(o);
+  }
+  r.run(up({ tsval: 302 }), LAN);
   tt.equal(r.stats().flow_collision, 1, 'counted');
-  const after = L.decodeFlow(native.mapLookup(r.chain.maps.ss_ep_flows, flows[0].key)!);
-  tt.equal(after.dir[0].lastId, 300, 'the other flow\'s state was not touched');
+  tt.equal(r.stats().flows_opened, 1, 'not opened again');
+  tt.equal(table.dump().length, L.FLOW_WAYS, 'the set holds what it held');
+  for (let i = 0; i < L.FLOW_WAYS; i++) {
+    const k = Buffer.alloc(4);
+    k.writeUInt32LE(base + i);
+    tt.ok(native.mapLookup(fd, k)!.equals(others[i]), `slot ${i} untouched`);
+  }
   tt.equal(r.stats().timestamps, 1, 'nothing timestamped for the unmonitored flow');
+  // One slot freed by the controller: the next message opens the flow there.
+  const k5 = Buffer.alloc(4);
+  k5.writeUInt32LE(base + 5);
+  tt.ok(table.free(k5, others[5].subarray(0, L.TUPLE_SIZE)));
+  r.run(up({ tsval: 303 }), LAN);
+  tt.equal(r.stats().flows_opened, 2);
+  tt.match(L.decodeTuple(L.decodeFlow(native.mapLookup(fd, k5)!).tuple), { src: C, sport: 40000 }, 'in the freed slot');
+  tt.equal(r.stats().timestamps, 2);
 });
 
 t.test('retransmissions and reordered segments with old TSvals are never timestamped', async (tt) => {
@@ -215,7 +244,7 @@ t.test('the rate limit keeps one timestamp per flow direction per interval', asy
   r.run(up({ tsval: 1002 }), LAN);
   r.run(down({ tsval: 5, tsecr: 1001 }), WAN);
   tt.equal(r.stats().rate_limited, 2);
-  const f = L.decodeFlow(native.mapDump(r.chain.maps.ss_ep_flows)[0].value);
+  const f = L.decodeFlow(new FlowTable(native, r.chain.maps.ss_ep_flows).dump()[0].value);
   tt.equal(f.dir[0].lastId, 1000, 'packets inside the window leave the flow entry alone');
   tt.ok(f.dir[0].flags & L.DIR_ID_STALE, 'but mark its last TSval as old');
   await sleep(110);
@@ -352,7 +381,8 @@ t.test('cleanup removes timestamps that never got a reply and fixes outstanding'
     delete: (k: Buffer) => native.mapDelete(fd, k),
   });
   const later = process.hrtime.bigint() + 20_000_000_000n;
-  const res2 = cleanup(ops(r.chain.maps.ss_ep_flows), ops(r.chain.maps.ss_ep_ts), later, {
+  const flowTable = new FlowTable(native, r.chain.maps.ss_ep_flows);
+  const res2 = cleanup(flowTable, ops(r.chain.maps.ss_ep_ts), later, {
     flowTimeoutNs: 300_000_000_000n,
     maxTsAgeNs: 10_000_000_000n,
     minTsAgeNs: 1_000_000_000n,
@@ -361,12 +391,12 @@ t.test('cleanup removes timestamps that never got a reply and fixes outstanding'
   tt.equal(res2.timestampsRemoved, 2);
   tt.equal(res2.outstandingFixed, 1);
   tt.equal(native.mapDump(r.chain.maps.ss_ep_ts).length, 0);
-  const flows = native.mapDump(r.chain.maps.ss_ep_flows);
+  const flows = flowTable.dump();
   tt.equal(flows.length, 1);
   const { decodeFlow } = await import('../../controller/epping/layout');
   const f = decodeFlow(flows[0].value);
   tt.same([f.dir[0].outstanding, f.dir[1].outstanding], [0, 0]);
-  const res3 = cleanup(ops(r.chain.maps.ss_ep_flows), ops(r.chain.maps.ss_ep_ts), later + 400_000_000_000n, {
+  const res3 = cleanup(flowTable, ops(r.chain.maps.ss_ep_ts), later + 400_000_000_000n, {
     flowTimeoutNs: 300_000_000_000n,
     maxTsAgeNs: 10_000_000_000n,
     minTsAgeNs: 1_000_000_000n,

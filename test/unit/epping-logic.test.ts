@@ -4,8 +4,9 @@ import t from 'tap';
 import { cidrContains, formatV6, parseAddr, parseCidr } from '../../controller/epping/addr';
 import { collect, quantileNs, summarise } from '../../controller/epping/aggregate';
 import { cleanup, defaultPolicy, tsLifetimeNs, type MapOps } from '../../controller/epping/cleanup';
+import { FlowTable, type FlowOps, type FlowTableMaps } from '../../controller/epping/flow-table';
 import { formatSample } from '../../controller/epping/format';
-import { DEFAULT_EPPING_CONFIG, eppingKnobs, eppingMapSizes, ringbufSize } from '../../controller/epping/knobs';
+import { DEFAULT_EPPING_CONFIG, eppingKnobs, eppingMapSizes, flowSlots, ringbufSize } from '../../controller/epping/knobs';
 import * as L from '../../controller/epping/layout';
 import type { RttSample } from '../../controller/epping/sample';
 import { SampleStore } from '../../controller/epping/store';
@@ -147,6 +148,29 @@ function fakeMap(): MapOps & { m: Map<string, Buffer> } {
   };
 }
 
+// An array map's slots, as the addon would show them to FlowTable.
+function fakeArray(slots: number): FlowTableMaps & { m: Map<string, Buffer> } {
+  const m = new Map<string, Buffer>();
+  for (let i = 0; i < slots; i++) m.set(slotKey(i).toString('hex'), Buffer.alloc(L.FLOW_VAL_SIZE));
+  const set = (k: Buffer, v: Buffer): void => {
+    if (!m.has(k.toString('hex'))) throw new Error('E2BIG');
+    m.set(k.toString('hex'), Buffer.from(v));
+  };
+  return {
+    m,
+    mapDump: () => [...m].map(([k, v]) => ({ key: Buffer.from(k, 'hex'), value: Buffer.from(v) })),
+    mapLookup: (_fd, k) => (m.has(k.toString('hex')) ? Buffer.from(m.get(k.toString('hex')) as Buffer) : null),
+    mapUpdate: (_fd, k, v) => set(k, v),
+    mapUpdateBatch: (_fd, ks, vs) => ks.forEach((k, i) => set(k, vs[i])),
+  };
+}
+
+function slotKey(i: number): Buffer {
+  const k = Buffer.alloc(L.FLOW_KEY_SIZE);
+  k.writeUInt32LE(i);
+  return k;
+}
+
 function tupleBuf(src: string, dst: string, sport: number, dport: number): Buffer {
   const b = Buffer.alloc(L.TUPLE_SIZE);
   parseAddr(src).bytes.copy(b, 0);
@@ -159,25 +183,26 @@ function tupleBuf(src: string, dst: string, sport: number, dport: number): Buffe
 }
 
 t.test('cleanup: stale timestamps, outstanding, idle flows', async (tt) => {
-  const flows = fakeMap();
+  const arr = fakeArray(16);
+  const flows = new FlowTable(arr, 0);
   const ts = fakeMap();
   const S = 1_000_000_000n;
   const now = 1000n * S;
   const fwd = tupleBuf('198.18.1.2', '198.18.2.2', 40000, 5201);
   const { key: canon, dir } = L.canonical(fwd);
-  const key = Buffer.from('0123456789abcdef', 'hex'); // the FPM's hash of the tuple: any 8 bytes here
-  tt.equal(key.length, L.FLOW_KEY_SIZE);
+  const key = slotKey(5); // the slot the FPM claimed in the set its hash of the tuple picked
   const fv = Buffer.alloc(L.FLOW_VAL_SIZE);
   canon.copy(fv, L.FLOW_TUPLE_OFFSET);
   fv.writeBigUInt64LE(now - S, L.dirOffset(dir) + 8); // last seen 1 s ago
   fv.writeBigUInt64LE(5_000_000n, L.dirOffset(dir) + 32); // min RTT 5 ms -> lifetime 1 s
   fv.writeUInt32LE(3, L.outstandingOffset(dir));
-  flows.m.set(key.toString('hex'), fv);
-  // The same tuple under another key, idle longer: made before the seed was written.
-  const orphanKey = Buffer.from('fedcba9876543210', 'hex');
+  arr.m.set(key.toString('hex'), fv);
+  // The same tuple in another slot, idle longer: made before the seed was written.
+  const orphanKey = slotKey(12);
   const ov = Buffer.from(fv);
   ov.writeBigUInt64LE(now - 100n * S, L.dirOffset(dir) + 8);
-  flows.m.set(orphanKey.toString('hex'), ov);
+  arr.m.set(orphanKey.toString('hex'), ov);
+  tt.equal(flows.dump().length, 2, 'two live slots of 16');
   const tsKey = (id: number): Buffer => {
     const k = Buffer.alloc(L.TS_KEY_SIZE);
     fwd.copy(k, 0);
@@ -202,12 +227,52 @@ t.test('cleanup: stale timestamps, outstanding, idle flows', async (tt) => {
   const r = cleanup(flows, ts, now, p);
   tt.match(r, { flowsRemoved: 0, timestampsRemoved: 3, outstandingFixed: 1 });
   tt.equal(ts.m.size, 1);
-  tt.equal(L.decodeFlow(flows.m.get(key.toString('hex')) as Buffer).dir[dir].outstanding, 1);
-  tt.equal(L.decodeFlow(flows.m.get(orphanKey.toString('hex')) as Buffer).dir[dir].outstanding, 3, 'the stale duplicate is not the one corrected');
+  tt.equal(L.decodeFlow(arr.m.get(key.toString('hex')) as Buffer).dir[dir].outstanding, 1);
+  tt.equal(L.decodeFlow(arr.m.get(orphanKey.toString('hex')) as Buffer).dir[dir].outstanding, 3, 'the stale duplicate is not the one corrected');
   const r2 = cleanup(flows, ts, now + 400n * S, p);
   tt.equal(r2.flowsRemoved, 2, 'both idle entries go');
   tt.match(r2.closed, [{ flow: { src: '198.18.1.2', dst: '198.18.2.2' } }]);
   tt.equal(ts.m.size, 0, 'its timestamps went with it');
+  tt.equal(flows.dump().length, 0, 'freed slots are zero');
+  tt.ok([...arr.m.values()].every((v) => v.equals(Buffer.alloc(L.FLOW_VAL_SIZE))));
+});
+
+t.test('flow table: a slot is freed only while it holds the flow decided about', async (tt) => {
+  const arr = fakeArray(8);
+  const flows = new FlowTable(arr, 0);
+  const S = 1_000_000_000n;
+  const now = 1000n * S;
+  const a = L.canonical(tupleBuf('198.18.1.2', '198.18.2.2', 40000, 5201)).key;
+  const b = L.canonical(tupleBuf('198.18.1.3', '198.18.2.2', 40000, 5201)).key;
+  const v = (tuple: Buffer, seen: bigint, outstanding: number): Buffer => {
+    const x = Buffer.alloc(L.FLOW_VAL_SIZE);
+    tuple.copy(x, L.FLOW_TUPLE_OFFSET);
+    x.writeBigUInt64LE(seen, L.dirOffset(0) + 8);
+    x.writeUInt32LE(outstanding, L.outstandingOffset(0));
+    return x;
+  };
+  arr.m.set(slotKey(3).toString('hex'), v(a, now - 400n * S, 0));
+  tt.equal(flows.free(slotKey(3), b), false, 'another flow\'s tuple: not freed');
+  tt.ok(flows.lookup(slotKey(3)), 'still live');
+  tt.equal(flows.free(slotKey(3), a), true);
+  tt.equal(flows.lookup(slotKey(3)), null, 'free');
+  tt.equal(flows.free(slotKey(3), a), false, 'a free slot is not freed twice');
+  // The cleanup decided from a dump; meanwhile BPF freed the slot and gave it to flow b.
+  arr.m.set(slotKey(4).toString('hex'), v(a, now - 400n * S, 2));
+  const reuse: FlowOps = {
+    dump: () => flows.dump(),
+    lookup: (k) => flows.lookup(k),
+    update: (k, x) => flows.update(k, x),
+    free: (k, tuple) => {
+      arr.m.set(slotKey(4).toString('hex'), v(b, now, 2));
+      return flows.free(k, tuple);
+    },
+  };
+  const r = cleanup(reuse, fakeMap(), now, defaultPolicy(300));
+  tt.equal(r.flowsRemoved, 0, 'the new flow in the slot is not removed');
+  tt.equal(L.decodeFlow(arr.m.get(slotKey(4).toString('hex')) as Buffer).tuple.equals(b), true);
+  tt.equal(flows.clear(), 1);
+  tt.equal(flows.dump().length, 0);
 });
 
 t.test('knobs cover the manifest; map sizes', async (tt) => {
@@ -221,7 +286,12 @@ t.test('knobs cover the manifest; map sizes', async (tt) => {
   tt.match(k2, { cfg_tcp: false, cfg_icmp: true, cfg_rtt_rate_milli: 500, cfg_rtt_basis: 1 });
   tt.equal(ringbufSize(5000), 8192);
   tt.equal(ringbufSize(262144), 262144);
-  tt.same(eppingMapSizes(DEFAULT_EPPING_CONFIG), { ss_ep_flows: 16384, ss_ep_ts: 16384, ss_ep_events: 262144 });
+  tt.same(eppingMapSizes(DEFAULT_EPPING_CONFIG), { ss_ep_flows: 32768, ss_ep_ts: 16384, ss_ep_events: 262144 });
+  tt.equal(k.cfg_flow_sets, 4096, 'sets of eight slots');
+  // Twice the flows in slots, in sets of eight.
+  tt.same([1, 4, 5, 1000, 16384, 16385].map(flowSlots), [8, 8, 16, 2000, 32768, 32776]);
+  const hdr = fs.readFileSync(path.join(root, 'bpf', 'include', 'ss_epping.h'), 'utf8');
+  tt.match(hdr, new RegExp(`#define SS_EP_FLOW_WAYS\\s+${L.FLOW_WAYS}\\b`), 'FLOW_WAYS is the header\'s');
   const src = fs.readFileSync(path.join(root, 'bpf', 'fpm', 'epping_core.h'), 'utf8');
   for (const m of manifest.knobs) tt.match(src, new RegExp(`const volatile __u\\d+\\s+${m.name} = `), `${m.name} is rodata in the core`);
 });
