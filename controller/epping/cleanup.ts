@@ -50,7 +50,6 @@ export interface CleanupResult {
   closed: Array<{ flow: Tuple; ifindex: number; lastNs: bigint }>; // idle flows: 'close' events with reason timeout
 }
 
-
 export function cleanup(flows: FlowOps, ts: MapOps, nowNs: bigint, p: CleanupPolicy): CleanupResult {
   const res: CleanupResult = { flowsRemoved: 0, timestampsRemoved: 0, outstandingFixed: 0, closed: [] };
   // Live flows by canonical tuple (hex), with the slot they sit in.
