@@ -218,12 +218,13 @@ static __always_inline int ep_flow_elsewhere(__u32 base, __u32 mine, const struc
 	return 0;
 }
 
-/* A free slot of the set made `key`'s, its fields from `init` and the addresses written
- * last (a reader matches the whole tuple, so it never sees a half-made entry as the flow).
- * NULL when the set is full (*full set) or another CPU is creating the same flow: of two
- * racing claims, one that sees the other gives way, so a flow never holds two slots. */
-static __always_inline struct ss_ep_flow *ep_flow_claim(__u32 base, const struct ss_ep_tuple *key,
-							 const struct ss_ep_flow *init, int *full)
+/* A free slot of the set made `key`'s, opened now for `reason` with `flags`, its other
+ * fields zeroed and the addresses written last (a reader matches the whole tuple, so it
+ * never sees a half-made entry as the flow). NULL when the set is full (*full set) or
+ * another CPU is creating the same flow: of two racing claims, one that sees the other
+ * gives way, so a flow never holds two slots. */
+static __always_inline struct ss_ep_flow *ep_flow_claim(__u32 base, const struct ss_ep_tuple *key, __u64 now,
+							 __u8 reason, __u8 flags, int *full)
 {
 	const __u64 *k = (const __u64 *)key;
 
@@ -243,10 +244,10 @@ static __always_inline struct ss_ep_flow *ep_flow_claim(__u32 base, const struct
 			w[4] = 0;
 			return NULL;
 		}
-		__builtin_memcpy(f->dir, init->dir, sizeof(f->dir));
-		f->opened_ns = init->opened_ns;
-		f->open_reason = init->open_reason;
-		f->flags = init->flags;
+		__builtin_memset(f->dir, 0, sizeof(f->dir));
+		f->opened_ns = now;
+		f->open_reason = reason;
+		f->flags = flags;
 		w[0] = k[0];
 		w[1] = k[1];
 		w[2] = k[2];
@@ -699,7 +700,6 @@ static __always_inline void ep_process(void *data, void *data_end, const struct 
 	base = ep_flow_set(&key) * SS_EP_FLOW_WAYS;
 	f = ep_flow_find(base, &key);
 	if (!f) {
-		struct ss_ep_flow nf;
 		__u8 reason, flags = 0;
 		int full;
 
@@ -722,11 +722,7 @@ static __always_inline void ep_process(void *data, void *data_end, const struct 
 			reason = SS_EP_R_FIRST_PKT;
 		else
 			return;
-		__builtin_memset(&nf, 0, sizeof(nf));
-		nf.opened_ns = now;
-		nf.open_reason = reason;
-		nf.flags = flags;
-		f = ep_flow_claim(base, &key, &nf, &full);
+		f = ep_flow_claim(base, &key, now, reason, flags, &full);
 		if (!f) {
 			if (full)
 				ep_count(SS_EP_C_FLOW_COLLISION);

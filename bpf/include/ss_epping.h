@@ -164,7 +164,7 @@ struct ss_ep_local_key {
 	C(SS_EP_C_SAMPLES,        3, "samples",         "replies matched: RTT samples") \
 	C(SS_EP_C_RB_DROPS,       4, "ringbuf_drops",   "ring buffer reserve failed: record lost") \
 	C(SS_EP_C_FLOWS_OPENED,   5, "flows_opened",    "flow state created") \
-	C(SS_EP_C_FLOWS_FULL,     6, "flows_map_full",  "flow state not created: ss_ep_flows full") \
+	C(SS_EP_C_FLOWS_FULL,     6, "flows_map_full",  "unused since ss_ep_flows is sets of slots: a full set counts as flow_collision") \
 	C(SS_EP_C_FLOWS_CLOSED,   7, "flows_closed",    "flows closed by FIN or RST") \
 	C(SS_EP_C_LOCAL,          8, "local_skipped",   "packets to or from the box skipped by local_filter") \
 	C(SS_EP_C_RATE_LIMITED,   9, "rate_limited",    "new message not timestamped: flow rate limit") \
