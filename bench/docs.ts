@@ -18,6 +18,7 @@ export interface Host {
   // /sys/devices/system/cpu/vulnerabilities lines that change what a packet costs: retpolines
   // make every indirect jump (a BPF tail call among them) dearer, SRSO's safe RET every return.
   mitigations: Record<string, string>;
+  offCore?: boolean; // the bench's own threads ran off the measuring core (absent in older runs)
 }
 
 const COSTLY = ['spectre_v2', 'spec_rstack_overflow', 'retbleed'];
@@ -225,7 +226,7 @@ export function renderDocs(rs: ScenarioResult[], cmd: string, opts: Pick<BenchOp
     `* CPU mitigations (/sys/devices/system/cpu/vulnerabilities): ${mitigationText(m)}. They move every number here:`,
     '  see "Two hosts" below.',
     `* Command: \`${cmd}\` (as root, from the repository, after \`npm run build\`).`,
-    `* Generator pinned to CPU ${opts.cpu}; ${opts.frames.toLocaleString('en')} frames per run, live-frame batches of ${opts.batchSize}; each variant ${opts.reps}× interleaved (A B C A B C …); medians, with min–max.`,
+    `* Generator pinned to CPU ${opts.cpu}${m.offCore ? ", the bench's other threads and the processes it starts (its garbage collector, the daemons) kept off it" : ''}; ${opts.frames.toLocaleString('en')} frames per run, live-frame batches of ${opts.batchSize}; each variant ${opts.reps}× interleaved (A B C A B C …); medians, with min–max.`,
     `* Load average when the report was written: ${loadAverage()}. On a shared machine single runs scatter widely`,
     '  (see min–max) even though the bench runs at nice −20. Compare ratios measured in one run, not absolute Mpps',
     '  across runs; treat differences under ~20% as noise.',
@@ -278,8 +279,10 @@ export function renderDocs(rs: ScenarioResult[], cmd: string, opts: Pick<BenchOp
     '  more in cache and TLB than the hash map\'s compact element pool, with calls cheap there); that host was not',
     '  available to measure the set-associative table. At 1000 flows each frame\'s flow entry is cold (the rest of',
     '  the path evicts it before that flow\'s next frame): about 10 ns more than with one flow. In the bridge',
-    '  pipeline the 15% goal leaves the monitor about 34 ns, and it costs about that with one flow, of which the',
-    '  tail call is about 5 and its own parse about 5: meeting it would take fusing the monitor into the next FPM.',
+    '  pipeline the 15% goal leaves the monitor about 35 ns at 1000 flows; it costs about 38 with one flow and 45',
+    '  at 1000. Fusing it with the next FPM into one program (no tail call or second program entry between them)',
+    '  was measured side by side, 15 interleaved runs each: about 4 ns a frame saved in the router pipeline, none',
+    '  measurable in the bridge pipeline, so it was not kept. Its cost is the work itself, not the chaining.',
     '  In front of the kernel\'s own forwarding (the monitor-only pipeline slipstream runs on a port it does not',
     '  accelerate, e.g. a NAT gateway\'s; the published reference\'s setting) the same nanoseconds are a smaller share.',
     '* **Swap latency** is a 5 ms settle for the first change after a quiet period (changes that keep coming wait',
@@ -291,8 +294,9 @@ export function renderDocs(rs: ScenarioResult[], cmd: string, opts: Pick<BenchOp
     '## Two hosts',
     '',
     'Measured with the same command on two hosts of this workplace, and more than once on one of them. The kept',
-    'runs measured the same code as this one except the ePPing flow table, a hash map then (see ePPing above; the',
-    '2026-11-24c run is the last one before the change, on this host). Earlier runs are kept in `docs/bench-runs/`',
+    'runs measured the same code as this one except the ePPing flow table, a hash map up to the 2026-11-24c run (see',
+    'ePPing above), and the bench\'s own threads and daemons, free to run on the measuring core up to the 2026-11-24d',
+    'run (the same code as this one otherwise). Earlier runs are kept in `docs/bench-runs/`',
     'as the bench wrote them (the two oldest got their host',
     'record afterwards: the kernel from the report they made, the mitigations, where known, read on the same host);',
     'the goal table above reads this report\'s run only. Runs on one host scatter too, most in the ePPing rows,',

@@ -13,6 +13,7 @@ import {
   routerLab,
 } from '../lab';
 import { sweep } from '../lab/sweep';
+import { captureInbound } from '../lab/capture';
 
 function netnsList(): string[] {
   return fs.existsSync('/var/run/netns') ? fs.readdirSync('/var/run/netns') : [];
@@ -28,6 +29,21 @@ t.test('routerLab forwards IPv4 and IPv6', async (t) => {
   t.equal((await ping(r.hostB.ns, r.hostA.ip6, { count: 2, interval: 0.05 })).received, 2);
   t.match(lab.exec(r.hostA.ns, ['ethtool', '-k', 'eth0']), /tx-checksumming: off/, 'hosts have TX csum off');
   t.match(lab.exec(r.router, ['ethtool', '-k', 'pa']), /generic-receive-offload: on/, 'GRO on router ports');
+});
+
+t.test('a capture stopped right after the traffic holds every frame the interface received', async (t) => {
+  const lab = new Lab({ t });
+  const r = routerLab(lab);
+  const rx = (): number => (JSON.parse(lab.exec(r.hostB.ns, ['ip', '-s', '-j', 'link', 'show', 'dev', 'eth0'])) as Array<{ stats64: { rx: { packets: number } } }>)[0].stats64.rx.packets;
+  const cap = await captureInbound(lab, r.hostB.ns, 'eth0');
+  const before = rx();
+  t.equal((await ping(r.hostA.ns, r.hostB.ip4, { count: 20, interval: 0.01 })).received, 20);
+  const frames = await cap.stop();
+  const received = rx() - before;
+  t.ok(frames.length >= received, `captured ${frames.length} of the ${received} frames eth0 received`);
+  // IPv4, protocol ICMP, type 8
+  const requests = frames.filter((f) => f.readUInt16BE(12) === 0x0800 && f[23] === 1 && f[34] === 8).length;
+  t.equal(requests, 20, 'the last echo requests too');
 });
 
 t.test('gatewayLab: LAN bridge with two hosts routed to a WAN host', async (t) => {

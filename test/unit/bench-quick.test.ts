@@ -74,5 +74,8 @@ t.test('the report names the host a run was measured on', async (t) => {
   t.match(md, /router-v4: pipeline within 10% of the reference \(4\) \| 89\.2% of reference \| \*\*no\*\*/);
   const old = renderDocs([base], 'npm run bench', opts, new Date(0));
   t.match(old, /\(read when the report was written\)/, 'a run without a host record says so');
+  t.notMatch(md, /kept off it/, 'a run that did not record its threads off the core does not claim it');
+  const pinned = renderDocs([{ ...base, host: { ...host, offCore: true } }], 'npm run bench', opts, new Date(0));
+  t.match(pinned, /Generator pinned to CPU 1, the bench's other threads and the processes it starts \([^)]*\) kept off it;/);
   t.equal(machine().kernel, os.release());
 });
