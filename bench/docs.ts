@@ -18,7 +18,7 @@ export interface Host {
   // /sys/devices/system/cpu/vulnerabilities lines that change what a packet costs: retpolines
   // make every indirect jump (a BPF tail call among them) dearer, SRSO's safe RET every return.
   mitigations: Record<string, string>;
-  offCore?: boolean; // the bench's own threads ran off the measuring core (absent in older runs)
+  offCore?: boolean; // the bench's other threads and the processes it started ran off the measuring core (absent in older runs)
 }
 
 const COSTLY = ['spectre_v2', 'spec_rstack_overflow', 'retbleed'];
