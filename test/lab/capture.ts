@@ -66,8 +66,8 @@ const SETTLE_MS = 3000;
 
 // Captures frames arriving on ifname in ns (inbound only, whole frames, unbuffered).
 // stop() first waits until the file holds as many frames as the interface received since
-// tcpdump listened (up to SETTLE_MS): a stopped tcpdump drops what it has not read yet, the
-// likely way a loaded CI run once lost the last frames of a kernel-differential case.
+// tcpdump listened (up to SETTLE_MS): a stopped tcpdump drops what it has not read yet, one
+// possible way a loaded CI run once lost frames of a kernel-differential case.
 export async function captureInbound(lab: Lab, ns: string, ifname: string): Promise<Capture> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ss-cap-'));
   const file = path.join(dir, 'in.pcap');
