@@ -48,12 +48,6 @@ function waitListening(child: ChildProcess, timeoutMs: number): Promise<void> {
   });
 }
 
-// Frames ifname has received: its rx counter, which counts every frame the capture sees.
-function rxPackets(lab: Lab, ns: string, ifname: string): number {
-  const out = JSON.parse(lab.exec(ns, ['ip', '-s', '-j', 'link', 'show', 'dev', ifname])) as Array<{ stats64?: { rx?: { packets?: number } } }>;
-  return out[0]?.stats64?.rx?.packets ?? 0;
-}
-
 function framesIn(file: string): number {
   try {
     return readPcap(fs.readFileSync(file)).length;
@@ -79,11 +73,11 @@ export async function captureInbound(lab: Lab, ns: string, ifname: string): Prom
     fs.rmSync(dir, { recursive: true, force: true });
     throw e;
   }
-  const rx0 = rxPackets(lab, ns, ifname);
+  const rx0 = lab.rxPackets(ns, ifname);
   return {
     async stop(): Promise<Buffer[]> {
       const until = Date.now() + SETTLE_MS;
-      while (Date.now() < until && framesIn(file) < rxPackets(lab, ns, ifname) - rx0) await new Promise((r) => setTimeout(r, 20));
+      while (Date.now() < until && framesIn(file) < lab.rxPackets(ns, ifname) - rx0) await new Promise((r) => setTimeout(r, 20));
       const exited = new Promise<void>((r) => (child.exitCode !== null ? r() : child.once('exit', () => r())));
       lab.kill(child, 'SIGINT');
       const hard = setTimeout(() => lab.kill(child, 'SIGKILL'), 5000);

@@ -265,6 +265,12 @@ export class Lab {
     return { ifname: l.ifname, ifindex: l.ifindex, mac: l.address, mtu: l.mtu, up: l.flags.includes('UP') };
   }
 
+  // Frames ifname has received (its rx counter): every frame a capture of it sees.
+  rxPackets(ns: string, ifname: string): number {
+    const out = JSON.parse(this.exec(ns, ['ip', '-s', '-j', 'link', 'show', 'dev', ifname])) as Array<{ stats64?: { rx?: { packets?: number } } }>;
+    return out[0]?.stats64?.rx?.packets ?? 0;
+  }
+
   ifindex(ns: string, ifname: string): number {
     return this.link(ns, ifname).ifindex;
   }
@@ -300,6 +306,13 @@ export function deleteNamespace(ns: string): void {
     fs.rmSync(path.join(BPFFS_ROOT, ns), { recursive: true, force: true });
   } catch {
     /* best effort */
+  }
+  // The root too once empty, as the daemon's own cleanup and the bench leave it (fails, harmlessly,
+  // while another lab or a real daemon still has pins there).
+  try {
+    fs.rmdirSync(BPFFS_ROOT);
+  } catch {
+    /* not empty, or gone */
   }
 }
 

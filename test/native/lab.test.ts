@@ -34,7 +34,7 @@ t.test('routerLab forwards IPv4 and IPv6', async (t) => {
 t.test('a capture stopped right after the traffic holds every frame the interface received', async (t) => {
   const lab = new Lab({ t });
   const r = routerLab(lab);
-  const rx = (): number => (JSON.parse(lab.exec(r.hostB.ns, ['ip', '-s', '-j', 'link', 'show', 'dev', 'eth0'])) as Array<{ stats64: { rx: { packets: number } } }>)[0].stats64.rx.packets;
+  const rx = (): number => lab.rxPackets(r.hostB.ns, 'eth0');
   const cap = await captureInbound(lab, r.hostB.ns, 'eth0');
   const before = rx();
   t.equal((await ping(r.hostA.ns, r.hostB.ip4, { count: 20, interval: 0.01 })).received, 20);
