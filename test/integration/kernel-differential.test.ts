@@ -28,8 +28,14 @@ interface Way {
   far: { ns: string; ifname: string };
 }
 
+// One run's capture: the far host's frames by key, and the interface's count beside the file's.
+interface Run {
+  byKey: Map<string, string[]>;
+  tally: string;
+}
+
 // Sends every frame into the ingress port through progFd (live), returns what the far host received.
-async function sendAll(lab: Lab, way: Way, progFd: number, frames: DiffFrame[]): Promise<Map<string, string[]>> {
+async function sendAll(lab: Lab, way: Way, progFd: number, frames: DiffFrame[]): Promise<Run> {
   const cap = await captureInbound(lab, way.far.ns, way.far.ifname);
   let got: Buffer[] = [];
   try {
@@ -46,33 +52,45 @@ async function sendAll(lab: Lab, way: Way, progFd: number, frames: DiffFrame[]):
     if (k === null) continue;
     byKey.set(k, [...(byKey.get(k) ?? []), g.toString('hex')]);
   }
-  return byKey;
+  const n = cap.tally;
+  return { byKey, tally: n ? `${way.far.ifname} received ${n.received}, captured ${n.captured}` : 'no tally' };
 }
 
-async function compare(lab: Lab, way: Way, d: DaemonHandle, passFd: number, frames: DiffFrame[]): Promise<{ outcomes: Outcome[]; delta: Delta }> {
+async function generation(d: DaemonHandle): Promise<number> {
+  return (await d.get<{ generation: number }>('/v1/status')).generation;
+}
+
+// The two runs of a comparison, for the log when they differ: whether a capture fell short,
+// and whether the daemon swapped pipelines mid-run.
+async function compare(lab: Lab, way: Way, d: DaemonHandle, passFd: number, frames: DiffFrame[]): Promise<{ outcomes: Outcome[]; delta: Delta; runs: string }> {
   const kernel = await sendAll(lab, way, passFd, frames);
   const root = rootProgFd(way.ns, way.ingress.ifindex);
   try {
-    let fast = new Map<string, string[]>();
+    let fast: Run = { byKey: new Map(), tally: 'not run' };
+    const gen0 = await generation(d);
     const delta = await measure(d, [way.ingress.ifname], async () => {
       fast = await sendAll(lab, way, root, frames);
     });
+    const gen1 = await generation(d);
     const outcomes = frames.map((f) => ({
       name: f.name,
-      kernel: f.key ? (kernel.get(f.key) ?? []) : [],
-      slipstream: f.key ? (fast.get(f.key) ?? []) : [],
+      kernel: f.key ? (kernel.byKey.get(f.key) ?? []) : [],
+      slipstream: f.key ? (fast.byKey.get(f.key) ?? []) : [],
     }));
-    return { outcomes, delta };
+    const runs = `kernel run: ${kernel.tally}; slipstream run: ${fast.tally}, generation ${gen0} -> ${gen1}`;
+    return { outcomes, delta, runs };
   } finally {
     native.closeFd(root);
   }
 }
 
-function checkSame(t: Test, outcomes: Outcome[]): void {
+function checkSame(t: Test, outcomes: Outcome[], runs: string): void {
+  let differ = false;
   for (const o of outcomes) {
     const fwd = o.kernel.length ? `forwarded (${o.kernel.length})` : 'not forwarded';
-    t.same(o.slipstream, o.kernel, `${o.name}: kernel ${fwd}, slipstream the same`);
+    if (!t.same(o.slipstream, o.kernel, `${o.name}: kernel ${fwd}, slipstream the same`)) differ = true;
   }
+  if (differ) t.comment(`the runs differ: ${runs}`);
 }
 
 function loadPass(t: Test): number {
@@ -128,8 +146,8 @@ t.test('router: the fast path forwards exactly what the kernel forwards, byte fo
   ];
 
   await t.test('rp_filter off', async (t) => {
-    const { outcomes, delta } = await compare(lab, way, d, passFd, frames);
-    checkSame(t, outcomes);
+    const { outcomes, delta, runs } = await compare(lab, way, d, passFd, frames);
+    checkSame(t, outcomes, runs);
     const forwarded = outcomes.filter((o) => o.kernel.length > 0).length;
     t.ok(forwarded >= 20, `the kernel forwarded ${forwarded} of ${frames.length} kinds of frame`);
     t.ok(delta.fast >= 15, `and slipstream fast-pathed ${delta.fast} of them (slow: ${JSON.stringify(delta.reasons)})`);
@@ -143,8 +161,8 @@ t.test('router: the fast path forwards exactly what the kernel forwards, byte fo
   await t.test('the IPv6 MTU of the egress device below its link MTU', async (t) => {
     lab.sysctl(rt, `net.ipv6.conf.${portB.ifname}.mtu`, 1280);
     t.teardown(() => lab.sysctl(rt, `net.ipv6.conf.${portB.ifname}.mtu`, 1500));
-    const { outcomes, delta } = await compare(lab, way, d, passFd, frames.filter((f) => f.name.startsWith('v6')));
-    checkSame(t, outcomes);
+    const { outcomes, delta, runs } = await compare(lab, way, d, passFd, frames.filter((f) => f.name.startsWith('v6')));
+    checkSame(t, outcomes, runs);
     t.equal(outcomes.find((o) => o.name === 'v6 large')?.kernel.length, 0, 'the kernel holds IPv6 to mtu6');
     t.ok((delta.reasons.fib_frag_needed ?? 0) >= 1, `and so does the lookup (${JSON.stringify(delta.reasons)})`);
   });
@@ -169,8 +187,8 @@ t.test('router: the fast path forwards exactly what the kernel forwards, byte fo
     });
     await waitGraph(d, 'rules seen', (g) => (g.services.find((s) => s.id === 'l3-router')?.reasons ?? []).some((r) => r.includes('3 IPv6 policy rules')));
     await sleep(500);
-    const { outcomes, delta } = await compare(lab, way, d, passFd, frames.filter((f) => !f.name.startsWith('ecmp')));
-    checkSame(t, outcomes);
+    const { outcomes, delta, runs } = await compare(lab, way, d, passFd, frames.filter((f) => !f.name.startsWith('ecmp')));
+    checkSame(t, outcomes, runs);
     const steered = outcomes.filter((o) => o.kernel.some((x) => x.startsWith(nh2.mac.replace(/:/g, '')))).length;
     t.ok(steered >= 6, `the rules steered ${steered} kinds of frame to the second next hop`);
     t.ok(delta.fast >= 15, `fast-pathed ${delta.fast} (slow: ${JSON.stringify(delta.reasons)})`);
@@ -182,8 +200,8 @@ t.test('router: the fast path forwards exactly what the kernel forwards, byte fo
     const g = await waitGraph(d, 'policy 1 seen', (x) => nodeAttr(x, 'sysctl', 'fib_multipath_hash_policy_v4') === 1 && x.services.some((s) => s.id === 'l3-router' && s.attrs?.ipv4 === false), 15000);
     t.match(g.services.find((s) => s.id === 'l3-router')?.reasons.join('\n'), /IPv4 multipath route with net\.ipv4\.fib_multipath_hash_policy=1/);
     await sleep(300);
-    const { outcomes, delta } = await compare(lab, way, d, passFd, frames.filter((f) => f.name.startsWith('ecmp v4') || f.name === 'v4 udp'));
-    checkSame(t, outcomes);
+    const { outcomes, delta, runs } = await compare(lab, way, d, passFd, frames.filter((f) => f.name.startsWith('ecmp v4') || f.name === 'v4 udp'));
+    checkSame(t, outcomes, runs);
     t.equal(delta.fast, 0, `nothing routed in XDP (slow: ${JSON.stringify(delta.reasons)})`);
   });
 
@@ -206,16 +224,16 @@ t.test('router: the fast path forwards exactly what the kernel forwards, byte fo
     await sleep(500);
     await waitGraph(d, 'route MTU on pb', (g) => nodeAttr(g, 'device:pb', 'route_mtu_v4') === 1000);
     const v4 = frames.filter((f) => f.name.startsWith('v4') || f.name.startsWith('ecmp v4'));
-    let { outcomes, delta } = await compare(lab, way, d, passFd, v4);
-    checkSame(t, outcomes);
+    let { outcomes, delta, runs } = await compare(lab, way, d, passFd, v4);
+    checkSame(t, outcomes, runs);
     t.ok((delta.reasons.mtu ?? 0) >= 2, `the route MTU sent the large ones to the kernel (${JSON.stringify(delta.reasons)})`);
     t.ok(delta.fast >= 15, `fast-pathed ${delta.fast}`);
     lab.sysctl(rt, 'net.ipv4.fib_multipath_hash_policy', 1);
     t.teardown(() => lab.sysctl(rt, 'net.ipv4.fib_multipath_hash_policy', 0));
     await waitGraph(d, 'the group is multipath under policy 1', (x) => x.services.some((s) => s.id === 'l3-router' && s.attrs?.ipv4 === false), 15000);
     await sleep(300);
-    ({ outcomes, delta } = await compare(lab, way, d, passFd, frames.filter((f) => f.name.startsWith('ecmp v4'))));
-    checkSame(t, outcomes);
+    ({ outcomes, delta, runs } = await compare(lab, way, d, passFd, frames.filter((f) => f.name.startsWith('ecmp v4'))));
+    checkSame(t, outcomes, runs);
     t.equal(delta.fast, 0, `nothing routed in XDP (slow: ${JSON.stringify(delta.reasons)})`);
   });
 
@@ -224,8 +242,8 @@ t.test('router: the fast path forwards exactly what the kernel forwards, byte fo
     t.teardown(() => lab.sysctl(rt, 'net.ipv4.conf.all.rp_filter', 0));
     await waitGraph(d, 'rp_filter seen', (g) => nodeAttr(g, 'sysctl', 'rp_filter_all') === 1, 15000);
     await sleep(300);
-    const { outcomes } = await compare(lab, way, d, passFd, frames);
-    checkSame(t, outcomes);
+    const { outcomes, runs } = await compare(lab, way, d, passFd, frames);
+    checkSame(t, outcomes, runs);
     const spoofed = outcomes.find((o) => o.name.includes('source is the far host (rp_filter'))!;
     t.equal(spoofed.kernel.length, 0, 'strict rp_filter: the kernel drops a source that routes back elsewhere');
   });
@@ -237,8 +255,8 @@ t.test('router: the fast path forwards exactly what the kernel forwards, byte fo
       lab.exec(rt, ['ip', '-6', 'neigh', 'del', 'proxy', b.ip6, 'dev', 'pa']);
       lab.sysctl(rt, 'net.ipv6.conf.all.proxy_ndp', 0);
     });
-    const { outcomes, delta } = await compare(lab, way, d, passFd, frames.filter((f) => f.name.startsWith('v6')));
-    checkSame(t, outcomes);
+    const { outcomes, delta, runs } = await compare(lab, way, d, passFd, frames.filter((f) => f.name.startsWith('v6')));
+    checkSame(t, outcomes, runs);
     const ns = outcomes.find((o) => o.name.includes('neighbour solicitation'))!;
     t.equal(ns.kernel.length, 0, 'the kernel answers a solicitation for a proxied address itself');
     t.ok((delta.reasons.ndp ?? 0) >= 4, `neighbour discovery went to the kernel (${JSON.stringify(delta.reasons)})`);
@@ -270,8 +288,8 @@ t.test('gateway: routing through the LAN bridge and bridging within it, as the k
       srcMac: l1.mac, routerMac: bridge.mac, src4: l1.ip4, src6: l1.ip6, dst4: wanHost.ip4, dst6: wanHost.ip6,
       routerOut4: wan.ip4, routerOut6: wan.ip6, inSubnet: topo.lanSubnet, outSubnet: topo.wanSubnet, mtuRouted4: '198.18.4.9',
     });
-    const { outcomes, delta } = await compare(lab, { ns: gw, ingress: lanPorts[0], far: { ns: wanHost.ns, ifname: 'eth0' } }, d, passFd, frames);
-    checkSame(t, outcomes);
+    const { outcomes, delta, runs } = await compare(lab, { ns: gw, ingress: lanPorts[0], far: { ns: wanHost.ns, ifname: 'eth0' } }, d, passFd, frames);
+    checkSame(t, outcomes, runs);
     t.ok(delta.fast >= 15, `fast-pathed ${delta.fast} (slow: ${JSON.stringify(delta.reasons)})`);
   });
 
@@ -280,8 +298,8 @@ t.test('gateway: routing through the LAN bridge and bridging within it, as the k
       srcMac: wanHost.mac, routerMac: wan.mac, src4: wanHost.ip4, src6: wanHost.ip6, dst4: l1.ip4, dst6: l1.ip6,
       routerOut4: bridge.ip4, routerOut6: bridge.ip6, inSubnet: topo.wanSubnet, outSubnet: topo.lanSubnet, mtuRouted4: '198.18.5.9',
     });
-    const { outcomes, delta } = await compare(lab, { ns: gw, ingress: wan, far: { ns: l1.ns, ifname: 'eth0' } }, d, passFd, frames);
-    checkSame(t, outcomes);
+    const { outcomes, delta, runs } = await compare(lab, { ns: gw, ingress: wan, far: { ns: l1.ns, ifname: 'eth0' } }, d, passFd, frames);
+    checkSame(t, outcomes, runs);
     t.ok(delta.fast >= 15, `fast-pathed ${delta.fast} (slow: ${JSON.stringify(delta.reasons)})`);
   });
 
@@ -290,8 +308,8 @@ t.test('gateway: routing through the LAN bridge and bridging within it, as the k
     lab.exec(gw, ['bridge', 'fdb', 'replace', sameSide, 'dev', lanPorts[0].ifname, 'master', 'static']);
     t.teardown(() => lab.exec(gw, ['bridge', 'fdb', 'del', sameSide, 'dev', lanPorts[0].ifname, 'master']));
     const frames = bridgedFrames({ srcMac: l1.mac, dstMac: l2.mac, sameSideMac: sameSide, bridgeMac: bridge.mac, src4: l1.ip4, dst4: l2.ip4, src6: l1.ip6, dst6: l2.ip6 });
-    const { outcomes, delta } = await compare(lab, { ns: gw, ingress: lanPorts[0], far: { ns: l2.ns, ifname: 'eth0' } }, d, passFd, frames);
-    checkSame(t, outcomes);
+    const { outcomes, delta, runs } = await compare(lab, { ns: gw, ingress: lanPorts[0], far: { ns: l2.ns, ifname: 'eth0' } }, d, passFd, frames);
+    checkSame(t, outcomes, runs);
     t.ok(delta.fast >= 5, `fast-pathed ${delta.fast} (slow: ${JSON.stringify(delta.reasons)})`);
   });
 });

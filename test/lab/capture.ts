@@ -9,6 +9,9 @@ import type { Lab } from './lab';
 
 export interface Capture {
   stop(): Promise<Buffer[]>;
+  // After stop(): frames the interface received while tcpdump listened, and frames the file
+  // holds. Fewer captured than received means the capture, not the path, lost frames.
+  tally: { received: number; captured: number } | null;
 }
 
 const PCAP_MAGIC_LE = 0xa1b2c3d4;
@@ -74,20 +77,25 @@ export async function captureInbound(lab: Lab, ns: string, ifname: string): Prom
     throw e;
   }
   const rx0 = lab.rxPackets(ns, ifname);
-  return {
+  const cap: Capture = {
+    tally: null,
     async stop(): Promise<Buffer[]> {
       const until = Date.now() + SETTLE_MS;
       while (Date.now() < until && framesIn(file) < lab.rxPackets(ns, ifname) - rx0) await new Promise((r) => setTimeout(r, 20));
+      const received = lab.rxPackets(ns, ifname) - rx0;
       const exited = new Promise<void>((r) => (child.exitCode !== null ? r() : child.once('exit', () => r())));
       lab.kill(child, 'SIGINT');
       const hard = setTimeout(() => lab.kill(child, 'SIGKILL'), 5000);
       await exited;
       clearTimeout(hard);
       try {
-        return readPcap(fs.readFileSync(file));
+        const frames = readPcap(fs.readFileSync(file));
+        cap.tally = { received, captured: frames.length };
+        return frames;
       } finally {
         fs.rmSync(dir, { recursive: true, force: true });
       }
     },
   };
+  return cap;
 }

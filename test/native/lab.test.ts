@@ -41,6 +41,7 @@ t.test('a capture stopped right after the traffic holds every frame the interfac
   const frames = await cap.stop();
   const received = rx() - before;
   t.ok(frames.length >= received, `captured ${frames.length} of the ${received} frames eth0 received`);
+  t.ok(cap.tally && cap.tally.received >= received && cap.tally.captured === frames.length, `its tally agrees: ${JSON.stringify(cap.tally)}`);
   // IPv4, protocol ICMP, type 8
   const requests = frames.filter((f) => f.readUInt16BE(12) === 0x0800 && f[23] === 1 && f[34] === 8).length;
   t.equal(requests, 20, 'the last echo requests too');
