@@ -36,11 +36,10 @@ export function lastActivityNs(f: FlowState): bigint {
   return t;
 }
 
+// What the cleanup needs of ss_ep_ts (a fixture in unit tests).
 export interface MapOps {
   dump(): Array<{ key: Buffer; value: Buffer }>;
-  lookup(key: Buffer): Buffer | null;
-  update(key: Buffer, value: Buffer, flags: number): void; // throws when the key vanished (BPF_EXIST)
-  delete(key: Buffer): boolean;
+  delete(key: Buffer): boolean; // false when BPF matched (deleted) it first
 }
 
 export interface CleanupResult {

@@ -258,13 +258,8 @@ export class EppingService extends EventEmitter<EppingServiceEvents> {
     if (flowsFd === undefined || tsFd === undefined) return null;
     this.clock.sync();
     const nat = this.native;
-    const ops = (fd: number) => ({
-      dump: () => nat.mapDump(fd),
-      lookup: (k: Buffer) => nat.mapLookup(fd, k),
-      update: (k: Buffer, v: Buffer, flags: number) => nat.mapUpdate(fd, k, v, flags),
-      delete: (k: Buffer) => nat.mapDelete(fd, k),
-    });
-    const res = cleanup(new FlowTable(nat, flowsFd), ops(tsFd), this.clock.nowMonoNs(), defaultPolicy(this.config.flow_timeout_s));
+    const ts = { dump: () => nat.mapDump(tsFd), delete: (k: Buffer) => nat.mapDelete(tsFd, k) };
+    const res = cleanup(new FlowTable(nat, flowsFd), ts, this.clock.nowMonoNs(), defaultPolicy(this.config.flow_timeout_s));
     for (const c of res.closed) {
       const t = this.clock.wallUs(this.clock.nowMonoNs());
       const device = this.names.name(c.ifindex);

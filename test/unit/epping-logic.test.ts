@@ -139,11 +139,6 @@ function fakeMap(): MapOps & { m: Map<string, Buffer> } {
   return {
     m,
     dump: () => [...m].map(([k, v]) => ({ key: Buffer.from(k, 'hex'), value: Buffer.from(v) })),
-    lookup: (k) => (m.has(k.toString('hex')) ? Buffer.from(m.get(k.toString('hex')) as Buffer) : null),
-    update: (k, v, flags) => {
-      if (flags === 2 && !m.has(k.toString('hex'))) throw new Error('ENOENT');
-      m.set(k.toString('hex'), Buffer.from(v));
-    },
     delete: (k) => m.delete(k.toString('hex')),
   };
 }
