@@ -84,21 +84,13 @@ static __always_inline int maybe_local_v4(__be32 a)
 	return !w || ((*w >> (bit & 63)) & 1);
 }
 
-/* What fib_validate_source decides, as far as a lookup towards the source can tell.
- * Strict: the reverse route must leave through the device the packet came in on.
- * Loose: any usable route back. Off: only a local (or broadcast) source is refused. */
-static __always_inline __u32 check_source(struct xdp_md *ctx, const struct bpf_fib_lookup *fwd,
-					  __be32 src, __u32 lookup_if, __u8 rp)
+/* The full check: a lookup towards the source, from the device the packet came in on. */
+static __always_inline __u32 check_source_fib(struct xdp_md *ctx, const struct bpf_fib_lookup *fwd,
+					      __u32 lookup_if, __u8 rp)
 {
 	struct bpf_fib_lookup r = {};
 	long rc;
 
-	if (!rp && cfg_src_check != SRC_CHECK_FIB) {
-		if (cfg_src_check == SRC_CHECK_LOCAL && maybe_local_v4(src) &&
-		    bpf_map_lookup_elem(&ss_local_v4, &src))
-			return SS_P_MARTIAN;
-		return ROUTE_OK;
-	}
 	r.family = SS_AF_INET;
 	r.l4_protocol = fwd->l4_protocol;
 	r.sport = fwd->dport;
@@ -119,6 +111,23 @@ static __always_inline __u32 check_source(struct xdp_md *ctx, const struct bpf_f
 	if (rp == 1 && r.ifindex != lookup_if)
 		return SS_P_RP_FILTER;
 	return ROUTE_OK;
+}
+
+/* What fib_validate_source decides, as far as a lookup towards the source can tell.
+ * Strict: the reverse route must leave through the device the packet came in on.
+ * Loose: any usable route back. Off: only a local (or broadcast) source is refused.
+ * The lookup's request lives in check_source_fib: declared here, its zeroing would be
+ * paid by the common case too, which returns before using it. */
+static __always_inline __u32 check_source(struct xdp_md *ctx, const struct bpf_fib_lookup *fwd,
+					  __be32 src, __u32 lookup_if, __u8 rp)
+{
+	if (!rp && cfg_src_check != SRC_CHECK_FIB) {
+		if (cfg_src_check == SRC_CHECK_LOCAL && maybe_local_v4(src) &&
+		    bpf_map_lookup_elem(&ss_local_v4, &src))
+			return SS_P_MARTIAN;
+		return ROUTE_OK;
+	}
+	return check_source_fib(ctx, fwd, lookup_if, rp);
 }
 
 /* Might an IPsec policy apply to src -> dst? See ss_xfrm_v4. */
@@ -192,17 +201,17 @@ static __always_inline __u32 prep_ipv4(void *data, void *data_end, const struct 
 
 	if ((void *)(iph + 1) > data_end)
 		return SS_P_MALFORMED;
-	if (iph->ihl != 5)
+	/* Parse has checked the version, ihl >= 5 and ihl * 4 <= tot_len <= the bytes there
+	 * (docs/fpm-contract.md §3), and flagged options and fragments. */
+	if (p->flags & SS_PKT_IPOPTS)
 		return SS_P_IP_OPTIONS;
-	if (iph->frag_off & bpf_htons(SS_IP_MF | SS_IP_OFFMASK))
+	if (p->flags & SS_PKT_FRAG)
 		return SS_P_FRAGMENT;
 	if (iph->ttl <= 1)
 		return SS_P_TTL;
 	if (ss_ipv4_hdr_sum(iph) != 0xffff)
 		return SS_P_BAD_CSUM;
 	*ip_len = bpf_ntohs(iph->tot_len);
-	if (*ip_len < sizeof(*iph) || *ip_len > (__u32)(data_end - (void *)iph))
-		return SS_P_MALFORMED;
 	if (ipv4_martian(iph->saddr) || ipv4_martian(iph->daddr))
 		return SS_P_MARTIAN;
 	if (iph->protocol == IPPROTO_ICMP && *ip_len > sizeof(*iph)) {
