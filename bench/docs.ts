@@ -177,15 +177,21 @@ function linuxMonitored(r: ScenarioResult): string {
   return `${n(s.median)}, ${n(u.median)} | ${n(r.cost_linux_sampled_pct, 1)}%, ${n(r.cost_linux_unlimited_pct, 1)}%`;
 }
 
+// Share of the sampled run's frames that found their flow direction quiet (absent in older results).
+function quietShare(r: ScenarioResult): string {
+  const m = r.monitor_sampled as Record<string, number> | undefined;
+  return m && m.quiet !== undefined && m.packets ? `${n((100 * m.quiet) / m.packets, 1)}%` : '–';
+}
+
 function eppingTable(rs: ScenarioResult[]): string[] {
   const rows = [
-    '| pipeline | flows | Linux | epping off | on, 100 ms sampling | on, unlimited | cost sampled | cost unlimited | monitor ns/frame (sampled, unlimited) | Linux + monitor (sampled, unlimited) | cost on Linux (sampled, unlimited) | uninspected | ring-buffer drops |',
-    '|---|---|---|---|---|---|---|---|---|---|---|---|---|',
+    '| pipeline | flows | Linux | epping off | on, 100 ms sampling | on, unlimited | cost sampled | cost unlimited | monitor ns/frame (sampled, unlimited) | quiet (sampled) | Linux + monitor (sampled, unlimited) | cost on Linux (sampled, unlimited) | uninspected | ring-buffer drops |',
+    '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',
   ];
   for (const { kind, flows, name } of EPPING_SCENARIOS) {
     const r = byName(rs, name);
     if (!r) continue;
-    rows.push(`| ${kind} | ${flows} | ${n(r.linux_mpps)} | ${n(r.epping_off_mpps)} | ${n(r.epping_sampled_mpps)} | ${n(r.epping_unlimited_mpps)} | ${n(r.cost_sampled_pct, 1)}% | ${n(r.cost_unlimited_pct, 1)}% | ${n(r.monitor_ns_sampled, 1)}, ${n(r.monitor_ns_unlimited, 1)} | ${linuxMonitored(r)} | ${missedFrames(r)} | ${n(r.ringbuf_drops, 0)} |`);
+    rows.push(`| ${kind} | ${flows} | ${n(r.linux_mpps)} | ${n(r.epping_off_mpps)} | ${n(r.epping_sampled_mpps)} | ${n(r.epping_unlimited_mpps)} | ${n(r.cost_sampled_pct, 1)}% | ${n(r.cost_unlimited_pct, 1)}% | ${n(r.monitor_ns_sampled, 1)}, ${n(r.monitor_ns_unlimited, 1)} | ${quietShare(r)} | ${linuxMonitored(r)} | ${missedFrames(r)} | ${n(r.ringbuf_drops, 0)} |`);
   }
   return rows;
 }
@@ -274,24 +280,29 @@ export function renderDocs(rs: ScenarioResult[], cmd: string, opts: Pick<BenchOp
     '  Mpps, IPv4 forwarding about 1.5, the hand-written references about 5.3 and 3.7). On the earlier v769 host the',
     '  kernel forwarded about 3× faster and the pipelines gained less, so its ratios were lower (see "Two hosts").',
     '* **ePPing.** The monitor costs about the same time per frame in the router and the bridge pipeline (the',
-    '  table\'s ns/frame column), so its cost in % is larger in the faster bridge pipeline. Per frame it parses the',
-    '  TCP options, hashes the tuple, reads its flow\'s slot, counts, and tail-calls the next FPM (parse is folded',
-    '  into it; the bridge pipeline parses nothing without it). The clock is read like the root\'s, once per tick',
-    '  and CPU. The flow table is an array of sets of eight slots (docs/epping.md). It replaced a hash map whose',
-    '  lookup is a call with its own hash and bucket walk: on the v595 host, where SRSO makes every return cost,',
-    '  that was about 30 ns a frame at 1000 flows, and the monitor went from about 74 to about 40 ns a frame in the',
-    '  router pipeline (cost 19.8% before, 11.6% and 13.8% after, in quick runs of one session). The five',
-    '  multiplies of its hash are independent, so the slot read waits for one multiply, not five in a row. On the',
-    '  earlier v769 host a direct-mapped array had measured slower than the hash map (scattered entries missing',
-    '  more in cache and TLB than the hash map\'s compact element pool, with calls cheap there); that host was not',
-    '  available to measure the set-associative table. At 1000 flows each frame\'s flow entry is cold (the rest of',
-    '  the path evicts it before that flow\'s next frame): about 10 ns more than with one flow. In the bridge',
-    '  pipeline the 15% goal leaves the monitor about 35 ns at 1000 flows; it costs about 38 with one flow and 45',
-    '  at 1000. Fusing it with the next FPM into one program (no tail call or second program entry between them)',
-    '  was measured side by side, 15 interleaved runs each: about 4 ns a frame saved in the router pipeline, none',
-    '  measurable in the bridge pipeline, so it was not kept. Its cost is the work itself, not the chaining.',
-    '  In front of the kernel\'s own forwarding (the monitor-only pipeline slipstream runs on a port it does not',
-    '  accelerate, e.g. a NAT gateway\'s; the published reference\'s setting) the same nanoseconds are a smaller share.',
+    '  table\'s ns/frame column), so its cost in % is larger in the faster bridge pipeline. With a rate limit',
+    '  almost every frame belongs to a flow direction inside its window whose other direction has nothing',
+    '  outstanding: such a frame can neither be timestamped nor be a reply. Since 2026-11-24 (after the f run)',
+    '  the first frame that finds its direction so marks it quiet until the window ends, in a compact table of',
+    '  8-byte ways (tag and end jiffy; docs/epping.md), and later frames parse the TCP options, hash the tuple,',
+    '  read one way, count and tail-call the next FPM. A timestamp the other way wakes the direction, and so does',
+    '  a closing flow. Before, every frame read its flow entry in the flow table (an array of sets of eight',
+    '  152-byte slots), and at 1000 flows that entry is cold: in a profile of the bridge pipeline a quarter of the',
+    '  monitor\'s samples sat on the tuple compare right after that read, and the monitor took about 50 to 57 ns a',
+    '  frame (about 33 with one flow). A first, direct-mapped quiet table left 13% of the frames on the full path',
+    '  (flows colliding in it) and saved nothing: the flow entries, now read rarely, came from further away each',
+    '  time. With sets of four ways and quiet times that end at the window\'s last tick, 99.3% of the frames are',
+    '  quiet and the monitor takes about 30 to 35 ns at 1000 flows in both pipelines (quick runs; the table above',
+    '  is the full run). What remains is the quiet way\'s own read, still a cache miss at 1000 flows (about 9 ns),',
+    '  the hash (about 5), parsing, two counters and the tail call. Unlimited sampling has no windows and still',
+    '  reads the flow entry on every frame. Earlier changes: the flow table replaced a hash map whose lookup is a',
+    '  call with its own hash and bucket walk (about 30 ns a frame at 1000 flows on the v595 host, where SRSO',
+    '  makes every return cost); the hash\'s five multiplies are independent, so a read waits for one multiply, not',
+    '  five in a row; the clock is read like the root\'s, once per tick and CPU. Fusing the monitor with the next',
+    '  FPM into one program was measured side by side, 15 interleaved runs each: about 4 ns a frame saved in the',
+    '  router pipeline, none measurable in the bridge pipeline, so it was not kept. In front of the kernel\'s own',
+    '  forwarding (the monitor-only pipeline slipstream runs on a port it does not accelerate, e.g. a NAT',
+    '  gateway\'s; the published reference\'s setting) the same nanoseconds are a smaller share.',
     '* **Swap latency** is a 5 ms settle for the first change after a quiet period (changes that keep coming wait',
     '  for the 50 ms debounce), a sysctl re-read, the graph rebuild and loading a whole new generation (every FPM',
     '  object through the verifier, a few ms each) before the one-map-update swap.',
@@ -303,8 +314,8 @@ export function renderDocs(rs: ScenarioResult[], cmd: string, opts: Pick<BenchOp
     'Measured with the same command on two hosts of this workplace, and more than once on one of them. The kept',
     'runs measured the same code as this one except the ePPing flow table, a hash map up to the 2026-11-24c run (see',
     'ePPing above), the bench\'s own threads and daemons, free to run on the measuring core up to the 2026-11-24d',
-    'run, and two small changes to l3-router made after the 2026-11-24e run (see Router above; the same code as this',
-    'one otherwise). Earlier runs are kept in `docs/bench-runs/`',
+    'run, two small changes to l3-router made after the 2026-11-24e run (see Router above), and the ePPing quiet',
+    'table, added after the 2026-11-24f run (see ePPing above). Earlier runs are kept in `docs/bench-runs/`',
     'as the bench wrote them (the two oldest got their host',
     'record afterwards: the kernel from the report they made, the mitigations, where known, read on the same host);',
     'the goal table above reads this report\'s run only. Runs on one host scatter too, most in the ePPing rows,',
@@ -329,7 +340,9 @@ export function renderDocs(rs: ScenarioResult[], cmd: string, opts: Pick<BenchOp
     `Router (IPv4) and bridge pipelines with TCP segments carrying the timestamp option (${byName(rs, 'epping-1')?.frame_size ?? 96}-byte frames, every segment a fresh TSval, one direction).`,
     'Mpps are medians. The monitor\'s time per frame (1/on − 1/off) is about the same in both pipelines; the cost in %',
     'is larger in the faster one. "Linux + monitor" is the monitor alone (parse folded in, then `XDP_PASS`) in front of',
-    'the kernel\'s forwarding, against Linux alone. "Uninspected" is frames injected minus packets the monitor counted.',
+    'the kernel\'s forwarding, against Linux alone. "Quiet" is the share of the sampled run\'s frames whose flow direction',
+    'was marked quiet (inside its window, nothing outstanding the other way: only counted). "Uninspected" is frames',
+    'injected minus packets the monitor counted.',
     '',
     ...eppingTable(rs),
     '',

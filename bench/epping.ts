@@ -12,7 +12,7 @@ import { interleave, type Variant } from './interleave';
 import { DeliveryCounter, Injector, type Sample } from './probe';
 import { ratio, round, spread, type Spread } from './stats';
 import { native } from '../controller/native';
-import { FlowTable, readMonitorCounters } from '../controller/epping';
+import { DEFAULT_EPPING_CONFIG, FlowTable, eppingKnobs, readMonitorCounters } from '../controller/epping';
 import type { DeviceRole } from '../controller/assembler/plan';
 
 export const EPPING_FRAME = 96; // TCP + timestamps + 30 bytes of payload (a data segment)
@@ -24,6 +24,9 @@ function clearMonitorState(p: BenchPipeline): void {
   const keys = native.mapDump(fd).map((e) => e.key);
   if (keys.length) native.mapDeleteBatch(fd, keys);
   new FlowTable(native, p.mapFd('ss_ep_flows')).clear();
+  const quiet = p.mapFd('ss_ep_quiet');
+  const live = native.mapDump(quiet).filter((e) => e.value.some((b) => b !== 0));
+  if (live.length) native.mapUpdateBatch(quiet, live.map((e) => e.key), live.map((e) => Buffer.alloc(e.value.length)));
 }
 
 function mpps(s: Sample[]): Spread {
@@ -34,7 +37,7 @@ function mpps(s: Sample[]): Spread {
 export type EppingPipeline = 'router' | 'bridge';
 
 // The monitor counters a run reports: what it did with the frames, and whether it kept up.
-const DID = ['packets', 'timestamps', 'rate_limited', 'ts_map_full', 'flows_opened', 'ringbuf_drops'] as const;
+const DID = ['packets', 'timestamps', 'rate_limited', 'quiet', 'ts_map_full', 'flows_opened', 'ringbuf_drops'] as const;
 
 // The role the daemon gives the ingress port, as the bench's own pipelines must repeat it:
 // the router's source check, the bridge's br_netfilter knobs (this machine may have it on).
@@ -63,6 +66,7 @@ export async function runEpping(ctx: BenchContext, flows: number, kind: EppingPi
   // pipelines are loaded next to it with the deployer's classes, since one daemon runs one
   // epping configuration and the variants must be measured side by side.
   const eppingOn = { epping: { enabled: true } };
+  const daemonKnobs = eppingKnobs({ ...DEFAULT_EPPING_CONFIG, enabled: true });
   const s = kind === 'router' ? await setupRouter(ctx, lab, 4, eppingOn) : await setupBridge(ctx, lab, flows, eppingOn);
   const base = { ...s.base, proto: 'tcp' as const, length: EPPING_FRAME };
   const counter = new DeliveryCounter(s.counterNs, s.counterIf, 'tcp', base.dport);
@@ -73,7 +77,7 @@ export async function runEpping(ctx: BenchContext, flows: number, kind: EppingPi
   // "off" is the pipeline the daemon itself runs on the port, minus the monitor.
   const role = await ingressRole(s, kind);
   const load = (r: DeviceRole, rateLimitMs: number, id: number): BenchPipeline => {
-    const p = BenchPipeline.load(BPFFS_ROOT, s.run.netns, r, new Map([['latency-monitor', { cfg_rate_limit_ms: rateLimitMs }]]), 1_000_000 + id);
+    const p = BenchPipeline.load(BPFFS_ROOT, s.run.netns, r, new Map([['latency-monitor', { ...daemonKnobs, cfg_rate_limit_ms: rateLimitMs }]]), 1_000_000 + id);
     ctx.defer(() => p.close());
     return p;
   };

@@ -50,6 +50,9 @@ const volatile __u8  cfg_samples = 1;
 const volatile __u8  cfg_flow_events = 1;
 const volatile __u32 cfg_ts_full_backoff_ms = 10;
 const volatile __u32 cfg_flow_sets = SS_EP_FLOWS_SLOTS / SS_EP_FLOW_WAYS;
+/* The kernel's tick (1 s / CONFIG_HZ). The default, HZ=100, is the longest tick on the
+ * architectures slipstream runs on: too long a guess only ends quiet times early. */
+const volatile __u32 cfg_tick_ns = 10000000;
 
 /* What the caller found out about the packet's headers. */
 struct ep_loc {
@@ -149,22 +152,25 @@ static __always_inline int ep_src_is_lower(const struct ss_ep_tuple *t)
 	return t->sport <= t->dport;
 }
 
-/* The set of a canonical tuple: a multilinear hash, sum of a_i × word_i, whose top bits
- * depend on every bit of every word; five independent multiplies, where a chained mix
- * would make the flow-table read wait for five in a row. a_i are the secret seed with a
- * constant per word mixed in, odd. */
-static __always_inline __u32 ep_flow_set(const struct ss_ep_tuple *t)
+/* A multilinear hash, sum of a_i × word_i, whose top bits depend on every bit of every
+ * word; five independent multiplies, where a chained mix would make the table read wait
+ * for five in a row. a_i are the secret seed with a constant per word mixed in, odd. */
+static __always_inline __u64 ep_hash(const struct ss_ep_tuple *t)
 {
 	__u32 zero = 0;
 	__u64 *seed = bpf_map_lookup_elem(&ss_ep_seed, &zero);
-	__u64 w[5], s = seed ? *seed : 0, h;
+	__u64 w[5], s = seed ? *seed : 0;
 
 	__builtin_memcpy(w, t, sizeof(w));
-	h = w[0] * ((s ^ 0x9e3779b97f4a7c15ULL) | 1) + w[1] * ((s ^ 0xc2b2ae3d27d4eb4fULL) | 1) +
-	    w[2] * ((s ^ 0x165667b19e3779f9ULL) | 1) + w[3] * ((s ^ 0xd6e8feb86659fd93ULL) | 1) +
-	    w[4] * ((s ^ 0xff51afd7ed558ccdULL) | 1);
-	/* the top 32 bits, scaled to [0, sets) */
-	return (__u32)(((h >> 32) * cfg_flow_sets) >> 32);
+	return w[0] * ((s ^ 0x9e3779b97f4a7c15ULL) | 1) + w[1] * ((s ^ 0xc2b2ae3d27d4eb4fULL) | 1) +
+	       w[2] * ((s ^ 0x165667b19e3779f9ULL) | 1) + w[3] * ((s ^ 0xd6e8feb86659fd93ULL) | 1) +
+	       w[4] * ((s ^ 0xff51afd7ed558ccdULL) | 1);
+}
+
+/* The set of a canonical tuple: the hash's top 32 bits, scaled to [0, sets). */
+static __always_inline __u32 ep_flow_set(const struct ss_ep_tuple *t)
+{
+	return (__u32)(((ep_hash(t) >> 32) * cfg_flow_sets) >> 32);
 }
 
 static __always_inline int ep_tuple_eq(const struct ss_ep_tuple *a, const struct ss_ep_tuple *b)
@@ -273,6 +279,101 @@ static __always_inline void ep_flow_release(struct ss_ep_flow *f, const struct s
 	w[4] = 0;
 }
 
+/* ss_ep_quiet (ss_epping.h), which only a rate limit makes worth having. */
+#define EP_QUIET_MAX_NS	1000000000ULL	/* a direction that stays quiet still refreshes its flow entry every second */
+#define EP_QUIET_MAX_J	1024		/* further ahead is a stale way read across a jiffies wrap */
+
+struct ep_quiet {
+	struct ss_ep_quiet_set *set;
+	__u32 tag;			/* never 0 */
+};
+
+static __always_inline int ep_quiet_on(void)
+{
+	return cfg_rate_limit_ms || cfg_rtt_rate_milli;
+}
+
+/* The set of one direction's tuple and its tag, from bits of the hash the set index does
+ * not use, so two directions in one set share a tag once in 2^32. */
+static __always_inline void ep_quiet_find(const struct ss_ep_tuple *t, struct ep_quiet *q)
+{
+	__u64 h = ep_hash(t);
+	__u32 idx = (__u32)(((h >> 32) * (cfg_flow_sets * (SS_EP_FLOW_WAYS / SS_EP_QUIET_WAYS))) >> 32);
+
+	q->tag = (__u32)((h * 0x9e3779b97f4a7c15ULL) >> 32) | 1;
+	q->set = bpf_map_lookup_elem(&ss_ep_quiet, &idx);
+}
+
+static __always_inline int ep_quiet_live(__u64 v, __u32 j)
+{
+	return (__u32)v - j - 1 < EP_QUIET_MAX_J;
+}
+
+static __always_inline int ep_is_quiet(const struct ep_quiet *q)
+{
+	__u32 j = bpf_jiffies64();
+
+	if (!q->set)
+		return 0;
+#pragma unroll
+	for (int i = 0; i < SS_EP_QUIET_WAYS; i++) {
+		__u64 v = q->set->way[i];
+
+		if ((__u32)(v >> 32) == q->tag)
+			return ep_quiet_live(v, j);
+	}
+	return 0;
+}
+
+/* Quiet for `left_ns` more of the coarse clock, whose `now` was read at this jiffy or
+ * later: the time ends at the first tick that could be out of it. The exchange orders the
+ * way's store before the re-read of the reverse direction's outstanding count, against
+ * ep_timestamp's increment-then-wake on another CPU: one of the two sees the other. */
+static __always_inline void ep_quiet_enter(const struct ep_quiet *q, __u64 left_ns, const struct ss_ep_dir *rd)
+{
+	__u32 j = bpf_jiffies64(), n, pick = SS_EP_QUIET_WAYS;
+	__u64 v;
+
+	if (!q->set || !cfg_tick_ns)
+		return;
+	if (left_ns > EP_QUIET_MAX_NS)
+		left_ns = EP_QUIET_MAX_NS;
+	n = (left_ns + cfg_tick_ns - 1) / cfg_tick_ns;
+	if (!n)
+		return;
+#pragma unroll
+	for (int i = 0; i < SS_EP_QUIET_WAYS; i++) {
+		v = q->set->way[i];
+		if ((__u32)(v >> 32) == q->tag) {
+			pick = i;
+			break;
+		}
+		if (pick == SS_EP_QUIET_WAYS && !ep_quiet_live(v, j))
+			pick = i;
+	}
+	if (pick >= SS_EP_QUIET_WAYS)
+		pick = q->tag >> 30;	/* all ways live: evict one */
+	v = ((__u64)q->tag << 32) | (__u32)(j + n);
+	__sync_lock_test_and_set(&q->set->way[pick & (SS_EP_QUIET_WAYS - 1)], v);
+	if (*(volatile const __u32 *)&rd->outstanding)
+		q->set->way[pick & (SS_EP_QUIET_WAYS - 1)] = 0;
+}
+
+/* The direction of `t` is no longer quiet (its reverse stored a timestamp, or the flow closed). */
+static __always_inline void ep_quiet_wake(const struct ss_ep_tuple *t)
+{
+	struct ep_quiet q;
+
+	ep_quiet_find(t, &q);
+	if (!q.set)
+		return;
+#pragma unroll
+	for (int i = 0; i < SS_EP_QUIET_WAYS; i++) {
+		if ((__u32)(q.set->way[i] >> 32) == q.tag)
+			q.set->way[i] = 0;
+	}
+}
+
 static __always_inline void ep_reverse(struct ss_ep_tuple *out, const struct ss_ep_tuple *in)
 {
 	__builtin_memcpy(out->saddr, in->daddr, 16);
@@ -282,6 +383,20 @@ static __always_inline void ep_reverse(struct ss_ep_tuple *out, const struct ss_
 	out->proto = in->proto;
 	out->ipv = in->ipv;
 	out->pad = 0;
+}
+
+/* Closes a flow: its slot freed, neither direction left quiet for a new connection on the
+ * same tuple to inherit. */
+static __always_inline void ep_flow_close(struct ss_ep_flow *f, const struct ss_ep_tuple *key)
+{
+	ep_flow_release(f, key);
+	if (ep_quiet_on()) {
+		struct ss_ep_tuple r;
+
+		ep_quiet_wake(key);
+		ep_reverse(&r, key);
+		ep_quiet_wake(&r);
+	}
 }
 
 /* A v4-mapped address (::ffff:a.b.c.d) as the tuple's two little-endian words. */
@@ -567,6 +682,13 @@ static __always_inline void ep_timestamp(struct ss_ep_dir *d, const struct ss_ep
 	}
 	__sync_fetch_and_add(&d->outstanding, 1);
 	ep_count(SS_EP_C_TIMESTAMPS);
+	if (ep_quiet_on() && t->proto == IPPROTO_TCP) {
+		/* Its reply comes the other way: that direction may not stay quiet. */
+		struct ss_ep_tuple r;
+
+		ep_reverse(&r, t);
+		ep_quiet_wake(&r);
+	}
 }
 
 /* The packet `t` (coming in on ifindex) echoes reply_id: look for the message it answers. */
@@ -654,9 +776,10 @@ static __always_inline void ep_process(void *data, void *data_end, const struct 
 	struct ep_msg m;
 	struct ss_ep_flow *f;
 	struct ss_ep_dir *d, *rd;
-	__u64 now;
+	struct ep_quiet q;
+	__u64 now, limit;
 	__u32 base;
-	int dir;
+	int dir, in_window;
 
 	ep_count(SS_EP_C_PACKETS);
 	__builtin_memset(&m, 0, sizeof(m));
@@ -685,6 +808,17 @@ static __always_inline void ep_process(void *data, void *data_end, const struct 
 		if (!ep_is_local(t.saddr))
 			return;
 		m.can_match = 0;
+	}
+
+	q.set = NULL;
+	q.tag = 0;
+	if (ep_quiet_on() && !loc->egress && loc->proto == IPPROTO_TCP &&
+	    !(m.tcp_flags & (EP_TCP_SYN | EP_TCP_FIN | EP_TCP_RST))) {
+		ep_quiet_find(&t, &q);
+		if (ep_is_quiet(&q)) {
+			ep_count(SS_EP_C_QUIET);
+			return;
+		}
 	}
 
 	now = ep_coarse_now();
@@ -750,21 +884,31 @@ static __always_inline void ep_process(void *data, void *data_end, const struct 
 	if (!(d->flags & SS_EP_DIR_SEEN))
 		d->flags |= SS_EP_DIR_SEEN;
 
+	/* Inside this direction's window before the packet: it cannot start one. */
+	limit = ep_rate_limit_ns(d);
+	in_window = d->last_ts_ns && now - d->last_ts_ns < limit;
 	if (m.can_ts)
 		ep_timestamp(d, &t, m.id, loc->proto == IPPROTO_TCP, loc->ifindex, now);
 	if (m.can_match)
 		ep_match(rd, &t, m.reply_id, loc->ifindex);
+	if (q.set && in_window && rd->outstanding == 0 && !(f->flags & SS_EP_FLOW_LOCAL)) {
+		/* The packets it lets by go unread, so the first after the window resyncs (see
+		 * ep_timestamp): in a TSval run it could be a run's middle. */
+		if (!(d->flags & SS_EP_DIR_ID_STALE))
+			d->flags |= SS_EP_DIR_ID_STALE;
+		ep_quiet_enter(&q, d->last_ts_ns + limit - now, rd);
+	}
 
 	if (m.tcp_flags & EP_TCP_RST) {
 		ep_count(SS_EP_C_FLOWS_CLOSED);
 		ep_flow_event(&t, loc->ifindex, now, SS_EP_FLOW_CLOSE, SS_EP_R_RST);
-		ep_flow_release(f, &key);
+		ep_flow_close(f, &key);
 	} else if (m.tcp_flags & EP_TCP_FIN) {
 		d->flags |= SS_EP_DIR_FIN;
 		if (rd->flags & SS_EP_DIR_FIN) {
 			ep_count(SS_EP_C_FLOWS_CLOSED);
 			ep_flow_event(&t, loc->ifindex, now, SS_EP_FLOW_CLOSE, SS_EP_R_FIN);
-			ep_flow_release(f, &key);
+			ep_flow_close(f, &key);
 		}
 	}
 }

@@ -173,9 +173,10 @@ struct ss_ep_local_key {
 	C(SS_EP_C_PURE_ACK,      12, "pure_ack",        "pure ACKs: never timestamped") \
 	C(SS_EP_C_NO_MATCH,      13, "no_match",        "reply looked up but no timestamp matched") \
 	C(SS_EP_C_FLOW_COLLISION, 14, "flow_collision", "flow not monitored: its set of the flow table is full") \
-	C(SS_EP_C_ID_RESYNC,     15, "id_resync",       "first identifier after a rate-limit window: only a newer one is timestamped")
+	C(SS_EP_C_ID_RESYNC,     15, "id_resync",       "first identifier after a rate-limit window: only a newer one is timestamped") \
+	C(SS_EP_C_QUIET,         16, "quiet",           "packets of a quiet flow direction (see ss_ep_quiet): counted, nothing looked up")
 
-#define SS_EP_NR_COUNTERS 16
+#define SS_EP_NR_COUNTERS 17
 
 enum ss_ep_counter_id {
 #define SS_EP_ENUM(id, val, name, text) id = val,
@@ -243,6 +244,27 @@ struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, SS_EP_RINGBUF_SIZE);
 } ss_ep_events SEC(".maps");
+
+/* ss_ep_quiet: flow directions that need nothing for a while. A direction is quiet while
+ * it is inside its rate-limit window (no message of its own can be timestamped) and the
+ * reverse direction has no message outstanding (none of its packets can be a reply). Its
+ * packets are then only counted: no flow-table read, whose cache miss at a thousand flows
+ * was most of the monitor's cost. The entry ends early whenever the reverse direction
+ * stores a timestamp, or the flow closes. A set of SS_EP_QUIET_WAYS ways picked by the
+ * seeded hash of the directional tuple; each way is tag << 32 | the first jiffy (low 32
+ * bits) at which the direction is no longer quiet; 0 is free. TCP only: that is where
+ * flows run at line rate. */
+#define SS_EP_QUIET_WAYS 4
+struct ss_ep_quiet_set {
+	__u64 way[SS_EP_QUIET_WAYS];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, SS_EP_FLOWS_SLOTS / SS_EP_QUIET_WAYS);	/* as many ways as flow slots */
+	__type(key, __u32);
+	__type(value, struct ss_ep_quiet_set);
+} ss_ep_quiet SEC(".maps");
 
 /* ss_ep_clock: per CPU, the coarse clock as last read and the jiffies value it was read
  * at. Both advance once per tick; jiffies is a load the verifier inlines, the coarse clock a

@@ -1,6 +1,7 @@
 // The `epping:` config section in the FPM's terms: rodata knobs and map sizes.
 import type { EppingConfig } from '../config/types';
-import { FLOW_WAYS } from './layout';
+import { kernelHz } from '../util/kernel-hz';
+import { FLOW_WAYS, QUIET_WAYS } from './layout';
 
 export type EppingKnobs = Record<string, number | boolean>;
 
@@ -9,7 +10,7 @@ export type EppingKnobs = Record<string, number | boolean>;
 const TS_FULL_BACKOFF_MS = 10;
 
 // Knob values for fpm-library/latency-monitor.yaml (and the tc egress object, which has the same).
-export function eppingKnobs(cfg: EppingConfig): EppingKnobs {
+export function eppingKnobs(cfg: EppingConfig, hz: number | null = kernelHz()): EppingKnobs {
   return {
     cfg_tcp: cfg.protocols.includes('tcp'),
     cfg_icmp: cfg.protocols.includes('icmp'),
@@ -26,7 +27,14 @@ export function eppingKnobs(cfg: EppingConfig): EppingKnobs {
     cfg_flow_events: true,
     cfg_ts_full_backoff_ms: TS_FULL_BACKOFF_MS,
     cfg_flow_sets: flowSlots(cfg.map_sizes.flows) / FLOW_WAYS,
+    cfg_tick_ns: tickNs(hz),
   };
+}
+
+// The FPM counts quiet times (ss_ep_quiet) in jiffies. Without the kernel's HZ it assumes
+// 100, the longest tick: quiet times then end early, never late.
+export function tickNs(hz: number | null): number {
+  return hz && hz > 0 ? Math.ceil(1e9 / hz) : 10_000_000;
 }
 
 // ss_ep_flows is a table of sets of FLOW_WAYS slots, a flow in the set its hash picks. Twice
@@ -49,6 +57,7 @@ export function ringbufSize(bytes: number, page = 4096): number {
 export function eppingMapSizes(cfg: EppingConfig): Record<string, number> {
   return {
     ss_ep_flows: flowSlots(cfg.map_sizes.flows),
+    ss_ep_quiet: flowSlots(cfg.map_sizes.flows) / QUIET_WAYS,
     ss_ep_ts: cfg.map_sizes.timestamps,
     ss_ep_events: ringbufSize(cfg.ringbuf_bytes),
   };

@@ -8,6 +8,7 @@ export const TS_VAL_SIZE = 16;
 export const DIR_SIZE = 48;
 export const FLOW_KEY_SIZE = 4; // slot index: set × FLOW_WAYS + way
 export const FLOW_WAYS = 8; // SS_EP_FLOW_WAYS
+export const QUIET_WAYS = 4; // SS_EP_QUIET_WAYS: ways per set of ss_ep_quiet
 export const FLOW_VAL_SIZE = 152;
 export const FLOW_TUPLE_OFFSET = 0; // the canonical tuple, inside the value
 export const FLOW_DIR_OFFSET = 40; // dir[0]; dir[1] follows
@@ -34,7 +35,7 @@ export const IPPROTO_TCP = 6;
 export const IPPROTO_ICMPV6 = 58;
 
 // Every map the epping objects declare; all are shared (one instance per netns).
-export const EPPING_MAPS = ['ss_ep_flows', 'ss_ep_seed', 'ss_ep_ts', 'ss_ep_hist', 'ss_ep_hzero', 'ss_ep_local', 'ss_ep_events', 'ss_ep_stats'] as const;
+export const EPPING_MAPS = ['ss_ep_flows', 'ss_ep_seed', 'ss_ep_ts', 'ss_ep_hist', 'ss_ep_hzero', 'ss_ep_local', 'ss_ep_events', 'ss_ep_stats', 'ss_ep_quiet'] as const;
 export type EppingMapName = (typeof EPPING_MAPS)[number];
 
 export type EppingProto = 'tcp' | 'icmp' | 'icmpv6';
@@ -60,8 +61,9 @@ export const COUNTER_NAMES = [
   'no_match',
   'flow_collision',
   'id_resync',
+  'quiet',
 ] as const;
-export const NR_COUNTERS = 16;
+export const NR_COUNTERS = 17;
 
 export function protoName(proto: number, ipv: number): EppingProto | null {
   if (proto === IPPROTO_TCP) return 'tcp';

@@ -32,6 +32,7 @@ t.test('struct sizes agree with the static asserts and the object BTF', async (t
     ss_ep_hist_val: L.HIST_VAL_SIZE,
   });
   tt.match(header, new RegExp(`#define SS_EP_HIST_BUCKETS ${L.HIST_BUCKETS}\\b`));
+  tt.match(header, new RegExp(`#define SS_EP_QUIET_WAYS ${L.QUIET_WAYS}\\b`));
   const obj = path.join(root, 'build', 'bpf', 'fpm', 'epping.bpf.o');
   const btf = execFileSync('bpftool', ['btf', 'dump', 'file', obj, 'format', 'raw'], { encoding: 'utf8' });
   const size = (name: string): number => Number(new RegExp(`STRUCT '${name}' size=(\\d+)`).exec(btf)?.[1]);

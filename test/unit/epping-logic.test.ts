@@ -6,7 +6,8 @@ import { collect, quantileNs, summarise } from '../../controller/epping/aggregat
 import { cleanup, defaultPolicy, tsLifetimeNs, type MapOps } from '../../controller/epping/cleanup';
 import { FlowTable, type FlowOps, type FlowTableMaps } from '../../controller/epping/flow-table';
 import { formatSample } from '../../controller/epping/format';
-import { DEFAULT_EPPING_CONFIG, eppingKnobs, eppingMapSizes, flowSlots, ringbufSize } from '../../controller/epping/knobs';
+import { DEFAULT_EPPING_CONFIG, eppingKnobs, eppingMapSizes, flowSlots, ringbufSize, tickNs } from '../../controller/epping/knobs';
+import { hzFromConfig } from '../../controller/util/kernel-hz';
 import * as L from '../../controller/epping/layout';
 import type { RttSample } from '../../controller/epping/sample';
 import { SampleStore } from '../../controller/epping/store';
@@ -274,14 +275,19 @@ t.test('knobs cover the manifest; map sizes', async (tt) => {
   const manifest = YAML.parse(fs.readFileSync(path.join(root, 'fpm-library', 'latency-monitor.yaml'), 'utf8')) as {
     knobs: Array<{ name: string; default: number | boolean }>;
   };
-  const k = eppingKnobs(DEFAULT_EPPING_CONFIG);
+  const k = eppingKnobs(DEFAULT_EPPING_CONFIG, null);
   tt.same(Object.keys(k).sort(), manifest.knobs.map((x) => x.name).sort(), 'one value per manifest knob');
   for (const m of manifest.knobs) tt.equal(Number(k[m.name]), Number(m.default), `default config gives the default of ${m.name}`);
   const k2 = eppingKnobs({ ...DEFAULT_EPPING_CONFIG, protocols: ['icmp'], rtt_rate: 0.5, rtt_basis: 'smoothed' });
   tt.match(k2, { cfg_tcp: false, cfg_icmp: true, cfg_rtt_rate_milli: 500, cfg_rtt_basis: 1 });
   tt.equal(ringbufSize(5000), 8192);
   tt.equal(ringbufSize(262144), 262144);
-  tt.same(eppingMapSizes(DEFAULT_EPPING_CONFIG), { ss_ep_flows: 32768, ss_ep_ts: 16384, ss_ep_events: 262144 });
+  tt.same(eppingMapSizes(DEFAULT_EPPING_CONFIG), { ss_ep_flows: 32768, ss_ep_quiet: 8192, ss_ep_ts: 16384, ss_ep_events: 262144 });
+  // Quiet times count jiffies: the kernel's tick, or the longest one when HZ is unknown.
+  tt.equal(eppingKnobs(DEFAULT_EPPING_CONFIG, 250).cfg_tick_ns, 4_000_000);
+  tt.same([100, 300, 1000, null, 0].map(tickNs), [10_000_000, 3_333_334, 1_000_000, 10_000_000, 10_000_000]);
+  tt.equal(hzFromConfig('# CONFIG_HZ_100 is not set\nCONFIG_HZ_250=y\nCONFIG_HZ=250\n'), 250);
+  tt.equal(hzFromConfig('CONFIG_HZ_PERIODIC=y\n'), null);
   tt.equal(k.cfg_flow_sets, 4096, 'sets of eight slots');
   // Twice the flows in slots, in sets of eight.
   tt.same([1, 4, 5, 1000, 16384, 16385].map(flowSlots), [8, 8, 16, 2000, 32768, 32776]);
