@@ -884,14 +884,19 @@ static __always_inline void ep_process(void *data, void *data_end, const struct 
 	if (!(d->flags & SS_EP_DIR_SEEN))
 		d->flags |= SS_EP_DIR_SEEN;
 
-	/* Inside this direction's window before the packet: it cannot start one. */
-	limit = ep_rate_limit_ns(d);
-	in_window = d->last_ts_ns && now - d->last_ts_ns < limit;
+	/* Inside this direction's window before the packet: it cannot start one. Asked only
+	 * where the direction could go quiet. */
+	limit = 0;
+	in_window = 0;
+	if (q.set) {
+		limit = ep_rate_limit_ns(d);
+		in_window = d->last_ts_ns && now - d->last_ts_ns < limit;
+	}
 	if (m.can_ts)
 		ep_timestamp(d, &t, m.id, loc->proto == IPPROTO_TCP, loc->ifindex, now);
 	if (m.can_match)
 		ep_match(rd, &t, m.reply_id, loc->ifindex);
-	if (q.set && in_window && rd->outstanding == 0 && !(f->flags & SS_EP_FLOW_LOCAL)) {
+	if (in_window && rd->outstanding == 0 && !(f->flags & SS_EP_FLOW_LOCAL)) {
 		/* The packets it lets by go unread, so the first after the window resyncs (see
 		 * ep_timestamp): in a TSval run it could be a run's middle. */
 		if (!(d->flags & SS_EP_DIR_ID_STALE))
