@@ -6,6 +6,9 @@
  * delivery, hairpin, isolation, a qdisc) goes to the kernel with its reason.
  * It reads only the Ethernet header, so a pure switch port needs no parser.
  */
+#ifdef SS_FOLD_EPPING
+#include "epping_xdp.h"	/* l2_bridge_ep: parse and the monitor run first */
+#endif
 #include "ss_fpm.h"
 #include "ss_parse.h"
 
@@ -161,8 +164,7 @@ static __always_inline __u32 check_source(const __u8 *mac, __u32 in_if, __u32 br
 	return CHECK_OK;
 }
 
-SEC("xdp")
-int ss_fpm_l2_bridge(struct xdp_md *ctx)
+static __always_inline int l2_forward(struct xdp_md *ctx)
 {
 	void *data = (void *)(long)ctx->data;
 	void *data_end = (void *)(long)ctx->data_end;
@@ -273,6 +275,18 @@ forward:
 		return ss_pass(ctx, SS_P_EGRESS_NOT_TX);
 	ss_count(SS_C_FAST_L2, len);
 	return XDP_REDIRECT;
+}
+
+SEC("xdp")
+int ss_fpm_l2_bridge(struct xdp_md *ctx)
+{
+#ifdef SS_FOLD_EPPING
+	__u32 rc = ep_fold(ctx);
+
+	if (rc != SS_PARSE_OK)
+		return ss_pass(ctx, rc);
+#endif
+	return l2_forward(ctx);
 }
 
 char LICENSE[] SEC("license") = "GPL";

@@ -9,6 +9,9 @@
  * to the egress device, neighbour discovery, ICMP errors) goes to the kernel with its reason.
  */
 #define SS_SELF_PARSE
+#ifdef SS_FOLD_EPPING
+#include "epping_xdp.h"	/* l3_router_ep: the monitor runs on the parsed frame first */
+#endif
 #include "ss_fpm.h"
 #include "ss_parse_frame.h"
 
@@ -272,8 +275,7 @@ static __always_inline __u32 prep_ipv6(void *data, void *data_end, const struct 
 	return ROUTE_OK;
 }
 
-SEC("xdp")
-int ss_fpm_l3_router(struct xdp_md *ctx)
+static __always_inline int l3_route(struct xdp_md *ctx)
 {
 	void *data = (void *)(long)ctx->data;
 	void *data_end = (void *)(long)ctx->data_end;
@@ -291,7 +293,12 @@ int ss_fpm_l3_router(struct xdp_md *ctx)
 	__u64 len;
 	int v4;
 
+#ifdef SS_FOLD_EPPING
+	p = ss_pkt_get();	/* ep_fold parsed it */
+	rc = SS_P_OTHER;
+#else
 	p = ss_pkt_begin(ctx, &rc);
+#endif
 	if (!p)
 		return ss_pass(ctx, rc);
 	if ((void *)(eth + 1) > data_end)
@@ -424,6 +431,18 @@ int ss_fpm_l3_router(struct xdp_md *ctx)
 	note_next_hop(&f, nh_if, v4 && cfg_ipv4);
 	ss_count(SS_C_FAST_L3, len);
 	return XDP_REDIRECT;
+}
+
+SEC("xdp")
+int ss_fpm_l3_router(struct xdp_md *ctx)
+{
+#ifdef SS_FOLD_EPPING
+	__u32 rc = ep_fold(ctx);
+
+	if (rc != SS_PARSE_OK)
+		return ss_pass(ctx, rc);
+#endif
+	return l3_route(ctx);
 }
 
 char LICENSE[] SEC("license") = "GPL";

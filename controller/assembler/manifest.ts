@@ -27,6 +27,13 @@ export interface FpmManifest {
   maps: string[];
   counters: string[];
   inlineParse: boolean; // can take parse's place right after it (see deployer/generation.ts)
+  folds: FpmFold[]; // variants with the FPMs right before it compiled in
+}
+
+// A variant object that runs `fpms` (in chain order, ending right before the host) first.
+export interface FpmFold {
+  fpms: string[];
+  object: string;
 }
 
 export class ManifestError extends Error {}
@@ -55,13 +62,35 @@ function normalise(raw: Record<string, unknown>): FpmManifest {
     maps: (raw.maps ?? []) as string[],
     counters: (raw.counters ?? []) as string[],
     inlineParse: raw.inline_parse === true,
+    folds: (raw.folds ?? []) as FpmFold[],
   };
+}
+
+// A fold names FPMs of the library, and one program's rodata can hold all their knobs.
+function checkFolds(all: Map<string, FpmManifest>, file: Map<string, string>): void {
+  for (const host of all.values()) {
+    for (const fold of host.folds) {
+      const where = `${file.get(host.name)}: folds ${fold.fpms.join(',')}`;
+      const owner = new Map(host.knobs.map((k) => [k.name, host.name]));
+      for (const name of fold.fpms) {
+        const m = all.get(name);
+        if (!m) throw new ManifestError(`${where}: no FPM ${name} in the library`);
+        if (name === 'parse') continue; // its knobs are renamed parse_<knob>
+        for (const k of m.knobs) {
+          const other = owner.get(k.name);
+          if (other) throw new ManifestError(`${where}: knob ${k.name} of ${name} clashes with ${other}'s`);
+          owner.set(k.name, name);
+        }
+      }
+    }
+  }
 }
 
 // Every *.yaml in fpm-library/ is one FPM; adding an FPM needs no controller change.
 export function loadManifests(dir: string = fpmLibraryDir): Map<string, FpmManifest> {
   const check = schemaValidator(dir);
   const out = new Map<string, FpmManifest>();
+  const files = new Map<string, string>();
   for (const file of fs.readdirSync(dir).filter((f) => /\.ya?ml$/.test(f)).sort()) {
     const full = path.join(dir, file);
     let raw: unknown;
@@ -76,6 +105,8 @@ export function loadManifests(dir: string = fpmLibraryDir): Map<string, FpmManif
     const m = normalise(raw as Record<string, unknown>);
     if (out.has(m.name)) throw new ManifestError(`${full}: duplicate FPM name ${m.name}`);
     out.set(m.name, m);
+    files.set(m.name, full);
   }
+  checkFolds(out, files);
   return out;
 }

@@ -1,5 +1,5 @@
 import type { BpfObject, NativeAddon, NativeError } from '../native/types';
-import type { FpmManifest } from '../assembler/manifest';
+import type { FpmFold, FpmManifest } from '../assembler/manifest';
 import type { FpmStage, KnobValues, PipelinePlan } from '../assembler/plan';
 import { bpfObjectPath } from '../util/paths';
 import { SS_MAX_CHAIN, SS_SLOT_NONE } from './layout';
@@ -19,28 +19,55 @@ export class LoadError extends Error {
 
 const PARSE = 'parse';
 
-// One BPF program of a generation: an FPM, or an FPM with parse folded into it.
+// One BPF program of a generation: an FPM, or an FPM with the FPMs before it folded in.
 export interface ProgramStage {
-  fpm: string;
+  fpm: string; // the host FPM, whose program runs
   label: string; // what the status shows: "l3-router", or "parse+l3-router"
+  object?: string; // a fold variant's object instead of the manifest's
   rodata: KnobValues;
 }
 
-// The programs a plan loads. Parse is folded into the FPM right after it when that FPM's
-// manifest says inline_parse: the FPM parses first, with parse's knobs as parse_<knob>,
-// and the chain is one tail call (and one program entry) shorter for every packet.
+// The folds a manifest offers: inline_parse is the fold of parse into the object itself.
+function foldsOf(m: FpmManifest): FpmFold[] {
+  return m.inlineParse ? [{ fpms: [PARSE], object: m.object }, ...m.folds] : m.folds;
+}
+
+// The longest run of FPMs starting at `start` that the FPM right after it folds in.
+function foldAt(fpms: FpmStage[], start: number, manifests: Map<string, FpmManifest>): { host: number; object: string } | null {
+  let best: { host: number; object: string } | null = null;
+  for (let host = start + 1; host < fpms.length; host++) {
+    const m = manifests.get(fpms[host].name);
+    const run = fpms.slice(start, host).map((s) => s.name).join();
+    const fold = m ? foldsOf(m).find((f) => f.fpms.join() === run) : undefined;
+    if (fold) best = { host, object: fold.object };
+  }
+  return best;
+}
+
+// The programs a plan loads. A run of FPMs is folded into the FPM right after it when
+// that FPM's manifest offers the fold (inline_parse for parse alone, `folds` for longer
+// runs): one program with every member's knobs, parse's as parse_<knob>, and every packet
+// saves the members' tail calls and program entries.
 export function programStages(fpms: FpmStage[], manifests: Map<string, FpmManifest>): ProgramStage[] {
   const out: ProgramStage[] = [];
-  for (let i = 0; i < fpms.length; i++) {
-    const stage = fpms[i];
-    const next = fpms[i + 1];
-    if (stage.name === PARSE && next && manifests.get(next.name)?.inlineParse) {
-      const parseKnobs = Object.fromEntries(Object.entries(stage.knobs).map(([k, v]) => [`parse_${k}`, v]));
-      out.push({ fpm: next.name, label: `${PARSE}+${next.name}`, rodata: { ...next.knobs, ...parseKnobs, ss_self_parse: true } });
+  for (let i = 0; i < fpms.length; ) {
+    const fold = foldAt(fpms, i, manifests);
+    if (!fold) {
+      out.push({ fpm: fpms[i].name, label: fpms[i].name, rodata: { ...fpms[i].knobs } });
       i++;
       continue;
     }
-    out.push({ fpm: stage.name, label: stage.name, rodata: { ...stage.knobs } });
+    const host = fpms[fold.host];
+    const rodata: KnobValues = {};
+    for (const member of fpms.slice(i, fold.host)) {
+      if (member.name !== PARSE) Object.assign(rodata, member.knobs);
+      else Object.assign(rodata, Object.fromEntries(Object.entries(member.knobs).map(([k, v]) => [`parse_${k}`, v])), { ss_self_parse: true });
+    }
+    Object.assign(rodata, host.knobs);
+    const label = fpms.slice(i, fold.host + 1).map((s) => s.name).join('+');
+    const own = manifests.get(host.name)?.object;
+    out.push({ fpm: host.name, label, ...(fold.object !== own ? { object: fold.object } : {}), rodata });
+    i = fold.host + 1;
   }
   return out;
 }
@@ -81,7 +108,7 @@ export class Generation {
         if (!m) throw new LoadError(`FPM ${stage.fpm} is not in the library`, stage.fpm);
         let obj: BpfObject;
         try {
-          obj = native.openObject(bpfObjectPath(m.object));
+          obj = native.openObject(bpfObjectPath(stage.object ?? m.object));
         } catch (e) {
           throw new LoadError(`FPM ${stage.label}: ${(e as Error).message}`, stage.fpm);
         }

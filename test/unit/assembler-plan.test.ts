@@ -9,7 +9,7 @@ function manifest(name: string, order: number, services: FpmManifest['services']
     requires: name === 'parse' ? [] : ['parse'],
     capabilities: { helpers: [], map_types: [], kfuncs: [] },
     knobs: knobs.map((k) => ({ name: k, type: 'bool', default: false, description: '' })),
-    maps: [], counters: [], inlineParse: false, ...extra,
+    maps: [], counters: [], inlineParse: false, folds: [], ...extra,
   };
 }
 
@@ -78,12 +78,14 @@ t.test('config knobs reach the FPM that declares them', async (t) => {
   t.equal(p.fpms[0].knobs.cfg_l4, true);
 });
 
-// As shipped: l2-bridge reads only Ethernet (requires nothing); router and monitor parse inline.
+// As shipped: l2-bridge reads only Ethernet (requires nothing); router and monitor parse
+// inline; bridge and router have variants with parse and the monitor folded in.
+const monitorFold = (obj: string) => ({ folds: [{ fpms: ['parse', 'latency-monitor'], object: obj }] });
 const shipped = new Map<string, FpmManifest>([
   ['parse', manifest('parse', 10, [], ['cfg_ipv4', 'cfg_ipv6', 'cfg_l4'])],
   ['latency-monitor', manifest('latency-monitor', 20, ['latency-monitor'], ['rate_limit_ms'], { inlineParse: true })],
-  ['l2-bridge', manifest('l2-bridge', 30, ['l2-bridge'], ['cfg_local_next'], { requires: [] })],
-  ['l3-router', manifest('l3-router', 40, ['l3-router'], ['cfg_ipv4', 'cfg_ipv6', 'cfg_port_rules'], { inlineParse: true })],
+  ['l2-bridge', manifest('l2-bridge', 30, ['l2-bridge'], ['cfg_local_next'], { requires: [], ...monitorFold('fpm/l2_bridge_ep.bpf.o') })],
+  ['l3-router', manifest('l3-router', 40, ['l3-router'], ['cfg_ipv4', 'cfg_ipv6', 'cfg_port_rules'], { inlineParse: true, ...monitorFold('fpm/l3_router_ep.bpf.o') })],
   ['nop', manifest('nop', 50, [], [])],
 ]);
 
@@ -100,8 +102,32 @@ t.test('parse is folded into an inline_parse FPM right after it, with its knobs 
   const progs = programStages(gw.fpms, shipped);
   t.same(progs.map((p) => [p.fpm, p.label]), [['l2-bridge', 'l2-bridge'], ['l3-router', 'parse+l3-router']]);
   t.same(progs[1].rodata, { cfg_ipv4: true, cfg_ipv6: false, cfg_port_rules: false, parse_cfg_ipv4: true, parse_cfg_ipv6: false, parse_cfg_l4: false, ss_self_parse: true });
-  const mon = assemble({ roles: [role({ l3: { v4: true, v6: false }, epping: true })], manifests: shipped }).plans.get('eth0')!;
-  t.same(programStages(mon.fpms, shipped).map((p) => p.label), ['parse+latency-monitor', 'l3-router'], 'only the FPM right after parse takes it in');
+  const monitored: FpmStage[] = [{ name: 'parse', knobs: { cfg_ipv4: true } }, { name: 'latency-monitor', knobs: { cfg_tcp: true } }, { name: 'nop', knobs: {} }];
+  t.same(programStages(monitored, shipped).map((p) => p.label), ['parse+latency-monitor', 'nop'], 'only the FPM right after parse takes it in');
   const plain: FpmStage[] = [{ name: 'parse', knobs: { cfg_ipv4: true } }, { name: 'nop', knobs: {} }];
   t.same(programStages(plain, shipped).map((p) => p.label), ['parse', 'nop'], 'an FPM that cannot parse keeps parse as its own stage');
+});
+
+t.test('parse and the monitor are folded into the bridge or router right after them', async (t) => {
+  const mon = assemble({ roles: [role({ l3: { v4: true, v6: false }, epping: true })], manifests: shipped }).plans.get('eth0')!;
+  const router = programStages(mon.fpms, shipped);
+  t.same(router.map((p) => [p.fpm, p.label, p.object]), [['l3-router', 'parse+latency-monitor+l3-router', 'fpm/l3_router_ep.bpf.o']], 'one program');
+  const knobs = router[0].rodata;
+  t.equal(knobs.ss_self_parse, true, 'it parses itself');
+  t.equal(knobs.parse_cfg_l4, true, "with parse's knobs renamed");
+  t.equal(knobs.rate_limit_ms, mon.fpms[1].knobs.rate_limit_ms, "the monitor's knobs under their own names");
+  t.equal(knobs.cfg_ipv4, true, "and the router's");
+  const gw = assemble({ roles: [role({ l2Bridge: 'br0', l3: { v4: true, v6: false }, epping: true })], manifests: shipped }).plans.get('eth0')!;
+  const lan = programStages(gw.fpms, shipped);
+  t.same(lan.map((p) => [p.label, p.object]), [['parse+latency-monitor+l2-bridge', 'fpm/l2_bridge_ep.bpf.o'], ['l3-router', undefined]], 'the router behind the bridge reads what the fold parsed');
+  t.notOk('ss_self_parse' in lan[1].rodata, 'and does not parse again');
+  // The longest run offered wins; a run nobody offers stays separate.
+  const fold = (fpms: string[], object: string) => ({ fpms, object });
+  const lib2 = new Map(lib);
+  lib2.set('l3-router', { ...lib.get('l3-router')!, inlineParse: true, folds: [fold(['latency-monitor'], 'a.bpf.o'), fold(['parse', 'latency-monitor'], 'b.bpf.o')] });
+  const st = (...names: string[]): FpmStage[] => names.map((name) => ({ name, knobs: {} }));
+  t.same(programStages(st('parse', 'latency-monitor', 'l3-router'), lib2).map((p) => [p.label, p.object]), [['parse+latency-monitor+l3-router', 'b.bpf.o']]);
+  t.same(programStages(st('latency-monitor', 'l3-router'), lib2).map((p) => [p.label, p.object]), [['latency-monitor+l3-router', 'a.bpf.o']]);
+  t.same(programStages(st('parse', 'l3-router'), lib2).map((p) => [p.label, p.object]), [['parse+l3-router', undefined]], 'inline_parse uses the own object');
+  t.same(programStages(st('parse', 'latency-monitor', 'l2-bridge'), lib2).map((p) => p.label), ['parse', 'latency-monitor', 'l2-bridge']);
 });

@@ -55,6 +55,20 @@ t.test('the schema rejects broken manifests', async (tt) => {
   for (const [why, m] of bad) tt.notOk(validate(m), why);
 });
 
+t.test('a fold that names an unknown FPM or merges clashing knobs is refused at load', async (tt) => {
+  const dir = fs.mkdtempSync(path.join(fs.mkdtempSync('/tmp/ss-manifests-'), 'lib-'));
+  tt.teardown(() => fs.rmSync(path.dirname(dir), { recursive: true, force: true }));
+  for (const f of fs.readdirSync(fpmLibraryDir)) fs.copyFileSync(path.join(fpmLibraryDir, f), path.join(dir, f));
+  const bridge = YAML.parse(fs.readFileSync(path.join(fpmLibraryDir, 'l2-bridge.yaml'), 'utf8')) as Record<string, unknown>;
+  const write = (m: Record<string, unknown>): void => fs.writeFileSync(path.join(dir, 'l2-bridge.yaml'), YAML.stringify(m));
+  tt.doesNotThrow(() => loadManifests(dir), 'the copy loads');
+  write({ ...bridge, folds: [{ fpms: ['parse', 'teleport'], object: 'fpm/x.bpf.o' }] });
+  tt.throws(() => loadManifests(dir), /folds parse,teleport: no FPM teleport in the library/);
+  const knobs = bridge.knobs as Array<Record<string, unknown>>;
+  write({ ...bridge, knobs: [...knobs, { name: 'cfg_tcp', type: 'bool', default: false, description: 'x' }] });
+  tt.throws(() => loadManifests(dir), /knob cfg_tcp of latency-monitor clashes with l2-bridge's/);
+});
+
 // Counter names a C source can emit: SS_P_/SS_C_ ids it mentions, plus what ss_next emits.
 function emitted(m: FpmManifest): Set<string> {
   const src = fs.readFileSync(path.join(repoRoot, 'bpf', m.object.replace(/\.o$/, '.c')), 'utf8');
@@ -172,4 +186,51 @@ t.test('the root and the reference programs pass the verifier', async (tt) => {
   tt.equal(loads('xdp_root.bpf.o', { ss_dev_slot: 255 }), null, 'root');
   tt.equal(loads('ref/ref_l2.bpf.o', {}), null, 'ref_l2');
   tt.equal(loads('ref/ref_fib.bpf.o', {}), null, 'ref_fib');
+});
+
+// What a fold variant is loaded with: the host's and every member's knobs (parse's renamed).
+function foldRodata(host: FpmManifest, members: string[], pick: (name: string, dflt: number | boolean) => number | boolean): Record<string, number | boolean> {
+  const rodata: Record<string, number | boolean> = { ss_dev_slot: 255, ss_next_slot: SS_SLOT_NONE };
+  for (const name of members) {
+    const m = library.get(name)!;
+    for (const k of m.knobs) {
+      const key = name === 'parse' ? `parse_${k.name}` : k.name;
+      rodata[key] = pick(key, k.default);
+    }
+    if (name === 'parse') rodata.ss_self_parse = true;
+  }
+  for (const k of host.knobs) rodata[k.name] = pick(k.name, k.default);
+  return rodata;
+}
+
+t.test('fold variants: the host program with every member knob, and the verifier takes them', async (tt) => {
+  let n = 0;
+  // A fixed pseudo-random walk over the bool knobs: all combinations would be thousands of loads.
+  let x = 0x2545f491;
+  const coin = (): boolean => ((x = (x * 1103515245 + 12345) >>> 0) & 0x10000) !== 0;
+  for (const host of manifests.values()) {
+    for (const fold of host.folds) {
+      n++;
+      const obj = native.openObject(bpfObjectPath(fold.object));
+      try {
+        tt.ok(obj.programs().some((p) => p.name === host.program), `${fold.object}: program ${host.program}`);
+        tt.doesNotThrow(() => obj.setRodata(foldRodata(host, fold.fpms, (_k, d) => d)), `${fold.object}: takes ${[...fold.fpms, host.name].join(', ')} knobs`);
+      } finally {
+        obj.close();
+      }
+      const bools = (k: string, d: number | boolean): boolean => typeof d === 'boolean';
+      const variants: Array<[string, (k: string, d: number | boolean) => number | boolean]> = [
+        ['defaults', (_k, d) => d],
+        ['every bool on', (k, d) => (bools(k, d) ? true : d)],
+        ['every bool off', (k, d) => (bools(k, d) ? false : d)],
+        ['no rate limit', (k, d) => (k === 'cfg_rate_limit_ms' ? 0 : d)],
+      ];
+      for (let i = 0; i < 12; i++) variants.push([`mix ${i}`, (k, d) => (bools(k, d) ? coin() : d)]);
+      for (const [why, pick] of variants) {
+        const rodata = foldRodata(host, fold.fpms, pick);
+        tt.equal(loads(fold.object, rodata), null, `${fold.object} ${why}`);
+      }
+    }
+  }
+  tt.equal(n, 2, 'l2-bridge and l3-router each fold parse and the monitor');
 });
