@@ -158,7 +158,7 @@ struct ss_ep_local_key {
 
 /* ss_ep_stats: per-CPU counters, index = SS_EP_C_*. */
 #define SS_EP_COUNTERS(C) \
-	C(SS_EP_C_PACKETS,        0, "packets",         "packets inspected") \
+	C(SS_EP_C_PACKETS,        0, "packets",         "packets inspected (the map holds those not quiet; readers add quiet)") \
 	C(SS_EP_C_TIMESTAMPS,     1, "timestamps",      "messages timestamped") \
 	C(SS_EP_C_TS_FULL,        2, "ts_map_full",     "timestamp not stored: ss_ep_ts full") \
 	C(SS_EP_C_SAMPLES,        3, "samples",         "replies matched: RTT samples") \

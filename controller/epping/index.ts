@@ -299,5 +299,7 @@ export function readMonitorCounters(nat: NativeAddon, statsFd: number): Record<s
     if (v) for (let c = 0; c < ncpu; c++) sum += v.readBigUInt64LE(c * 8);
     out[COUNTER_NAMES[i]] = Number(sum);
   }
+  // A quiet frame updates only its own counter (bpf/fpm/epping_core.h, ep_process).
+  if (out.packets !== undefined && out.quiet !== undefined) out.packets += out.quiet;
   return out;
 }

@@ -246,6 +246,7 @@ t.test('the rate limit keeps one timestamp per flow direction per interval', asy
   r.run(down({ tsval: 5, tsecr: 1001 }), WAN);
   tt.equal(r.stats().rate_limited, 1, '1001 read the flow entry and found the window');
   tt.equal(r.stats().quiet, 1, '1002 found the direction quiet and read nothing');
+  tt.equal(r.stats().packets, 4, 'every frame counts as a packet, the quiet one too');
   const f = L.decodeFlow(new FlowTable(native, r.chain.maps.ss_ep_flows).dump()[0].value);
   tt.equal(f.dir[0].lastId, 1000, 'packets inside the window leave the flow entry alone');
   tt.ok(f.dir[0].flags & L.DIR_ID_STALE, 'but mark its last TSval as old');
