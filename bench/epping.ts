@@ -37,7 +37,7 @@ function mpps(s: Sample[]): Spread {
 export type EppingPipeline = 'router' | 'bridge';
 
 // The monitor counters a run reports: what it did with the frames, and whether it kept up.
-const DID = ['packets', 'timestamps', 'rate_limited', 'quiet', 'ts_map_full', 'flows_opened', 'flow_collision', 'local_skipped', 'ringbuf_drops'] as const;
+const DID = ['packets', 'timestamps', 'rate_limited', 'quiet', 'ts_map_full', 'flows_opened', 'flow_collision', 'flow_claim_lost', 'not_newer', 'id_resync', 'local_skipped', 'ringbuf_drops'] as const;
 
 // The role the daemon gives the ingress port, as the bench's own pipelines must repeat it:
 // the router's source check, the bridge's br_netfilter knobs (this machine may have it on).

@@ -868,8 +868,7 @@ static __always_inline int ep_frame(void *data, void *data_end, const struct ep_
 			return 0;
 		f = ep_flow_claim(base, &key, now, reason, flags, &full);
 		if (!f) {
-			if (full)
-				ep_count(SS_EP_C_FLOW_COLLISION);
+			ep_count(full ? SS_EP_C_FLOW_COLLISION : SS_EP_C_CLAIM_LOST);
 			return 0;
 		}
 		ep_count(SS_EP_C_FLOWS_OPENED);

@@ -174,9 +174,10 @@ struct ss_ep_local_key {
 	C(SS_EP_C_NO_MATCH,      13, "no_match",        "reply looked up but no timestamp matched") \
 	C(SS_EP_C_FLOW_COLLISION, 14, "flow_collision", "flow not monitored: its set of the flow table is full") \
 	C(SS_EP_C_ID_RESYNC,     15, "id_resync",       "first identifier after a rate-limit window: only a newer one is timestamped") \
-	C(SS_EP_C_QUIET,         16, "quiet",           "packets of a quiet flow direction (see ss_ep_quiet): counted, nothing looked up")
+	C(SS_EP_C_QUIET,         16, "quiet",           "packets of a quiet flow direction (see ss_ep_quiet): counted, nothing looked up") \
+	C(SS_EP_C_CLAIM_LOST,    17, "flow_claim_lost", "flow not opened: a slot of its set was being made for the same tuple; the next packet tries again")
 
-#define SS_EP_NR_COUNTERS 17
+#define SS_EP_NR_COUNTERS 18
 
 enum ss_ep_counter_id {
 #define SS_EP_ENUM(id, val, name, text) id = val,

@@ -62,8 +62,9 @@ export const COUNTER_NAMES = [
   'flow_collision',
   'id_resync',
   'quiet',
+  'flow_claim_lost',
 ] as const;
-export const NR_COUNTERS = 17;
+export const NR_COUNTERS = 18;
 
 export function protoName(proto: number, ipv: number): EppingProto | null {
   if (proto === IPPROTO_TCP) return 'tcp';

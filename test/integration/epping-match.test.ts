@@ -162,6 +162,29 @@ t.test('flows sit in the set a seeded hash of their tuple picks; a flow whose se
   tt.equal(r.stats().timestamps, 2);
 });
 
+t.test('a flow whose tuple another slot of the set is still being made for gives way, and says so', async (tt) => {
+  const r = rig(tt);
+  const fd = r.chain.maps.ss_ep_flows;
+  const table = new FlowTable(native, fd);
+  r.run(up({ tsval: 300 }), LAN);
+  const [first] = table.dump();
+  const slot = first.key.readUInt32LE(0);
+  r.run(up({ tsval: 301, flags: TCP.RST | TCP.ACK }), LAN); // frees it
+  // Another CPU mid-claim for the same tuple: last tuple word written, addresses not yet.
+  const making = Buffer.alloc(first.value.length);
+  first.value.copy(making, L.FLOW_TUPLE_OFFSET + 32, L.FLOW_TUPLE_OFFSET + 32, L.FLOW_TUPLE_OFFSET + L.TUPLE_SIZE);
+  const other = Buffer.alloc(4);
+  other.writeUInt32LE(slot + L.FLOW_WAYS - 1);
+  native.mapUpdate(fd, other, making);
+  r.run(up({ tsval: 302 }), LAN);
+  tt.equal(r.stats().flow_claim_lost, 1, 'the packet gave way and was counted');
+  tt.equal(r.stats().flows_opened, 1, 'no second slot for the flow');
+  native.mapUpdate(fd, other, Buffer.alloc(first.value.length));
+  r.run(up({ tsval: 303 }), LAN);
+  tt.equal(r.stats().flows_opened, 2, 'once that slot is free, the next packet opens the flow');
+  tt.equal(r.stats().flow_claim_lost, 1);
+});
+
 t.test('retransmissions and reordered segments with old TSvals are never timestamped', async (tt) => {
   const r = rig(tt);
   r.run(up({ tsval: 300 }), LAN);
