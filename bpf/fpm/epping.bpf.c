@@ -11,11 +11,7 @@
 SEC("xdp")
 int ss_fpm_epping(struct xdp_md *ctx)
 {
-	__u32 rc = ep_fold(ctx);
-
-	if (rc != SS_PARSE_OK)
-		return ss_pass(ctx, rc);
-	return ss_next(ctx);
+	return EP_FOLD_THEN(ctx, ss_next);
 }
 
 char LICENSE[] SEC("license") = "GPL";

@@ -54,4 +54,11 @@ static __always_inline __u32 ep_fold(struct xdp_md *ctx)
 	return SS_PARSE_OK;
 }
 
+/* A fold variant's program body: parse and monitor, then `host(ctx)`; a frame parse
+ * refuses goes to the kernel with parse's reason, as it would from the parse stage. */
+#define EP_FOLD_THEN(ctx, host) ({					\
+	__u32 __rc = ep_fold(ctx);					\
+	__rc == SS_PARSE_OK ? host(ctx) : ss_pass(ctx, __rc);		\
+})
+
 #endif

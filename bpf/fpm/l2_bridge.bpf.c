@@ -281,12 +281,10 @@ SEC("xdp")
 int ss_fpm_l2_bridge(struct xdp_md *ctx)
 {
 #ifdef SS_FOLD_EPPING
-	__u32 rc = ep_fold(ctx);
-
-	if (rc != SS_PARSE_OK)
-		return ss_pass(ctx, rc);
-#endif
+	return EP_FOLD_THEN(ctx, l2_forward);
+#else
 	return l2_forward(ctx);
+#endif
 }
 
 char LICENSE[] SEC("license") = "GPL";

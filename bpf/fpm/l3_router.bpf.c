@@ -437,12 +437,10 @@ SEC("xdp")
 int ss_fpm_l3_router(struct xdp_md *ctx)
 {
 #ifdef SS_FOLD_EPPING
-	__u32 rc = ep_fold(ctx);
-
-	if (rc != SS_PARSE_OK)
-		return ss_pass(ctx, rc);
-#endif
+	return EP_FOLD_THEN(ctx, l3_route);
+#else
 	return l3_route(ctx);
+#endif
 }
 
 char LICENSE[] SEC("license") = "GPL";
