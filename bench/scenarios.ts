@@ -56,6 +56,12 @@ export const SCENARIOS: Scenario[] = [
     run: (ctx) => runSwapLatency(ctx),
   },
   {
+    name: 'swap-latency-epping',
+    description: 'the same with the latency monitor on: each generation carries it',
+    available: true,
+    run: (ctx) => runSwapLatency(ctx, true),
+  },
+  {
     name: 'control-plane-scale',
     description: '100k routes, 10k FDB entries, 200 devices: start-up time, RSS, 10k-route burst',
     available: true,

@@ -8,17 +8,21 @@ import type { BenchContext, ScenarioResult } from './context';
 import { setupRouter } from './forwarding';
 import { quantile, round } from './stats';
 
-export async function runSwapLatency(ctx: BenchContext): Promise<ScenarioResult> {
+// With `epping`, the monitor is on: every generation of the device then carries it (folded
+// into l3-router, or alone while the port does not route), and the verifier's time for it.
+export async function runSwapLatency(ctx: BenchContext, epping = false): Promise<ScenarioResult> {
   const lab = new Lab();
   ctx.defer(() => lab.destroy());
-  const s = await setupRouter(ctx, lab, 4);
+  const s = await setupRouter(ctx, lab, 4, epping ? { epping: { enabled: true } } : undefined);
+  const name = epping ? 'swap-latency-epping' : 'swap-latency';
   const d = s.daemon;
   const dev = s.ingressIfname;
   const changes = ctx.quick ? 10 : 200;
   const SPACING_MS = 100;
   const lat: number[] = [];
+  const programs: string[] = [];
   let missed = 0;
-  ctx.log(`swap-latency: ${changes} changes of net.ipv4.conf.${dev}.forwarding`);
+  ctx.log(`${name}: ${changes} changes of net.ipv4.conf.${dev}.forwarding`);
   const t0 = Date.now();
   for (let i = 0; i < changes; i++) {
     const from = d.logs.length;
@@ -26,6 +30,7 @@ export async function runSwapLatency(ctx: BenchContext): Promise<ScenarioResult>
     try {
       const l = await d.waitLog((x) => x.msg === 'generation live' && x.device === dev && typeof x.latency_ms === 'number', 10000, from);
       lat.push(Number(l.latency_ms));
+      programs.push(Array.isArray(l.fpms) ? l.fpms.join(',') : String(l.fpms));
     } catch {
       missed++;
     }
@@ -39,7 +44,7 @@ export async function runSwapLatency(ctx: BenchContext): Promise<ScenarioResult>
   const count = Number(/^slipstream_swap_latency_seconds_count\{device="pa"\} (\S+)/m.exec(metrics)?.[1] ?? NaN);
   if (lat.length === 0) throw new Error(`no swap observed in ${changes} changes`);
   return {
-    scenario: 'swap-latency',
+    scenario: name,
     linux_mpps: null,
     slipstream_mpps: null,
     reference_mpps: null,
@@ -57,6 +62,8 @@ export async function runSwapLatency(ctx: BenchContext): Promise<ScenarioResult>
     metrics_mean_ms: round(count > 0 ? (sum / count) * 1000 : null, 2),
     metrics_count: Number.isFinite(count) ? count : null,
     wall_per_change_ms: round((Date.now() - t0) / changes, 1),
+    epping,
+    pipelines: [...new Set(programs)],
     note: 'first netlink event of the burst -> ss_root_slot updated; includes the 50 ms debounce (debounce_ms)',
   };
 }

@@ -27,7 +27,7 @@
 #define EP_ETH_P_IPV6   0x86DD
 #define EP_IPPROTO_ICMPV6 58
 #define EP_OFF_MASK     0x3fff
-#define EP_TCP_MAX_OPTS 12	/* iterations: 40 option bytes, NOPs usually pad TS to 12 */
+#define EP_TCP_MAX_OPTS 12	/* walk steps: 40 option bytes, NOPs usually pad TS to 12 */
 
 #define EP_TCP_FIN 0x01
 #define EP_TCP_SYN 0x02
@@ -85,17 +85,25 @@ static __always_inline void ep_count(__u32 id)
 		*c += 1;	/* per-CPU: no atomics */
 }
 
-/* floor(log2(v)) for v > 0, loop-free for the verifier. */
+/* floor(log2(v)) for v > 0, without branches: each step's bit is arithmetic, so the
+ * verifier walks this once with a range rather than once per outcome (the bucket indexes
+ * a map value, which makes every outcome a state of its own). */
+#define EP_LOG2_STEP(v, r, n) do {					\
+	__u64 __s = (((v) >> (n)) + ((1ULL << (n)) - 1)) >> (n);	\
+	(v) >>= __s * (n);						\
+	(r) += __s * (n);						\
+} while (0)
+
 static __always_inline __u32 ep_log2(__u64 v)
 {
-	__u32 r = 0;
+	__u64 r = 0;
 
-	if (v >> 32) { v >>= 32; r += 32; }
-	if (v >> 16) { v >>= 16; r += 16; }
-	if (v >> 8)  { v >>= 8;  r += 8; }
-	if (v >> 4)  { v >>= 4;  r += 4; }
-	if (v >> 2)  { v >>= 2;  r += 2; }
-	if (v >> 1)  { r += 1; }
+	EP_LOG2_STEP(v, r, 32);
+	EP_LOG2_STEP(v, r, 16);
+	EP_LOG2_STEP(v, r, 8);
+	EP_LOG2_STEP(v, r, 4);
+	EP_LOG2_STEP(v, r, 2);
+	EP_LOG2_STEP(v, r, 1);
 	return r;
 }
 
@@ -226,17 +234,23 @@ static __always_inline int ep_flow_elsewhere(__u32 base, __u32 mine, const struc
 	return 0;
 }
 
+/* ep_flow_claim's answers other than a slot index. */
+#define EP_CLAIM_FULL	-1	/* every slot of the set is taken */
+#define EP_CLAIM_LOST	-2	/* another CPU is creating the same flow */
+
 /* A free slot of the set made `key`'s, opened now for `reason` with `flags`, its other
  * fields zeroed and the addresses written last (a reader matches the whole tuple, so it
- * never sees a half-made entry as the flow). NULL when the set is full (*full set) or
- * another CPU is creating the same flow: of two racing claims, one that sees the other
- * gives way, so a flow never holds two slots. */
-static __always_inline struct ss_ep_flow *ep_flow_claim(__u32 base, const struct ss_ep_tuple *key, __u64 now,
-							 __u8 reason, __u8 flags, int *full)
+ * never sees a half-made entry as the flow). Its index, or EP_CLAIM_FULL, or EP_CLAIM_LOST
+ * when another CPU is creating the same flow: of two racing claims, one that sees the
+ * other gives way, so a flow never holds two slots.
+ * A global function, so the verifier checks it once: inlined, its 8 × 8 slot comparisons
+ * were walked again for every state the monitor reached it in. */
+__noinline int ep_flow_claim(__u32 base, const struct ss_ep_tuple *key, __u64 now, __u32 reason, __u32 flags)
 {
 	const __u64 *k = (const __u64 *)key;
 
-	*full = 0;
+	if (!key)
+		return EP_CLAIM_FULL;
 #pragma unroll
 	for (__u32 i = 0; i < SS_EP_FLOW_WAYS; i++) {
 		__u32 idx = base + i;
@@ -250,7 +264,7 @@ static __always_inline struct ss_ep_flow *ep_flow_claim(__u32 base, const struct
 			continue;
 		if (ep_flow_elsewhere(base, idx, key)) {
 			w[4] = 0;
-			return NULL;
+			return EP_CLAIM_LOST;
 		}
 		__builtin_memset(f->dir, 0, sizeof(f->dir));
 		f->opened_ns = now;
@@ -260,10 +274,9 @@ static __always_inline struct ss_ep_flow *ep_flow_claim(__u32 base, const struct
 		w[1] = k[1];
 		w[2] = k[2];
 		w[3] = k[3];
-		return f;
+		return idx;
 	}
-	*full = 1;
-	return NULL;
+	return EP_CLAIM_FULL;
 }
 
 /* Frees a closed flow's slot, unless another CPU closing it too already did and the slot
@@ -279,6 +292,17 @@ static __always_inline void ep_flow_release(struct ss_ep_flow *f, const struct s
 	w[2] = 0;
 	w[3] = 0;
 	w[4] = 0;
+}
+
+static __always_inline void ep_reverse(struct ss_ep_tuple *out, const struct ss_ep_tuple *in)
+{
+	__builtin_memcpy(out->saddr, in->daddr, 16);
+	__builtin_memcpy(out->daddr, in->saddr, 16);
+	out->sport = in->dport;
+	out->dport = in->sport;
+	out->proto = in->proto;
+	out->ipv = in->ipv;
+	out->pad = 0;
 }
 
 /* ss_ep_quiet (ss_epping.h), which only a rate limit makes worth having. */
@@ -361,30 +385,30 @@ static __always_inline void ep_quiet_enter(const struct ep_quiet *q, __u64 left_
 		q->set->way[pick & (SS_EP_QUIET_WAYS - 1)] = 0;
 }
 
-/* The direction of `t` is no longer quiet (its reverse stored a timestamp, or the flow closed). */
-static __always_inline void ep_quiet_wake(const struct ss_ep_tuple *t)
+/* The direction of `t` is no longer quiet (its reverse stored a timestamp, or the flow
+ * closed). Rare paths call this and the two below: global functions, which the verifier
+ * checks once instead of in every state the monitor reaches them in. */
+__noinline int ep_quiet_wake(const struct ss_ep_tuple *t, __u32 reverse)
 {
+	struct ss_ep_tuple r;
 	struct ep_quiet q;
 
-	ep_quiet_find(t, &q);
+	if (!t)
+		return 0;
+	if (reverse) {
+		ep_reverse(&r, t);
+		ep_quiet_find(&r, &q);
+	} else {
+		ep_quiet_find(t, &q);
+	}
 	if (!q.set)
-		return;
+		return 0;
 #pragma unroll
 	for (int i = 0; i < SS_EP_QUIET_WAYS; i++) {
 		if ((__u32)(q.set->way[i] >> 32) == q.tag)
 			q.set->way[i] = 0;
 	}
-}
-
-static __always_inline void ep_reverse(struct ss_ep_tuple *out, const struct ss_ep_tuple *in)
-{
-	__builtin_memcpy(out->saddr, in->daddr, 16);
-	__builtin_memcpy(out->daddr, in->saddr, 16);
-	out->sport = in->dport;
-	out->dport = in->sport;
-	out->proto = in->proto;
-	out->ipv = in->ipv;
-	out->pad = 0;
+	return 0;
 }
 
 /* Closes a flow: its slot freed, neither direction left quiet for a new connection on the
@@ -393,11 +417,8 @@ static __always_inline void ep_flow_close(struct ss_ep_flow *f, const struct ss_
 {
 	ep_flow_release(f, key);
 	if (ep_quiet_on()) {
-		struct ss_ep_tuple r;
-
-		ep_quiet_wake(key);
-		ep_reverse(&r, key);
-		ep_quiet_wake(&r);
+		ep_quiet_wake(key, 0);
+		ep_quiet_wake(key, 1);
 	}
 }
 
@@ -464,52 +485,50 @@ static __always_inline void ep_read_tcp_opts(void *data, void *data_end, const s
 {
 	__u32 l4 = loc->l4_off & EP_OFF_MASK;
 	__u8 *th = data + l4;
-	__u32 doff = m->tcp_doff, pos, end;
+	__u32 doff = m->tcp_doff, optlen, off = 0;
 	__u32 tsval = 0, tsecr = 0;
 	__u8 flags = m->tcp_flags;
 	int have_ts = 0;
 
-	pos = l4 + 20;
-	end = l4 + doff;
 	/* NOP, NOP, timestamp: the layout Linux and most stacks send. */
 	if (doff >= 32 && (void *)(th + 32) <= data_end) {
 		if (ss_load32(th + 20) == bpf_htonl(0x0101080a)) {
 			tsval = ss_load32(th + 24);
 			tsecr = ss_load32(th + 28);
 			have_ts = 1;
-			pos = end;
 		}
 	}
+	/* Any other layout: walk the options. A NOP advances the walk by one byte, any other
+	 * option by its length; the step is computed, not branched on, so that the verifier
+	 * meets one offset range per step instead of one state per sequence of options. */
+	optlen = doff - 20;
+#pragma unroll
 	for (int i = 0; i < EP_TCP_MAX_OPTS; i++) {
-		__u8 *o;
-		__u8 kind, len;
+		__u8 *o = th + 20 + (off & 63);
+		__u32 kind, len, opt, step;
 
-		if (pos >= end)
+		if (have_ts || off >= optlen)
 			break;
-		o = data + (pos & EP_OFF_MASK);
-		if ((void *)(o + 1) > data_end)
-			break;
-		kind = o[0];
-		if (kind == 0)		/* end of options */
-			break;
-		if (kind == 1) {	/* NOP */
-			pos++;
-			continue;
-		}
 		if ((void *)(o + 2) > data_end)
 			break;
+		kind = o[0];
 		len = o[1];
-		if (len < 2 || pos + len > end)
+		if (kind == 0)		/* end of options */
 			break;
 		if (kind == 8 && len == 10) {
-			if ((void *)(o + 10) > data_end)
+			if (off + 10 > optlen || (void *)(o + 10) > data_end)
 				break;
 			__builtin_memcpy(&tsval, o + 2, 4);
 			__builtin_memcpy(&tsecr, o + 6, 4);
 			have_ts = 1;
 			break;
 		}
-		pos += len;
+		opt = ((kind ^ 1) + 0xff) >> 8;		/* 0 for a NOP, else 1 */
+		asm volatile("" : "+r"(opt));		/* kept arithmetic: no branch on it */
+		step = 1 + opt * (len - 1);		/* a length below 2 gives less than 1 + opt */
+		if (step < 1 + opt || off + step > optlen)
+			break;
+		off += step;
 	}
 
 	m->relevant = have_ts || (flags & (EP_TCP_SYN | EP_TCP_FIN | EP_TCP_RST));
@@ -556,17 +575,16 @@ static __always_inline int ep_read_icmp(void *data, void *data_end, const struct
 	return 1;
 }
 
-static __always_inline void ep_flow_event(const struct ss_ep_tuple *t, __u32 ifindex, __u64 now,
-					  __u8 event, __u8 reason)
+__noinline int ep_flow_event(const struct ss_ep_tuple *t, __u32 ifindex, __u64 now, __u32 event, __u32 reason)
 {
 	struct ss_ep_flow_event *ev;
 
-	if (!cfg_flow_events)
-		return;
+	if (!cfg_flow_events || !t)
+		return 0;
 	ev = bpf_ringbuf_reserve(&ss_ep_events, sizeof(*ev), 0);
 	if (!ev) {
 		ep_count(SS_EP_C_RB_DROPS);
-		return;
+		return 0;
 	}
 	ev->type = SS_EP_EV_FLOW;
 	ev->ifindex = ifindex;
@@ -576,35 +594,41 @@ static __always_inline void ep_flow_event(const struct ss_ep_tuple *t, __u32 ifi
 	ev->reason = reason;
 	__builtin_memset(ev->pad, 0, sizeof(ev->pad));
 	bpf_ringbuf_submit(ev, 0);
+	return 0;
 }
 
-static __always_inline void ep_hist_add(const __u8 *remote, __u8 ipv, __u32 ifindex, __u64 rtt)
+/* One RTT sample of `t` into its source prefix's histogram. */
+__noinline int ep_hist_add(const struct ss_ep_tuple *t, __u32 ifindex, __u64 rtt)
 {
 	struct ss_ep_hist_key k;
 	struct ss_ep_hist_val *v;
 	__u32 zero = 0, b;
+	__u8 ipv;
 
+	if (!t)
+		return 0;
+	ipv = t->ipv;
 	__builtin_memset(&k, 0, sizeof(k));
 	k.ipv = ipv;
 	k.ifindex = ifindex;
 	if (ipv == 4) {
 		k.prefix_len = cfg_ipv4_prefix > 32 ? 32 : cfg_ipv4_prefix;
-		ep_mask128(k.prefix, remote, 96 + k.prefix_len);
+		ep_mask128(k.prefix, t->saddr, 96 + k.prefix_len);
 	} else {
 		k.prefix_len = cfg_ipv6_prefix > 128 ? 128 : cfg_ipv6_prefix;
-		ep_mask128(k.prefix, remote, k.prefix_len);
+		ep_mask128(k.prefix, t->saddr, k.prefix_len);
 	}
 	v = bpf_map_lookup_elem(&ss_ep_hist, &k);
 	if (!v) {
 		struct ss_ep_hist_val *z = bpf_map_lookup_elem(&ss_ep_hzero, &zero);
 
 		if (!z)
-			return;
+			return 0;
 		bpf_map_update_elem(&ss_ep_hist, &k, z, BPF_NOEXIST);
 		v = bpf_map_lookup_elem(&ss_ep_hist, &k);
 		if (!v) {
 			ep_count(SS_EP_C_HIST_FULL);
-			return;
+			return 0;
 		}
 	}
 	v->count++;
@@ -615,6 +639,7 @@ static __always_inline void ep_hist_add(const __u8 *remote, __u8 ipv, __u32 ifin
 		v->max_ns = rtt;
 	b = ep_bucket(rtt);
 	v->buckets[b & (SS_EP_HIST_BUCKETS - 1)]++;
+	return 0;
 }
 
 static __always_inline __u64 ep_rate_limit_ns(const struct ss_ep_dir *d)
@@ -696,10 +721,7 @@ static __always_inline void ep_timestamp(struct ss_ep_dir *d, const struct ss_ep
 	ep_count(SS_EP_C_TIMESTAMPS);
 	if (ep_quiet_on() && t->proto == IPPROTO_TCP) {
 		/* Its reply comes the other way: that direction may not stay quiet. */
-		struct ss_ep_tuple r;
-
-		ep_reverse(&r, t);
-		ep_quiet_wake(&r);
+		ep_quiet_wake(t, 1);
 	}
 }
 
@@ -740,7 +762,7 @@ static __always_inline void ep_match(struct ss_ep_dir *rd, const struct ss_ep_tu
 	ep_count(SS_EP_C_SAMPLES);
 
 	if (cfg_aggregate)
-		ep_hist_add(t->saddr, t->ipv, ifindex, rtt);
+		ep_hist_add(t, ifindex, rtt);
 	if (!cfg_samples)
 		return;
 	ev = bpf_ringbuf_reserve(&ss_ep_events, sizeof(*ev), 0);
@@ -845,7 +867,7 @@ static __always_inline int ep_frame(void *data, void *data_end, const struct ep_
 	f = ep_flow_find(base, &key);
 	if (!f) {
 		__u8 reason, flags = 0;
-		int full;
+		int slot;
 
 		if (loc->egress) {
 			flags = SS_EP_FLOW_LOCAL;
@@ -866,9 +888,10 @@ static __always_inline int ep_frame(void *data, void *data_end, const struct ep_
 			reason = SS_EP_R_FIRST_PKT;
 		else
 			return 0;
-		f = ep_flow_claim(base, &key, now, reason, flags, &full);
+		slot = ep_flow_claim(base, &key, now, reason, flags);
+		f = slot >= 0 ? bpf_map_lookup_elem(&ss_ep_flows, &slot) : NULL;
 		if (!f) {
-			ep_count(full ? SS_EP_C_FLOW_COLLISION : SS_EP_C_CLAIM_LOST);
+			ep_count(slot == EP_CLAIM_LOST ? SS_EP_C_CLAIM_LOST : SS_EP_C_FLOW_COLLISION);
 			return 0;
 		}
 		ep_count(SS_EP_C_FLOWS_OPENED);

@@ -12,11 +12,12 @@ export interface TcpSpec {
   payload?: number; // bytes of data
   seq?: number;
   tsFirst?: boolean; // timestamp option, then NOP NOP (default: NOP NOP, then timestamp, as Linux sends)
+  opts?: Buffer; // these option bytes instead (a multiple of 4)
 }
 
 export function tcp(s: TcpSpec): Buffer {
-  const opts = s.tsval === undefined ? Buffer.alloc(0) : Buffer.alloc(12);
-  if (s.tsval !== undefined) {
+  const opts = s.opts ?? (s.tsval === undefined ? Buffer.alloc(0) : Buffer.alloc(12));
+  if (s.tsval !== undefined && !s.opts) {
     const at = s.tsFirst ? 0 : 2;
     opts.fill(1); // NOPs
     opts[at] = 8;

@@ -113,6 +113,34 @@ t.test('the timestamp option is read wherever it sits among the options', async 
   tt.equal(r.stats().timestamps, 1);
 });
 
+t.test('the option walk reads a timestamp where the kernel would, and nowhere else', async (tt) => {
+  const u32 = (v: number): number[] => [(v >>> 24) & 255, (v >>> 16) & 255, (v >>> 8) & 255, v & 255];
+  const TS = (v: number): number[] => [8, 10, ...u32(v), ...u32(0)];
+  const MSS = [2, 4, 0x05, 0xb4];
+  const SACK_OK = [4, 2];
+  const WS = [3, 3, 7];
+  const SACK = [5, 10, ...u32(1), ...u32(2)];
+  const cases: Array<[string, number[], boolean]> = [
+    ['SYN order: MSS, SACK permitted, timestamp, NOP, window scale', [...MSS, ...SACK_OK, ...TS(11), 1, ...WS], true],
+    ['a SACK block first', [1, 1, ...SACK, 1, 1, ...TS(12)], true],
+    ['eleven NOPs first', [...new Array<number>(11).fill(1), ...TS(13)], true],
+    ['window scale, then the timestamp at an odd offset', [...WS, ...TS(14)], true],
+    ['end of options before it', [0, 1, ...TS(15)], false],
+    ['an option of length 1 before it', [5, 1, 1, 1, ...TS(16)], false],
+    ['an option running past the header before it', [5, 40, 1, 1, ...TS(17)], false],
+    ['a timestamp of length 9', [8, 9, ...u32(18), 0, 0, 0], false],
+    ['a timestamp cut off by the header length', [1, 1, 1, 1, ...TS(19)].slice(0, 12), false],
+  ];
+  for (const [name, opts, read] of cases) {
+    const r = rig(tt);
+    const padded = Buffer.alloc(Math.ceil(opts.length / 4) * 4);
+    Buffer.from(opts).copy(padded);
+    r.run(up({ opts: padded }), LAN);
+    const st = r.stats();
+    tt.equal(st.timestamps ?? 0, read ? 1 : 0, `${name}: ${read ? 'read' : 'not read'}`);
+  }
+});
+
 t.test('flows sit in the set a seeded hash of their tuple picks; a flow whose set is full is counted, not merged', async (tt) => {
   const r = rig(tt);
   const fd = r.chain.maps.ss_ep_flows;
@@ -436,9 +464,11 @@ t.test('a full timestamp map is not hammered: inserts back off, the rate limit c
 
 t.test('histograms aggregate per replying prefix and side, and reset when read', async (tt) => {
   const r = rig(tt);
+  // Gaps over five octaves, so the buckets BPF picks are checked across its log2.
+  const gaps = [1, 2, 5, 9, 17];
   for (let i = 0; i < 5; i++) {
     r.run(echoFrame(C, S, false, 1, i), LAN);
-    await sleep(2);
+    await sleep(gaps[i]);
     r.run(echoFrame(S, C, true, 1, i), WAN);
   }
   r.run(echoFrame(S, C, false, 2, 1), WAN);
@@ -450,6 +480,16 @@ t.test('histograms aggregate per replying prefix and side, and reset when read',
   tt.equal(w.count, 5);
   tt.ok(w.min_us >= 1000 && w.min_us <= w.p50_us && w.p50_us <= w.p95_us && w.p95_us <= w.max_us, JSON.stringify(w));
   tt.equal(w.histogram.reduce((a, b) => a + b.count, 0), 5, 'buckets hold every sample');
+  // Each sample in the bucket its exact RTT belongs to (layout.bucketOf is the reference).
+  await r.settle();
+  const rtts = r.samples.filter((x) => x.device === 'wan0').map((x) => Math.round(x.rtt_us * 1000));
+  tt.equal(rtts.length, 5);
+  const want = new Map<number, number>();
+  for (const ns of rtts) want.set(L.bucketOf(ns), (want.get(L.bucketOf(ns)) ?? 0) + 1);
+  tt.ok(want.size >= 3, `the samples span several buckets: ${[...want.keys()]}`);
+  const got = new Map<number, number>();
+  for (const b of w.histogram) if (b.count) got.set(L.bucketOf(Math.round(b.ge_us * 1000)), b.count);
+  tt.same([...got.entries()].sort(), [...want.entries()].sort(), 'BPF put every sample in its bucket');
   tt.equal(r.svc.collectAggregates().prefixes.length, 0, 'read resets');
 });
 

@@ -109,13 +109,13 @@ t.test('parse is folded into an inline_parse FPM right after it, with its knobs 
 });
 
 t.test('parse and the monitor are folded into the bridge or router right after them', async (t) => {
-  const mon = assemble({ roles: [role({ l3: { v4: true, v6: false }, epping: true })], manifests: shipped }).plans.get('eth0')!;
+  const mon = assemble({ roles: [role({ l3: { v4: true, v6: false }, epping: true })], manifests: shipped, configKnobs: new Map([['latency-monitor', { rate_limit_ms: 250 }]]) }).plans.get('eth0')!;
   const router = programStages(mon.fpms, shipped);
   t.same(router.map((p) => [p.fpm, p.label, p.object]), [['l3-router', 'parse+latency-monitor+l3-router', 'fpm/l3_router_ep.bpf.o']], 'one program');
   const knobs = router[0].rodata;
   t.equal(knobs.ss_self_parse, true, 'it parses itself');
   t.equal(knobs.parse_cfg_l4, true, "with parse's knobs renamed");
-  t.equal(knobs.rate_limit_ms, mon.fpms[1].knobs.rate_limit_ms, "the monitor's knobs under their own names");
+  t.equal(knobs.rate_limit_ms, 250, "the monitor's knobs under their own names, with the configured value");
   t.equal(knobs.cfg_ipv4, true, "and the router's");
   const gw = assemble({ roles: [role({ l2Bridge: 'br0', l3: { v4: true, v6: false }, epping: true })], manifests: shipped }).plans.get('eth0')!;
   const lan = programStages(gw.fpms, shipped);
