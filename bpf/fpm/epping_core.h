@@ -385,9 +385,9 @@ static __always_inline void ep_quiet_enter(const struct ep_quiet *q, __u64 left_
 		q->set->way[pick & (SS_EP_QUIET_WAYS - 1)] = 0;
 }
 
-/* The direction of `t` is no longer quiet (its reverse stored a timestamp, or the flow
- * closed). Rare paths call this and the two below: global functions, which the verifier
- * checks once instead of in every state the monitor reaches them in. */
+/* The direction of `t`, or with `reverse` the opposite one, is no longer quiet (its reverse
+ * stored a timestamp, or the flow closed). Like ep_flow_claim and the two ring-buffer and
+ * histogram writers below, a global function for a rare path, checked once by the verifier. */
 __noinline int ep_quiet_wake(const struct ss_ep_tuple *t, __u32 reverse)
 {
 	struct ss_ep_tuple r;
