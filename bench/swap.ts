@@ -8,8 +8,8 @@ import type { BenchContext, ScenarioResult } from './context';
 import { setupRouter } from './forwarding';
 import { quantile, round } from './stats';
 
-// With `epping`, the monitor is on: every generation of the device then carries it (folded
-// into l3-router, or alone while the port does not route), and the verifier's time for it.
+// With `epping`, the monitor is on: every generation of the device carries it, folded into
+// l3-router (the port still routes IPv6 while IPv4 forwarding is off), and so its verifier time.
 export async function runSwapLatency(ctx: BenchContext, epping = false): Promise<ScenarioResult> {
   const lab = new Lab();
   ctx.defer(() => lab.destroy());
