@@ -27,7 +27,7 @@
 #define EP_ETH_P_IPV6   0x86DD
 #define EP_IPPROTO_ICMPV6 58
 #define EP_OFF_MASK     0x3fff
-#define EP_TCP_MAX_OPTS 12	/* walk steps: 40 option bytes, NOPs usually pad TS to 12 */
+#define EP_TCP_MAX_OPTS 20	/* walk steps: one per option byte at most, as many as the kernel takes */
 
 #define EP_TCP_FIN 0x01
 #define EP_TCP_SYN 0x02
@@ -148,18 +148,32 @@ static __always_inline int ep_is_local(const __u8 *addr)
 	return bpf_map_lookup_elem(&ss_ep_local, &k) != NULL;
 }
 
-/* A total order over tuples' endpoints: the lower one is the canonical source. */
-static __always_inline int ep_src_is_lower(const struct ss_ep_tuple *t)
+/* a < b as 0 or 1, from the subtraction's borrow: no branch, so the verifier carries
+ * one state with the range [0, 1] instead of one per outcome. */
+static __always_inline __u64 ep_ltu(__u64 a, __u64 b)
 {
-	__u64 s[2], d[2];
+	return ((~a & b) | ((~a | b) & (a - b))) >> 63;
+}
+
+static __always_inline __u64 ep_equ(__u64 a, __u64 b)
+{
+	__u64 x = a ^ b;
+
+	return ((x | -x) >> 63) ^ 1;
+}
+
+/* A total order over tuples' endpoints: 1 when the source is the lower one, the
+ * canonical source. Branch-free (see ep_ltu). */
+static __always_inline __u32 ep_src_is_lower(const struct ss_ep_tuple *t)
+{
+	__u64 s[2], d[2], lower;
 
 	__builtin_memcpy(s, t->saddr, 16);
 	__builtin_memcpy(d, t->daddr, 16);
-	if (s[0] != d[0])
-		return s[0] < d[0];
-	if (s[1] != d[1])
-		return s[1] < d[1];
-	return t->sport <= t->dport;
+	lower = ep_ltu(s[0], d[0]) |
+		(ep_equ(s[0], d[0]) & (ep_ltu(s[1], d[1]) |
+				       (ep_equ(s[1], d[1]) & (ep_ltu((__u64)t->dport, (__u64)t->sport) ^ 1))));
+	return (__u32)lower;
 }
 
 /* A multilinear hash, sum of a_i × word_i, whose top bits depend on every bit of every
@@ -309,10 +323,31 @@ static __always_inline void ep_reverse(struct ss_ep_tuple *out, const struct ss_
 #define EP_QUIET_MAX_NS	1000000000ULL	/* a direction that stays quiet still refreshes its flow entry every second */
 #define EP_QUIET_MAX_J	1024		/* further ahead is a stale way read across a jiffies wrap */
 
+/* Kept as scalars, not the set's pointer: a pointer that may be NULL would split the
+ * verifier's states in two for the rest of the program. */
 struct ep_quiet {
-	struct ss_ep_quiet_set *set;
-	__u32 tag;			/* never 0 */
+	__u32 idx;			/* the set */
+	__u32 tag;			/* never 0; 0 when the frame looked up no set */
 };
+
+/* One packet as the flow tracker (ep_flow_track) takes it: what the headers said, read back
+ * from memory there rather than carried in registers from each parsing branch. Measured,
+ * that halves the instructions the verifier walks through the tracker (docs/epping.md). */
+struct ep_pkt {
+	struct ss_ep_tuple t;		/* as it came */
+	struct ss_ep_tuple key;		/* canonical, the lower end as source: the tracker's */
+	struct ep_msg m;
+	struct ep_quiet q;
+	__u32 ifindex;
+	__u32 egress;
+};
+
+static __always_inline struct ss_ep_quiet_set *ep_quiet_set(const struct ep_quiet *q)
+{
+	__u32 idx = q->idx;
+
+	return q->tag ? bpf_map_lookup_elem(&ss_ep_quiet, &idx) : NULL;
+}
 
 static __always_inline int ep_quiet_on(void)
 {
@@ -327,7 +362,7 @@ static __always_inline void ep_quiet_find(const struct ss_ep_tuple *t, struct ep
 	__u32 idx = (__u32)(((h >> 32) * (cfg_flow_sets * (SS_EP_FLOW_WAYS / SS_EP_QUIET_WAYS))) >> 32);
 
 	q->tag = (__u32)((h * 0x9e3779b97f4a7c15ULL) >> 32) | 1;
-	q->set = bpf_map_lookup_elem(&ss_ep_quiet, &idx);
+	q->idx = idx;
 }
 
 static __always_inline int ep_quiet_live(__u64 v, __u32 j)
@@ -337,13 +372,14 @@ static __always_inline int ep_quiet_live(__u64 v, __u32 j)
 
 static __always_inline int ep_is_quiet(const struct ep_quiet *q)
 {
+	struct ss_ep_quiet_set *set = ep_quiet_set(q);
 	__u32 j = bpf_jiffies64();
 
-	if (!q->set)
+	if (!set)
 		return 0;
 #pragma unroll
 	for (int i = 0; i < SS_EP_QUIET_WAYS; i++) {
-		__u64 v = q->set->way[i];
+		__u64 v = set->way[i];
 
 		if ((__u32)(v >> 32) == q->tag)
 			return ep_quiet_live(v, j);
@@ -357,10 +393,14 @@ static __always_inline int ep_is_quiet(const struct ep_quiet *q)
  * ep_timestamp's increment-then-wake on another CPU: one of the two sees the other. */
 static __always_inline void ep_quiet_enter(const struct ep_quiet *q, __u64 left_ns, const struct ss_ep_dir *rd)
 {
+	struct ss_ep_quiet_set *set;
 	__u32 j = bpf_jiffies64(), n, pick = SS_EP_QUIET_WAYS;
 	__u64 v;
 
-	if (!q->set || !cfg_tick_ns)
+	if (!cfg_tick_ns)
+		return;
+	set = ep_quiet_set(q);
+	if (!set)
 		return;
 	if (left_ns > EP_QUIET_MAX_NS)
 		left_ns = EP_QUIET_MAX_NS;
@@ -369,7 +409,7 @@ static __always_inline void ep_quiet_enter(const struct ep_quiet *q, __u64 left_
 		return;
 #pragma unroll
 	for (int i = 0; i < SS_EP_QUIET_WAYS; i++) {
-		v = q->set->way[i];
+		v = set->way[i];
 		if ((__u32)(v >> 32) == q->tag) {
 			pick = i;
 			break;
@@ -380,9 +420,9 @@ static __always_inline void ep_quiet_enter(const struct ep_quiet *q, __u64 left_
 	if (pick >= SS_EP_QUIET_WAYS)
 		pick = q->tag >> 30;	/* all ways live: evict one */
 	v = ((__u64)q->tag << 32) | (__u32)(j + n);
-	__sync_lock_test_and_set(&q->set->way[pick & (SS_EP_QUIET_WAYS - 1)], v);
+	__sync_lock_test_and_set(&set->way[pick & (SS_EP_QUIET_WAYS - 1)], v);
 	if (*(volatile const __u32 *)&rd->outstanding)
-		q->set->way[pick & (SS_EP_QUIET_WAYS - 1)] = 0;
+		set->way[pick & (SS_EP_QUIET_WAYS - 1)] = 0;
 }
 
 /* The direction of `t`, or with `reverse` the opposite one, is no longer quiet (its reverse
@@ -390,6 +430,7 @@ static __always_inline void ep_quiet_enter(const struct ep_quiet *q, __u64 left_
  * histogram writers below, a global function for a rare path, checked once by the verifier. */
 __noinline int ep_quiet_wake(const struct ss_ep_tuple *t, __u32 reverse)
 {
+	struct ss_ep_quiet_set *set;
 	struct ss_ep_tuple r;
 	struct ep_quiet q;
 
@@ -401,12 +442,13 @@ __noinline int ep_quiet_wake(const struct ss_ep_tuple *t, __u32 reverse)
 	} else {
 		ep_quiet_find(t, &q);
 	}
-	if (!q.set)
+	set = ep_quiet_set(&q);
+	if (!set)
 		return 0;
 #pragma unroll
 	for (int i = 0; i < SS_EP_QUIET_WAYS; i++) {
-		if ((__u32)(q.set->way[i] >> 32) == q.tag)
-			q.set->way[i] = 0;
+		if ((__u32)(set->way[i] >> 32) == q.tag)
+			set->way[i] = 0;
 	}
 	return 0;
 }
@@ -479,56 +521,91 @@ static __always_inline int ep_read_tcp_head(void *data, void *data_end, const st
 	return 1;
 }
 
+/* The TCP options copied to the stack for ep_tcp_opts_walk: a global function cannot be
+ * handed a packet pointer. */
+struct ep_tcp_opts {
+	__u8  b[40];
+	__u32 len;		/* option bytes copied */
+	__u32 tsval;		/* network order, set with a return of 1 */
+	__u32 tsecr;
+};
+
+/* Any layout but Linux's: finds the timestamp option the way tcp_parse_options does. A
+ * global function, so the verifier checks it once however many states its callers reach
+ * it in; only segments in other layouts pay the call. The walk visits every byte position,
+ * a constant, and acts where the next option starts: the offset is never a variable
+ * index, so the verifier does not track one state per sequence of options. */
+__noinline int ep_tcp_opts_walk(struct ep_tcp_opts *o)
+{
+	__u32 len, next = 0;
+
+	if (!o)
+		return 0;
+	len = o->len;
+	if (len > sizeof(o->b))
+		return 0;
+#pragma unroll
+	for (__u32 p = 0; p + 2 <= sizeof(o->b); p++) {
+		__u32 kind, olen, opt, step;
+
+		if (p != next)
+			continue;
+		if (p + 2 > len)
+			return 0;
+		kind = o->b[p];
+		olen = o->b[p + 1];
+		if (kind == 0)		/* end of options */
+			return 0;
+		if (kind == 8 && olen == 10) {
+			if (p + 10 > sizeof(o->b) || p + 10 > len)
+				return 0;
+			__builtin_memcpy(&o->tsval, &o->b[p + 2], 4);
+			__builtin_memcpy(&o->tsecr, &o->b[p + 6], 4);
+			return 1;
+		}
+		opt = ((kind ^ 1) + 0xff) >> 8;		/* 0 for a NOP, else 1 */
+		step = 1 + opt * (olen - 1);		/* a length below 2 gives less than 1 + opt */
+		if (step < 1 + opt || p + step > len)
+			return 0;
+		next = p + step;
+	}
+	return 0;
+}
+
 /* The timestamp option, and what the segment can be: a message, a reply, neither. */
 static __always_inline void ep_read_tcp_opts(void *data, void *data_end, const struct ep_loc *loc,
 					     struct ep_msg *m)
 {
 	__u32 l4 = loc->l4_off & EP_OFF_MASK;
 	__u8 *th = data + l4;
-	__u32 doff = m->tcp_doff, optlen, off = 0;
+	__u32 optlen = m->tcp_doff - 20;
 	__u32 tsval = 0, tsecr = 0;
 	__u8 flags = m->tcp_flags;
 	int have_ts = 0;
 
 	/* NOP, NOP, timestamp: the layout Linux and most stacks send. */
-	if (doff >= 32 && (void *)(th + 32) <= data_end) {
-		if (ss_load32(th + 20) == bpf_htonl(0x0101080a)) {
-			tsval = ss_load32(th + 24);
-			tsecr = ss_load32(th + 28);
-			have_ts = 1;
-		}
-	}
-	/* Any other layout: walk the options. A NOP advances the walk by one byte, any other
-	 * option by its length; the step is computed, not branched on, so that the verifier
-	 * meets one offset range per step instead of one state per sequence of options. */
-	optlen = doff - 20;
-#pragma unroll
-	for (int i = 0; i < EP_TCP_MAX_OPTS; i++) {
-		__u8 *o = th + 20 + (off & 63);
-		__u32 kind, len, opt, step;
+	if (optlen >= 12 && (void *)(th + 32) <= data_end &&
+	    ss_load32(th + 20) == bpf_htonl(0x0101080a)) {
+		tsval = ss_load32(th + 24);
+		tsecr = ss_load32(th + 28);
+		have_ts = 1;
+	} else if (optlen) {
+		struct ep_tcp_opts o;
 
-		if (have_ts || off >= optlen)
-			break;
-		if ((void *)(o + 2) > data_end)
-			break;
-		kind = o[0];
-		len = o[1];
-		if (kind == 0)		/* end of options */
-			break;
-		if (kind == 8 && len == 10) {
-			if (off + 10 > optlen || (void *)(o + 10) > data_end)
+		__builtin_memset(&o, 0, sizeof(o));
+		/* Option bytes come in 32-bit words; those past the frame are not read. */
+#pragma unroll
+		for (int i = 0; i < 10; i++) {
+			if (4 * i >= optlen || (void *)(th + 24 + 4 * i) > data_end)
 				break;
-			__builtin_memcpy(&tsval, o + 2, 4);
-			__builtin_memcpy(&tsecr, o + 6, 4);
-			have_ts = 1;
-			break;
+			__builtin_memcpy(&o.b[4 * i], th + 20 + 4 * i, 4);
+			o.len = 4 * i + 4;
 		}
-		opt = ((kind ^ 1) + 0xff) >> 8;		/* 0 for a NOP, else 1 */
-		asm volatile("" : "+r"(opt));		/* kept arithmetic: no branch on it */
-		step = 1 + opt * (len - 1);		/* a length below 2 gives less than 1 + opt */
-		if (step < 1 + opt || off + step > optlen)
-			break;
-		off += step;
+		if (ep_tcp_opts_walk(&o)) {
+			tsval = o.tsval;
+			tsecr = o.tsecr;
+			have_ts = 1;
+		}
 	}
 
 	m->relevant = have_ts || (flags & (EP_TCP_SYN | EP_TCP_FIN | EP_TCP_RST));
@@ -804,19 +881,137 @@ static __always_inline __u64 ep_coarse_now(void)
 	return c->ns;
 }
 
+/* What a relevant packet does to its flow: open it, timestamp, match, close. It reads the
+ * tuple and what the headers said, never the packet. */
+static __always_inline int ep_flow_track(struct ep_pkt *p)
+{
+	const struct ss_ep_tuple *t = &p->t;
+	const struct ep_msg *m = &p->m;
+	const struct ep_quiet *q = &p->q;
+	struct ss_ep_tuple *key = &p->key;
+	struct ss_ep_flow *f;
+	struct ss_ep_dir *d, *rd;
+	__u64 now, limit;
+	__u32 base, lower, ifindex = p->ifindex, egress = p->egress;
+	int dir, in_window, can_ts = m->can_ts, can_match = m->can_match;
+	__u8 tcp_flags = m->tcp_flags;
+
+	if (egress) {
+		/* tc egress sees what the box sends; forwarded packets were seen at XDP ingress. */
+		if (!ep_is_local(t->saddr))
+			return 0;
+		can_match = 0;
+	}
+
+	now = ep_coarse_now();
+	/* dir is 0 or 1 as a range, not a constant per branch: &f->dir[dir] would otherwise
+	 * split every state after it in two. */
+	lower = ep_src_is_lower(t);
+	dir = lower ^ 1;
+	asm volatile("" : "+r"(dir));
+	if (lower)
+		__builtin_memcpy(key, t, sizeof(*key));
+	else
+		ep_reverse(key, t);
+
+	/* Whether an end is the box is a property of the tuple, so it is settled when the
+	 * flow is created: established flows pay no address lookups. The controller drops
+	 * the flows of an address that becomes or stops being local. */
+	base = ep_flow_set(key) * SS_EP_FLOW_WAYS;
+	f = ep_flow_find(base, key);
+	if (!f) {
+		__u8 reason, flags = 0;
+		int slot;
+
+		if (egress) {
+			flags = SS_EP_FLOW_LOCAL;
+		} else if ((cfg_local_filter || cfg_egress_tc) && ep_tuple_is_local(t)) {
+			if (!cfg_egress_tc) {
+				ep_count(SS_EP_C_LOCAL);
+				return 0;
+			}
+			flags = SS_EP_FLOW_LOCAL;
+		}
+		/* Only a packet that starts a message (or a connection) opens a flow, so the
+		 * pure ACKs that trail a close do not resurrect it. */
+		if (tcp_flags & (EP_TCP_RST | EP_TCP_FIN))
+			return 0;
+		if (tcp_flags & EP_TCP_SYN)
+			reason = (tcp_flags & EP_TCP_ACK) ? SS_EP_R_SYN_ACK : SS_EP_R_SYN;
+		else if (can_ts)
+			reason = SS_EP_R_FIRST_PKT;
+		else
+			return 0;
+		slot = ep_flow_claim(base, key, now, reason, flags);
+		f = slot >= 0 ? bpf_map_lookup_elem(&ss_ep_flows, &slot) : NULL;
+		if (!f) {
+			ep_count(slot == EP_CLAIM_LOST ? SS_EP_C_CLAIM_LOST : SS_EP_C_FLOW_COLLISION);
+			return 0;
+		}
+		ep_count(SS_EP_C_FLOWS_OPENED);
+		ep_flow_event(t, ifindex, now, SS_EP_FLOW_OPEN, reason);
+	}
+	if ((f->flags & SS_EP_FLOW_LOCAL) && !egress) {
+		if (!cfg_egress_tc) {
+			ep_count(SS_EP_C_LOCAL);
+			return 0;
+		}
+		/* The box answers these itself, out of XDP's sight: only replies to what it
+		 * sent (timestamped on tc egress) can be matched. */
+		can_ts = 0;
+	}
+	d = &f->dir[dir & 1];
+	rd = &f->dir[(dir & 1) ^ 1];
+	/* Read before write: most packets change none of these. */
+	if (now - d->last_seen_ns >= SS_EP_SEEN_GRAIN_NS)
+		d->last_seen_ns = now;
+	if (d->ifindex != ifindex)
+		d->ifindex = ifindex;
+	if (!(d->flags & SS_EP_DIR_SEEN))
+		d->flags |= SS_EP_DIR_SEEN;
+
+	/* Inside this direction's window before the packet: it cannot start one. Asked only
+	 * where the direction could go quiet. */
+	limit = 0;
+	in_window = 0;
+	if (q->tag) {
+		limit = ep_rate_limit_ns(d);
+		in_window = d->last_ts_ns && now - d->last_ts_ns < limit;
+	}
+	if (can_ts)
+		ep_timestamp(d, t, m->id, t->proto == IPPROTO_TCP, ifindex, now);
+	if (can_match)
+		ep_match(rd, t, m->reply_id, ifindex);
+	if (in_window && rd->outstanding == 0 && !(f->flags & SS_EP_FLOW_LOCAL)) {
+		/* The packets it lets by go unread, so the first after the window resyncs (see
+		 * ep_timestamp): in a TSval run it could be a run's middle. */
+		if (!(d->flags & SS_EP_DIR_ID_STALE))
+			d->flags |= SS_EP_DIR_ID_STALE;
+		ep_quiet_enter(q, d->last_ts_ns + limit - now, rd);
+	}
+
+	if (tcp_flags & EP_TCP_RST) {
+		ep_count(SS_EP_C_FLOWS_CLOSED);
+		ep_flow_event(t, ifindex, now, SS_EP_FLOW_CLOSE, SS_EP_R_RST);
+		ep_flow_close(f, key);
+	} else if (tcp_flags & EP_TCP_FIN) {
+		d->flags |= SS_EP_DIR_FIN;
+		if (rd->flags & SS_EP_DIR_FIN) {
+			ep_count(SS_EP_C_FLOWS_CLOSED);
+			ep_flow_event(t, ifindex, now, SS_EP_FLOW_CLOSE, SS_EP_R_FIN);
+			ep_flow_close(f, key);
+		}
+	}
+	return 0;
+}
+
+
 /* What the monitor does with one frame: 1 when its direction was quiet, else 0. */
 static __always_inline int ep_frame(void *data, void *data_end, const struct ep_loc *loc)
 {
-	struct ss_ep_tuple t, key;
-	struct ep_msg m;
-	struct ss_ep_flow *f;
-	struct ss_ep_dir *d, *rd;
-	struct ep_quiet q;
-	__u64 now, limit;
-	__u32 base;
-	int dir, in_window;
+	struct ep_pkt p;
 
-	__builtin_memset(&m, 0, sizeof(m));
+	__builtin_memset(&p.m, 0, sizeof(p.m));
 	if (loc->proto == IPPROTO_TCP) {
 		if (!cfg_tcp)
 			return 0;
@@ -827,128 +1022,28 @@ static __always_inline int ep_frame(void *data, void *data_end, const struct ep_
 	} else {
 		return 0;
 	}
-	if (!ep_read_ip(data, data_end, loc, &t, &m))
+	if (!ep_read_ip(data, data_end, loc, &p.t, &p.m))
 		return 0;
-	q.set = NULL;
-	q.tag = 0;
+	p.q.idx = 0;
+	p.q.tag = 0;
 	if (loc->proto == IPPROTO_TCP) {
-		if (!ep_read_tcp_head(data, data_end, loc, &t, &m))
+		if (!ep_read_tcp_head(data, data_end, loc, &p.t, &p.m))
 			return 0;
 		/* A quiet direction's segments are only counted, whatever their options say. */
-		if (ep_quiet_on() && !loc->egress && !(m.tcp_flags & (EP_TCP_SYN | EP_TCP_FIN | EP_TCP_RST))) {
-			ep_quiet_find(&t, &q);
-			if (ep_is_quiet(&q))
+		if (ep_quiet_on() && !loc->egress && !(p.m.tcp_flags & (EP_TCP_SYN | EP_TCP_FIN | EP_TCP_RST))) {
+			ep_quiet_find(&p.t, &p.q);
+			if (ep_is_quiet(&p.q))
 				return 1;
 		}
-		ep_read_tcp_opts(data, data_end, loc, &m);
-	} else if (!ep_read_icmp(data, data_end, loc, &t, &m)) {
+		ep_read_tcp_opts(data, data_end, loc, &p.m);
+	} else if (!ep_read_icmp(data, data_end, loc, &p.t, &p.m)) {
 		return 0;
 	}
-	if (!m.relevant)
+	if (!p.m.relevant)
 		return 0;
-	if (loc->egress) {
-		/* tc egress sees what the box sends; forwarded packets were seen at XDP ingress. */
-		if (!ep_is_local(t.saddr))
-			return 0;
-		m.can_match = 0;
-	}
-
-	now = ep_coarse_now();
-	dir = ep_src_is_lower(&t) ? 0 : 1;
-	if (dir == 0)
-		__builtin_memcpy(&key, &t, sizeof(t));
-	else
-		ep_reverse(&key, &t);
-
-	/* Whether an end is the box is a property of the tuple, so it is settled when the
-	 * flow is created: established flows pay no address lookups. The controller drops
-	 * the flows of an address that becomes or stops being local. */
-	base = ep_flow_set(&key) * SS_EP_FLOW_WAYS;
-	f = ep_flow_find(base, &key);
-	if (!f) {
-		__u8 reason, flags = 0;
-		int slot;
-
-		if (loc->egress) {
-			flags = SS_EP_FLOW_LOCAL;
-		} else if ((cfg_local_filter || cfg_egress_tc) && ep_tuple_is_local(&t)) {
-			if (!cfg_egress_tc) {
-				ep_count(SS_EP_C_LOCAL);
-				return 0;
-			}
-			flags = SS_EP_FLOW_LOCAL;
-		}
-		/* Only a packet that starts a message (or a connection) opens a flow, so the
-		 * pure ACKs that trail a close do not resurrect it. */
-		if (m.tcp_flags & (EP_TCP_RST | EP_TCP_FIN))
-			return 0;
-		if (m.tcp_flags & EP_TCP_SYN)
-			reason = (m.tcp_flags & EP_TCP_ACK) ? SS_EP_R_SYN_ACK : SS_EP_R_SYN;
-		else if (m.can_ts)
-			reason = SS_EP_R_FIRST_PKT;
-		else
-			return 0;
-		slot = ep_flow_claim(base, &key, now, reason, flags);
-		f = slot >= 0 ? bpf_map_lookup_elem(&ss_ep_flows, &slot) : NULL;
-		if (!f) {
-			ep_count(slot == EP_CLAIM_LOST ? SS_EP_C_CLAIM_LOST : SS_EP_C_FLOW_COLLISION);
-			return 0;
-		}
-		ep_count(SS_EP_C_FLOWS_OPENED);
-		ep_flow_event(&t, loc->ifindex, now, SS_EP_FLOW_OPEN, reason);
-	}
-	if ((f->flags & SS_EP_FLOW_LOCAL) && !loc->egress) {
-		if (!cfg_egress_tc) {
-			ep_count(SS_EP_C_LOCAL);
-			return 0;
-		}
-		/* The box answers these itself, out of XDP's sight: only replies to what it
-		 * sent (timestamped on tc egress) can be matched. */
-		m.can_ts = 0;
-	}
-	d = &f->dir[dir & 1];
-	rd = &f->dir[(dir & 1) ^ 1];
-	/* Read before write: most packets change none of these. */
-	if (now - d->last_seen_ns >= SS_EP_SEEN_GRAIN_NS)
-		d->last_seen_ns = now;
-	if (d->ifindex != loc->ifindex)
-		d->ifindex = loc->ifindex;
-	if (!(d->flags & SS_EP_DIR_SEEN))
-		d->flags |= SS_EP_DIR_SEEN;
-
-	/* Inside this direction's window before the packet: it cannot start one. Asked only
-	 * where the direction could go quiet. */
-	limit = 0;
-	in_window = 0;
-	if (q.set) {
-		limit = ep_rate_limit_ns(d);
-		in_window = d->last_ts_ns && now - d->last_ts_ns < limit;
-	}
-	if (m.can_ts)
-		ep_timestamp(d, &t, m.id, loc->proto == IPPROTO_TCP, loc->ifindex, now);
-	if (m.can_match)
-		ep_match(rd, &t, m.reply_id, loc->ifindex);
-	if (in_window && rd->outstanding == 0 && !(f->flags & SS_EP_FLOW_LOCAL)) {
-		/* The packets it lets by go unread, so the first after the window resyncs (see
-		 * ep_timestamp): in a TSval run it could be a run's middle. */
-		if (!(d->flags & SS_EP_DIR_ID_STALE))
-			d->flags |= SS_EP_DIR_ID_STALE;
-		ep_quiet_enter(&q, d->last_ts_ns + limit - now, rd);
-	}
-
-	if (m.tcp_flags & EP_TCP_RST) {
-		ep_count(SS_EP_C_FLOWS_CLOSED);
-		ep_flow_event(&t, loc->ifindex, now, SS_EP_FLOW_CLOSE, SS_EP_R_RST);
-		ep_flow_close(f, &key);
-	} else if (m.tcp_flags & EP_TCP_FIN) {
-		d->flags |= SS_EP_DIR_FIN;
-		if (rd->flags & SS_EP_DIR_FIN) {
-			ep_count(SS_EP_C_FLOWS_CLOSED);
-			ep_flow_event(&t, loc->ifindex, now, SS_EP_FLOW_CLOSE, SS_EP_R_FIN);
-			ep_flow_close(f, &key);
-		}
-	}
-	return 0;
+	p.ifindex = loc->ifindex;
+	p.egress = loc->egress;
+	return ep_flow_track(&p);
 }
 
 /* One counter per frame: quiet frames count only as `quiet` (the controller adds them to

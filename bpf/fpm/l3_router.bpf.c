@@ -87,8 +87,16 @@ static __always_inline int maybe_local_v4(__be32 a)
 	return !w || ((*w >> (bit & 63)) & 1);
 }
 
+/* What the reverse lookup needs of the forward request, kept before the helper overwrites
+ * parts of it (tos shares a union with rt_metric): 16 bytes instead of a 64-byte copy. */
+struct rev_req {
+	__be32 src, dst;
+	__be16 sport, dport;
+	__u8 l4_protocol, tos;
+};
+
 /* The full check: a lookup towards the source, from the device the packet came in on. */
-static __always_inline __u32 check_source_fib(struct xdp_md *ctx, const struct bpf_fib_lookup *fwd,
+static __always_inline __u32 check_source_fib(struct xdp_md *ctx, const struct rev_req *fwd,
 					      __u32 lookup_if, __u8 rp)
 {
 	struct bpf_fib_lookup r = {};
@@ -99,8 +107,8 @@ static __always_inline __u32 check_source_fib(struct xdp_md *ctx, const struct b
 	r.sport = fwd->dport;
 	r.dport = fwd->sport;
 	r.tos = fwd->tos;
-	r.ipv4_src = fwd->ipv4_dst;
-	r.ipv4_dst = fwd->ipv4_src;
+	r.ipv4_src = fwd->dst;
+	r.ipv4_dst = fwd->src;
 	r.ifindex = lookup_if;
 	rc = bpf_fib_lookup(ctx, &r, sizeof(r), 0);
 	/* NOT_FWDED: the source is local or broadcast, or there is no route back at all.
@@ -121,7 +129,7 @@ static __always_inline __u32 check_source_fib(struct xdp_md *ctx, const struct b
  * Loose: any usable route back. Off: only a local (or broadcast) source is refused.
  * The lookup's request lives in check_source_fib: declared here, its zeroing would be
  * paid by the common case too, which returns before using it. */
-static __always_inline __u32 check_source(struct xdp_md *ctx, const struct bpf_fib_lookup *fwd,
+static __always_inline __u32 check_source(struct xdp_md *ctx, const struct rev_req *fwd,
 					  __be32 src, __u32 lookup_if, __u8 rp)
 {
 	if (!rp && cfg_src_check != SRC_CHECK_FIB) {
@@ -280,7 +288,8 @@ static __always_inline int l3_route(struct xdp_md *ctx)
 	void *data = (void *)(long)ctx->data;
 	void *data_end = (void *)(long)ctx->data_end;
 	struct ethhdr *eth = data;
-	struct bpf_fib_lookup f = {}, req;
+	struct bpf_fib_lookup f = {};
+	struct rev_req req;
 	struct ss_pkt *p;
 	__be32 src;
 	__u32 nh_if;
@@ -338,12 +347,18 @@ static __always_inline int l3_route(struct xdp_md *ctx)
 	       : cfg_xfrm_v6 && xfrm_may_apply_v6(f.ipv6_src, f.ipv6_dst))
 		return ss_pass(ctx, SS_P_XFRM);
 	f.ifindex = lookup_if;
-	/* The reverse lookup needs the request as it was, and the helper overwrites parts of
-	 * its argument (tos shares a union with rt_metric); the address check only the source. */
+	/* The reverse lookup needs the request as it was (see struct rev_req); the address
+	 * check only the source. */
 	rp = in->rp_filter;
 	src = f.ipv4_src;
-	if (rp || cfg_src_check == SRC_CHECK_FIB)
-		req = f;
+	if (rp || cfg_src_check == SRC_CHECK_FIB) {
+		req.src = f.ipv4_src;
+		req.dst = f.ipv4_dst;
+		req.sport = f.sport;
+		req.dport = f.dport;
+		req.l4_protocol = f.l4_protocol;
+		req.tos = f.tos;
+	}
 
 	/* tot_len makes the helper check the route MTU; flags 0 applies policy routing. */
 	rc = fib_reason(bpf_fib_lookup(ctx, &f, sizeof(f), 0));

@@ -124,6 +124,8 @@ t.test('the option walk reads a timestamp where the kernel would, and nowhere el
     ['SYN order: MSS, SACK permitted, timestamp, NOP, window scale', [...MSS, ...SACK_OK, ...TS(11), 1, ...WS], true],
     ['a SACK block first', [1, 1, ...SACK, 1, 1, ...TS(12)], true],
     ['eleven NOPs first', [...new Array<number>(11).fill(1), ...TS(13)], true],
+    ['thirty NOPs first: the walk goes as far as the kernel does', [...new Array<number>(30).fill(1), ...TS(20)], true],
+    ['a NOP in the last byte after a timestamp cut off', [...new Array<number>(31).fill(1), ...TS(21)].slice(0, 40), false],
     ['window scale, then the timestamp at an odd offset', [...WS, ...TS(14)], true],
     ['end of options before it', [0, 1, ...TS(15)], false],
     ['an option of length 1 before it', [5, 1, 1, 1, ...TS(16)], false],
