@@ -27,7 +27,6 @@
 #define EP_ETH_P_IPV6   0x86DD
 #define EP_IPPROTO_ICMPV6 58
 #define EP_OFF_MASK     0x3fff
-#define EP_TCP_MAX_OPTS 20	/* walk steps: one per option byte at most, as many as the kernel takes */
 
 #define EP_TCP_FIN 0x01
 #define EP_TCP_SYN 0x02
