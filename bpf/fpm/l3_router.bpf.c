@@ -283,14 +283,15 @@ static __always_inline __u32 prep_ipv6(void *data, void *data_end, const struct 
 	return ROUTE_OK;
 }
 
-static __always_inline int l3_route(struct xdp_md *ctx)
+/* Routes one parsed frame; v4 is a constant at each call site, so each family gets code of
+ * its own. */
+static __always_inline int l3_forward(struct xdp_md *ctx, const struct ss_pkt *p, const int v4)
 {
 	void *data = (void *)(long)ctx->data;
 	void *data_end = (void *)(long)ctx->data_end;
 	struct ethhdr *eth = data;
 	struct bpf_fib_lookup f = {};
 	struct rev_req req;
-	struct ss_pkt *p;
 	__be32 src;
 	__u32 nh_if;
 	__u8 rp;
@@ -300,23 +301,9 @@ static __always_inline int l3_route(struct xdp_md *ctx)
 	struct ss_fdb_val *fdb;
 	struct ss_fdb_key key;
 	__u64 len;
-	int v4;
 
-#ifdef SS_FOLD_EPPING
-	p = ss_pkt_get();	/* ep_fold parsed it */
-	rc = SS_P_OTHER;
-#else
-	p = ss_pkt_begin(ctx, &rc);
-#endif
-	if (!p)
-		return ss_pass(ctx, rc);
 	if ((void *)(eth + 1) > data_end)
 		return ss_pass(ctx, SS_P_MALFORMED);
-	if (p->flags & SS_PKT_VLAN)
-		return ss_pass(ctx, SS_P_VLAN);
-	if (!p->l3_off)
-		return ss_pass(ctx, SS_P_UNPARSED_PROTO);
-	v4 = p->flags & SS_PKT_IPV4;
 	if (v4 ? !cfg_ipv4 : (!cfg_ipv6 || !(p->flags & SS_PKT_IPV6)))
 		return ss_pass(ctx, SS_P_L3_DISABLED);
 
@@ -446,6 +433,32 @@ static __always_inline int l3_route(struct xdp_md *ctx)
 	note_next_hop(&f, nh_if, v4 && cfg_ipv4);
 	ss_count(SS_C_FAST_L3, len);
 	return XDP_REDIRECT;
+}
+
+static __always_inline int l3_route(struct xdp_md *ctx)
+{
+	struct ss_pkt *p;
+	__u32 rc;
+#ifdef SS_FOLD_EPPING
+	p = ss_pkt_get();	/* ep_fold parsed it */
+	rc = SS_P_OTHER;
+#else
+	/* l3-router hands no frame on, so the plain lanes keep the context on the stack. */
+	struct ss_pkt plain;
+
+	if (cfg_ipv4 && ss_parse_plain_ipv4(ctx, &plain))
+		return l3_forward(ctx, &plain, 1);
+	if (cfg_ipv6 && ss_parse_plain_ipv6(ctx, &plain))
+		return l3_forward(ctx, &plain, 0);
+	p = ss_pkt_begin(ctx, &rc);
+#endif
+	if (!p)
+		return ss_pass(ctx, rc);
+	if (p->flags & SS_PKT_VLAN)
+		return ss_pass(ctx, SS_P_VLAN);
+	if (!p->l3_off)
+		return ss_pass(ctx, SS_P_UNPARSED_PROTO);
+	return l3_forward(ctx, p, p->flags & SS_PKT_IPV4);
 }
 
 SEC("xdp")

@@ -227,6 +227,75 @@ static __always_inline struct ss_pkt *ss_pkt_begin(struct xdp_md *ctx, __u32 *re
 	}
 	return p;
 }
+/* The frame most routed ports see gets a lane of its own: untagged unicast IPv4 without
+ * options or fragmentation, or IPv6 without extension headers, that passes the checks
+ * ss_parse_ipv4/ss_parse_ipv6 make. *p is filled exactly as ss_parse_frame would fill it
+ * (test/unit/bpf-parse-lanes checks that), but with constant offsets and flags: an FPM
+ * that inlines its work after this is compiled for them, which the general parser's
+ * variable offsets (tags) do not allow. *p may be on the caller's stack when the FPM hands
+ * the frame on to nobody. 0: anything else, for ss_pkt_begin. */
+static __always_inline int ss_parse_plain_ipv4(struct xdp_md *ctx, struct ss_pkt *p)
+{
+	void *data = (void *)(long)ctx->data;
+	void *data_end = (void *)(long)ctx->data_end;
+	struct ethhdr *eth = data;
+	struct iphdr *iph = (void *)(eth + 1);
+	__u32 tot;
+
+	if (!ss_self_parse || !parse_cfg_ipv4 || (void *)(iph + 1) > data_end)
+		return 0;
+	if (eth->h_proto != bpf_htons(SS_ETH_P_IP) || ss_mac_is_group(eth->h_dest))
+		return 0;
+	/* version 4 and ihl 5 in one byte; neither more fragments nor an offset */
+	if (*(__u8 *)iph != 0x45 || (iph->frag_off & bpf_htons(SS_IP_MF | SS_IP_OFFMASK)))
+		return 0;
+	tot = bpf_ntohs(iph->tot_len);
+	if (tot < sizeof(*iph) || tot > (__u32)(data_end - (void *)iph))
+		return 0;
+	__builtin_memset(p, 0, sizeof(*p));
+	p->ingress_ifindex = ctx->ingress_ifindex;
+	p->pkt_len = data_end - data;
+	p->eth_proto = SS_ETH_P_IP;
+	p->l3_off = SS_ETH_HLEN;
+	p->l4_off = SS_ETH_HLEN + sizeof(*iph);
+	p->l4_proto = iph->protocol;
+	p->flags = SS_PKT_IPV4;
+	if (parse_cfg_l4)
+		ss_parse_l4(data, data_end, p, 0);
+	return 1;
+}
+
+static __always_inline int ss_parse_plain_ipv6(struct xdp_md *ctx, struct ss_pkt *p)
+{
+	void *data = (void *)(long)ctx->data;
+	void *data_end = (void *)(long)ctx->data_end;
+	struct ethhdr *eth = data;
+	struct ipv6hdr *ip6 = (void *)(eth + 1);
+	__u8 nh;
+
+	if (!ss_self_parse || !parse_cfg_ipv6 || (void *)(ip6 + 1) > data_end)
+		return 0;
+	if (eth->h_proto != bpf_htons(SS_ETH_P_IPV6) || ss_mac_is_group(eth->h_dest))
+		return 0;
+	if (ip6->version != 6 ||
+	    sizeof(*ip6) + bpf_ntohs(ip6->payload_len) > (__u32)(data_end - (void *)ip6))
+		return 0;
+	nh = ip6->nexthdr;
+	if (nh == SS_NEXTHDR_HOP || nh == SS_NEXTHDR_ROUTING || nh == SS_NEXTHDR_DEST ||
+	    nh == SS_NEXTHDR_FRAGMENT)
+		return 0;
+	__builtin_memset(p, 0, sizeof(*p));
+	p->ingress_ifindex = ctx->ingress_ifindex;
+	p->pkt_len = data_end - data;
+	p->eth_proto = SS_ETH_P_IPV6;
+	p->l3_off = SS_ETH_HLEN;
+	p->l4_off = SS_ETH_HLEN + sizeof(*ip6);
+	p->l4_proto = nh;
+	p->flags = SS_PKT_IPV6;
+	if (parse_cfg_l4)
+		ss_parse_l4(data, data_end, p, 1);
+	return 1;
+}
 #endif /* SS_SELF_PARSE */
 
 #endif
