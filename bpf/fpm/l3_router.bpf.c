@@ -283,8 +283,8 @@ static __always_inline __u32 prep_ipv6(void *data, void *data_end, const struct 
 	return ROUTE_OK;
 }
 
-/* Routes one parsed frame; v4 is a constant at each call site, so each family gets code of
- * its own. */
+/* Routes one parsed frame. The plain lanes call it with v4 and p's offsets and flags known
+ * at compile time, so each lane gets code of its own; the general path passes them as found. */
 static __always_inline int l3_forward(struct xdp_md *ctx, const struct ss_pkt *p, const int v4)
 {
 	void *data = (void *)(long)ctx->data;
