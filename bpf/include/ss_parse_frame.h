@@ -234,6 +234,25 @@ static __always_inline struct ss_pkt *ss_pkt_begin(struct xdp_md *ctx, __u32 *re
  * that inlines its work after this is compiled for them, which the general parser's
  * variable offsets (tags) do not allow. *p may be on the caller's stack when the FPM hands
  * the frame on to nobody. 0: anything else, for ss_pkt_begin. */
+static __always_inline int ss_plain_fill(struct xdp_md *ctx, struct ss_pkt *p, __u16 eth_proto,
+					 __u8 flag, __u16 l3_len, __u8 l4_proto)
+{
+	void *data = (void *)(long)ctx->data;
+	void *data_end = (void *)(long)ctx->data_end;
+
+	__builtin_memset(p, 0, sizeof(*p));
+	p->ingress_ifindex = ctx->ingress_ifindex;
+	p->pkt_len = data_end - data;
+	p->eth_proto = eth_proto;
+	p->l3_off = SS_ETH_HLEN;
+	p->l4_off = SS_ETH_HLEN + l3_len;
+	p->l4_proto = l4_proto;
+	p->flags = flag;
+	if (parse_cfg_l4)
+		ss_parse_l4(data, data_end, p, flag == SS_PKT_IPV6);
+	return 1;
+}
+
 static __always_inline int ss_parse_plain_ipv4(struct xdp_md *ctx, struct ss_pkt *p)
 {
 	void *data = (void *)(long)ctx->data;
@@ -252,17 +271,7 @@ static __always_inline int ss_parse_plain_ipv4(struct xdp_md *ctx, struct ss_pkt
 	tot = bpf_ntohs(iph->tot_len);
 	if (tot < sizeof(*iph) || tot > (__u32)(data_end - (void *)iph))
 		return 0;
-	__builtin_memset(p, 0, sizeof(*p));
-	p->ingress_ifindex = ctx->ingress_ifindex;
-	p->pkt_len = data_end - data;
-	p->eth_proto = SS_ETH_P_IP;
-	p->l3_off = SS_ETH_HLEN;
-	p->l4_off = SS_ETH_HLEN + sizeof(*iph);
-	p->l4_proto = iph->protocol;
-	p->flags = SS_PKT_IPV4;
-	if (parse_cfg_l4)
-		ss_parse_l4(data, data_end, p, 0);
-	return 1;
+	return ss_plain_fill(ctx, p, SS_ETH_P_IP, SS_PKT_IPV4, sizeof(*iph), iph->protocol);
 }
 
 static __always_inline int ss_parse_plain_ipv6(struct xdp_md *ctx, struct ss_pkt *p)
@@ -284,17 +293,7 @@ static __always_inline int ss_parse_plain_ipv6(struct xdp_md *ctx, struct ss_pkt
 	if (nh == SS_NEXTHDR_HOP || nh == SS_NEXTHDR_ROUTING || nh == SS_NEXTHDR_DEST ||
 	    nh == SS_NEXTHDR_FRAGMENT)
 		return 0;
-	__builtin_memset(p, 0, sizeof(*p));
-	p->ingress_ifindex = ctx->ingress_ifindex;
-	p->pkt_len = data_end - data;
-	p->eth_proto = SS_ETH_P_IPV6;
-	p->l3_off = SS_ETH_HLEN;
-	p->l4_off = SS_ETH_HLEN + sizeof(*ip6);
-	p->l4_proto = nh;
-	p->flags = SS_PKT_IPV6;
-	if (parse_cfg_l4)
-		ss_parse_l4(data, data_end, p, 1);
-	return 1;
+	return ss_plain_fill(ctx, p, SS_ETH_P_IPV6, SS_PKT_IPV6, sizeof(*ip6), nh);
 }
 #endif /* SS_SELF_PARSE */
 

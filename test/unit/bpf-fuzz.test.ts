@@ -6,23 +6,12 @@ import t from 'tap';
 import { DataPathLab, FOLDED, MAC, type ChainName } from './bpf-datapath-lab';
 import { KernelModel } from './bpf-kernel-model';
 import { ETH_P_ARP, ETH_P_IP, ETH_P_IPV6, arpRequest, eth, ext6, frag6, icmpEcho, ipv4, ipv4HeaderChecksum, ipv6, udp, vlanTag } from './bpf-frames';
+import { prng } from './prng';
 
 const XDP_PASS = 2;
 const XDP_REDIRECT = 4;
 const SEED = Number(process.env.SS_FUZZ_SEED ?? 0x5eed5);
 const ROUNDS = Number(process.env.SS_FUZZ_FRAMES ?? 60000);
-
-// mulberry32: small, seedable, good enough to spread mutations.
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let x = a;
-    x = Math.imul(x ^ (x >>> 15), x | 1);
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const rnd = prng(SEED);
 const int = (n: number) => Math.floor(rnd() * n);

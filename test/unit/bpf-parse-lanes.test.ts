@@ -6,20 +6,11 @@ import t from 'tap';
 import { native, XDP_ABORTED, XDP_DROP, XDP_PASS, XDP_TX, type BpfObject } from '../../controller/native';
 import { loadTestObject } from '../native/helpers';
 import { ETH_P_ARP, ETH_P_IP, ETH_P_IPV6, arpRequest, eth, ext6, frag6, icmpEcho, ipv4, ipv6, udp, vlanTag } from './bpf-frames';
+import { prng } from './prng';
 
 const SEED = Number(process.env.SS_FUZZ_SEED ?? 0x1a4e5);
 const ROUNDS = Number(process.env.SS_LANES_FRAMES ?? 20000);
 
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let x = a;
-    x = Math.imul(x ^ (x >>> 15), x | 1);
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
-}
 const rnd = prng(SEED);
 const int = (n: number) => Math.floor(rnd() * n);
 const pick = <T>(xs: readonly T[]): T => xs[int(xs.length)];
