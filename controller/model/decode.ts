@@ -519,7 +519,10 @@ export function decodeNeighbour(type: number, payload: Buffer): Op | null {
       off += (len + 3) & ~3;
     }
     const self = (flags & NTF_SELF) !== 0 && !master;
-    const key = flatStr(`${ifindex}|${mac}|${vlan}|${self ? 'self' : master}`);
+    // A bridge holds one entry per (MAC, VLAN). When a MAC moves, the kernel updates that
+    // entry's port and says so with RTM_NEWNEIGH alone, never a DELNEIGH for the old port:
+    // keyed by port, the old entry would live on beside the new one.
+    const key = flatStr(master ? `${master}|${mac}|${vlan}|master` : `${ifindex}|${mac}|${vlan}|self`);
     if (type === RTM.DELNEIGH) return { op: 'del', table: 'fdb', key };
     const entry: FdbEntry = { key, mac, vlan, ifindex, master, state, flags: fdbFlags(state, flags, self, master !== 0) };
     return { op: 'set', table: 'fdb', value: entry };

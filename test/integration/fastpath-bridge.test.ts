@@ -112,8 +112,10 @@ t.test('bridge with three hosts', async (t) => {
   });
 
   await t.test('a MAC that moves to another port is followed', async (t) => {
-    // h3 takes over h2's MAC and speaks: the kernel learns it on p3.
-    lab.exec(h2.ns, ['ip', 'link', 'set', 'eth0', 'down']);
+    // h3 takes over h2's MAC and speaks: the kernel moves the entry to p3. h2 stays up on
+    // p2 under another MAC, so the entry moves (one RTM_NEWNEIGH) rather than being flushed
+    // with a port that goes down.
+    lab.exec(h2.ns, ['ip', 'link', 'set', 'eth0', 'address', '02:00:5e:00:10:98']);
     lab.exec(h3.ns, ['ip', 'link', 'set', 'eth0', 'address', h2.mac]);
     await ping(h3.ns, h1.ip4, { count: 2, interval: 0.1 });
     await sleep(400);
@@ -126,8 +128,19 @@ t.test('bridge with three hosts', async (t) => {
     await sleep(150);
     const rxAfter = JSON.parse(lab.exec(h3.ns, ['ip', '-s', '-j', 'link', 'show', 'eth0']))[0].stats64.rx.packets as number;
     t.ok(rxAfter - rxBefore >= 200, `frames followed the MAC to p3 (${rxAfter - rxBefore})`);
+    // And back to p2: the kernel moves the entry with one more RTM_NEWNEIGH, no delete.
     lab.exec(h3.ns, ['ip', 'link', 'set', 'eth0', 'address', h3.mac]);
-    lab.exec(h2.ns, ['ip', 'link', 'set', 'eth0', 'up']);
+    lab.exec(h2.ns, ['ip', 'link', 'set', 'eth0', 'address', h2.mac]);
+    await ping(h2.ns, h1.ip4, { count: 2, interval: 0.1 });
+    await ping(h3.ns, h1.ip4, { count: 1 });
+    await sleep(400);
+    t.match(lab.exec(sw, ['bridge', 'fdb', 'show', 'dev', p2.ifname]), h2.mac, 'kernel moved the MAC back to p2');
+    const rx = (ns: string): number => JSON.parse(lab.exec(ns, ['ip', '-s', '-j', 'link', 'show', 'eth0']))[0].stats64.rx.packets as number;
+    const before = { h2: rx(h2.ns), h3: rx(h3.ns) };
+    const back = await measure(d, [p1.ifname], () => udpSend(h1.ns, h2.ip4, 7008, { count: 200, pps: 2000 }).then(() => sleep(150)));
+    t.ok(rx(h2.ns) - before.h2 >= 200, `frames followed it back to p2 (${rx(h2.ns) - before.h2})`);
+    t.ok(rx(h3.ns) - before.h3 < 5, `none went out p3 (${rx(h3.ns) - before.h3})`);
+    t.ok(back.fast >= 190, `on the fast path again (${back.fast}; ${JSON.stringify(back.reasons)})`);
     lab.exec(h1.ns, ['ip', 'neigh', 'del', h2.ip4, 'dev', 'eth0']);
   });
 

@@ -1,7 +1,7 @@
 // Transparency, scenario 3: a gateway. A LAN bridge with an address on it, routed to a WAN
 // port. LAN<->LAN is bridged, LAN<->WAN is routed into and out of the bridge.
 import t, { type Test } from 'tap';
-import { Lab, gatewayLab, iperf3Client, iperf3Server, ping } from '../lab';
+import { Lab, gatewayLab, iperf3Client, iperf3Server, ping, udpSend } from '../lab';
 import { startDaemon } from '../harness/daemon';
 import { deliver, measure, nodeAttr, service, sleep, waitGraph } from '../harness/fastpath';
 
@@ -55,6 +55,38 @@ t.test('gateway: LAN bridge routed to WAN', async (t) => {
     await waitGraph(d, 'port forwarding', (g) => nodeAttr(g, `port:br0/${p1}`, 'state') === 'forwarding');
     await ping(l1.ns, topo.bridge.ip4, { count: 1 });
     t.equal(await deliver(lab, wan.ns, l1.ns, l1.ip4, 7206, 200), 200);
+  });
+
+  await t.test('a LAN MAC that moves to another port is followed by routed traffic', async (t) => {
+    const l3 = topo.lanHosts[2];
+    const rx = (ns: string): number => JSON.parse(lab.exec(ns, ['ip', '-s', '-j', 'link', 'show', 'eth0']))[0].stats64.rx.packets as number;
+    // The gateway keeps sending l1's address to l1's MAC, wherever that MAC is.
+    lab.exec(gw, ['ip', 'neigh', 'replace', l1.ip4, 'lladdr', l1.mac, 'dev', 'br0', 'nud', 'permanent']);
+    const warm = await measure(d, all, async () => t.equal(await deliver(lab, wan.ns, l1.ns, l1.ip4, 7211, 100), 100, 'WAN -> l1 through p1'));
+    t.ok(warm.fast >= 100, `routed out p1 on the fast path (${warm.fast})`);
+    // l1 stays up on p1 under another MAC; l3 takes l1's MAC and speaks from p3.
+    lab.exec(l1.ns, ['ip', 'link', 'set', 'eth0', 'address', '02:00:5e:00:10:99']);
+    lab.exec(l3.ns, ['ip', 'link', 'set', 'eth0', 'address', l1.mac]);
+    await ping(l3.ns, topo.bridge.ip4, { count: 2, interval: 0.1 });
+    await sleep(400);
+    t.match(lab.exec(gw, ['bridge', 'fdb', 'show', 'dev', topo.lanPorts[2].ifname]), l1.mac, 'kernel moved the MAC to p3');
+    const before = { l1: rx(l1.ns), l3: rx(l3.ns) };
+    const moved = await measure(d, all, () => udpSend(wan.ns, l1.ip4, 7212, { count: 200, pps: 2000 }).then(() => sleep(150)));
+    const got = { l1: rx(l1.ns) - before.l1, l3: rx(l3.ns) - before.l3 };
+    t.ok(got.l3 >= 200, `frames followed the MAC to p3 (${got.l3})`);
+    t.ok(got.l1 < 5, `none went out the old port (${got.l1})`);
+    t.ok(moved.fast >= 190, `still on the fast path (${moved.fast}; ${JSON.stringify(moved.reasons)})`);
+    // And back: the kernel moves the entry again with one more RTM_NEWNEIGH, no delete.
+    lab.exec(l3.ns, ['ip', 'link', 'set', 'eth0', 'address', l3.mac]);
+    lab.exec(l1.ns, ['ip', 'link', 'set', 'eth0', 'address', l1.mac]);
+    await ping(l1.ns, topo.bridge.ip4, { count: 2, interval: 0.1 });
+    await ping(l3.ns, topo.bridge.ip4, { count: 1 });
+    await sleep(400);
+    t.match(lab.exec(gw, ['bridge', 'fdb', 'show', 'dev', topo.lanPorts[0].ifname]), l1.mac, 'kernel moved the MAC back to p1');
+    const back = { l1: rx(l1.ns), l3: rx(l3.ns) };
+    t.equal(await deliver(lab, wan.ns, l1.ns, l1.ip4, 7213, 100), 100, 'routed traffic followed it back to p1');
+    t.ok(rx(l3.ns) - back.l3 < 5, `none went out p3 (${rx(l3.ns) - back.l3})`);
+    lab.exec(gw, ['ip', 'neigh', 'replace', l1.ip4, 'lladdr', l1.mac, 'dev', 'br0', 'nud', 'reachable']);
   });
 
   // Routing from the LAN ports, as the graph says.

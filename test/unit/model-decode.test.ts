@@ -5,7 +5,7 @@ import { splitMessages } from '../../controller/model/decode';
 import { countDiff, diffModels } from '../../controller/model/store';
 import { emptyModel, type KernelModel, type Link } from '../../controller/model/types';
 import { globMatch, ipString, macString } from '../../controller/model/addr';
-import { apply, bridgeData, bridgePortData, linkMessage, loadFixture, nexthopMessage, nhRouteMessage, qdiscMessage } from '../fixtures/helpers';
+import { apply, bridgeData, bridgePortData, fdbMessage, linkMessage, loadFixture, nexthopMessage, nhRouteMessage, qdiscMessage } from '../fixtures/helpers';
 
 function link(m: KernelModel, name: string): Link {
   const l = [...m.links.values()].find((x) => x.name === name);
@@ -226,4 +226,25 @@ t.test('nexthop objects: decode, groups, and what the kernel removes with them s
   apply(m, [nexthopMessage(3, { ifindex: 5, gateway: '198.18.20.3' }), nhRouteMessage('198.19.3.0/24', 3)]);
   apply(m, [linkMessage({ ifindex: 5, name: 'wan0' }, 17)]);
   t.same([m.nexthops.size, m.routes.size], [0, 0]);
+});
+
+t.test('a MAC that moves between ports is one FDB entry, on its latest port', async (t) => {
+  const m = emptyModel();
+  const br = 10, p1 = 11, p3 = 13;
+  const mac = '02:00:5e:00:01:01';
+  const entries = (): Array<[number, number]> => [...m.fdb.values()].filter((e) => e.mac === mac).map((e) => [e.master, e.ifindex]);
+  apply(m, [fdbMessage({ ifindex: p1, mac, master: br })]);
+  t.same(entries(), [[br, p1]], 'learned on p1');
+  // The kernel moves the entry (br_fdb_update): a NEWNEIGH on the new port, no DELNEIGH.
+  apply(m, [fdbMessage({ ifindex: p3, mac, master: br })]);
+  t.same(entries(), [[br, p3]], 'moved to p3: nothing left on p1');
+  apply(m, [fdbMessage({ ifindex: p1, mac, master: br })]);
+  t.same(entries(), [[br, p1]], 'and back to p1');
+  apply(m, [fdbMessage({ ifindex: 12, mac, master: 20 })]);
+  t.equal(entries().length, 2, 'the same MAC on another bridge is another entry');
+  apply(m, [fdbMessage({ ifindex: p1, mac, master: br }, 29)]);
+  t.same(entries(), [[20, 12]], 'aged out of br: gone');
+  // A device's own (self) entries stay per device.
+  apply(m, [fdbMessage({ ifindex: p1, mac, master: 0, ntf: 0x02 }), fdbMessage({ ifindex: p3, mac, master: 0, ntf: 0x02 })]);
+  t.equal([...m.fdb.values()].filter((e) => e.mac === mac && e.flags.self).length, 2, 'self entries of two devices');
 });
