@@ -170,6 +170,77 @@ static __always_inline int xfrm_may_apply_v6(const __u32 *src, const __u32 *dst)
 	return v && (*v & SS_XFRM_DST);
 }
 
+/* The bridge-port cache. Per CPU, the port the FDB mirror gave for a (bridge, MAC) next
+ * hop: a router's few LAN neighbours then cost an array read and a compare instead of a
+ * hash lookup. An entry holds only while ss_mirror_gen is what it was before the lookup
+ * that filled it (the controller bumps it after every change to ss_fdb or ss_devs), as in
+ * l2-bridge's flow cache. The port's own checks are not cached. */
+#define PORT_BITS 10	/* 1024 entries of 24 bytes per CPU */
+
+struct ss_l3_port {
+	__u64 mac;		/* the next hop's MAC in its first six bytes, the rest zero */
+	__u32 bridge_ifindex;
+	__u32 port_ifindex;
+	__u64 gen;		/* ss_mirror_gen read before the lookup */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1 << PORT_BITS);
+	__type(key, __u32);
+	__type(value, struct ss_l3_port);
+} ss_l3_ports SEC(".maps");
+
+static __always_inline __u32 port_slot(__u64 mac, __u32 bridge)
+{
+	__u64 x = mac ^ ((__u64)bridge << 48);
+
+	x *= 0x9e3779b97f4a7c15ULL;
+	x ^= x >> 32;
+	x *= 0x9e3779b97f4a7c15ULL;
+	return x >> (64 - PORT_BITS);
+}
+
+/* The bridge port that br_dev_xmit would send a frame for dmac out of, or 0 with *reason
+ * set. */
+static __always_inline __u32 bridge_port(__u32 bridge, const __u8 *dmac, __u32 *reason)
+{
+	__u32 zero = 0, slot;
+	__u64 mac = 0, gen, *genp;
+	struct ss_l3_port *pc;
+	struct ss_fdb_val *fdb;
+	struct ss_fdb_key key;
+
+	*reason = SS_P_L2_PORT_STATE;	/* for an entry without a port */
+	__builtin_memcpy(&mac, dmac, 6);	/* dmac is not 8-byte aligned */
+	slot = port_slot(mac, bridge);
+	pc = bpf_map_lookup_elem(&ss_l3_ports, &slot);
+	/* Read before the lookup: a bump landing after it invalidates what this frame caches. */
+	genp = bpf_map_lookup_elem(&ss_mirror_gen, &zero);
+	gen = genp ? *genp : 0;
+	if (pc && pc->gen == gen && pc->mac == mac && pc->bridge_ifindex == bridge)
+		return pc->port_ifindex;
+	key.bridge_ifindex = bridge;
+	__builtin_memcpy(key.mac, dmac, 6);
+	key.vlan = 0;
+	fdb = bpf_map_lookup_elem(&ss_fdb, &key);
+	if (!fdb) {
+		*reason = SS_P_BRIDGE_EGRESS_MISS;
+		return 0;
+	}
+	if (fdb->flags & SS_FDB_LOCAL) {
+		*reason = SS_P_FIB_LOCAL;
+		return 0;
+	}
+	if (pc) {
+		pc->mac = mac;
+		pc->bridge_ifindex = bridge;
+		pc->port_ifindex = fdb->port_ifindex;
+		pc->gen = gen;
+	}
+	return fdb->port_ifindex;
+}
+
 /* Over a multipath route the kernel hashes an ICMP error by the packet it quotes, so that it
  * follows that flow's path (ip_multipath_l3_keys); bpf_fib_lookup hashes the outer header.
  * Errors are rare: all of them go to the kernel rather than only those a multipath route
@@ -298,8 +369,7 @@ static __always_inline int l3_forward(struct xdp_md *ctx, const struct ss_pkt *p
 	__u32 in_if = ctx->ingress_ifindex;
 	__u32 lookup_if, out_if, ip_len = 0, rc, nf_out;
 	struct ss_dev *in, *out, *port;
-	struct ss_fdb_val *fdb;
-	struct ss_fdb_key key;
+	__u32 bridge_if;
 	__u64 len;
 
 	if ((void *)(eth + 1) > data_end)
@@ -373,17 +443,12 @@ static __always_inline int l3_forward(struct xdp_md *ctx, const struct ss_pkt *p
 		return ss_pass(ctx, SS_P_MTU);
 	if (out->flags & SS_DEV_BRIDGE) {
 		/* XDP cannot transmit on a bridge: find the port br_dev_xmit would use. */
-		key.bridge_ifindex = out_if;
-		__builtin_memcpy(key.mac, f.dmac, 6);
-		key.vlan = 0;
-		fdb = bpf_map_lookup_elem(&ss_fdb, &key);
-		if (!fdb)
-			return ss_pass(ctx, SS_P_BRIDGE_EGRESS_MISS);
-		if (fdb->flags & SS_FDB_LOCAL)
-			return ss_pass(ctx, SS_P_FIB_LOCAL);
-		out_if = fdb->port_ifindex;
+		bridge_if = out_if;
+		out_if = bridge_port(bridge_if, f.dmac, &rc);
+		if (!out_if)
+			return ss_pass(ctx, rc);
 		port = ss_dev_get(out_if);
-		if (!port || port->bridge_ifindex != key.bridge_ifindex ||
+		if (!port || port->bridge_ifindex != bridge_if ||
 		    (port->flags & (SS_DEV_PORT_FWD | SS_DEV_UP)) != (SS_DEV_PORT_FWD | SS_DEV_UP))
 			return ss_pass(ctx, SS_P_L2_PORT_STATE);
 		out = port;

@@ -380,6 +380,19 @@ export class DataPathLab {
     return found;
   }
 
+  // l3-router's bridge-port cache entries for next hop `mac` behind bridge `bridge`, as CPU
+  // `cpu` sees them (at most one, in the slot the FPM's hash picks; found by scanning).
+  l3Ports(cpu: number, bridge: number, mac: string): Array<{ portIf: number; gen: bigint }> {
+    const size = 24; // struct ss_l3_port
+    const found: Array<{ portIf: number; gen: bigint }> = [];
+    for (const { value } of native.mapDump(this.sharedFd('ss_l3_ports'))) {
+      const o = cpu * size;
+      if (macAt(value, o) !== mac || value.readUInt32LE(o + 8) !== bridge) continue;
+      found.push({ portIf: value.readUInt32LE(o + 12), gen: value.readBigUInt64LE(o + 16) });
+    }
+    return found;
+  }
+
   // l3-router's next-hop marks (ss_nh_used), every CPU's bitmap merged, as the controller reads them.
   nhMarks(): Buffer {
     const v = native.mapLookup(this.sharedFd('ss_nh_used'), u32Key(0));

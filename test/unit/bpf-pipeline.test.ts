@@ -11,7 +11,7 @@ import {
 import { localV4Bit } from '../../controller/deployer/local-addrs';
 import { nhBit, usedNextHops } from '../../controller/deployer/neigh-refresh';
 import {
-  SS_DEV_BRIDGE, SS_DEV_ISOLATED, SS_DEV_L3, SS_DEV_NF_OUT4, SS_DEV_NF_OUT6, SS_DEV_PORT_FWD, SS_DEV_QDISC, SS_DEV_TX, SS_DEV_UP, SS_FDB_STATIC,
+  SS_DEV_BRIDGE, SS_DEV_ISOLATED, SS_DEV_L3, SS_DEV_NF_OUT4, SS_DEV_NF_OUT6, SS_DEV_PORT_FWD, SS_DEV_QDISC, SS_DEV_TX, SS_DEV_UP, SS_FDB_LOCAL, SS_FDB_STATIC,
   decodeFdbValue,
 } from '../../controller/deployer/layout';
 
@@ -380,6 +380,51 @@ xfrmCase('IPv4 policies leave IPv6 alone', X.p1, routed6('2001:2:0:2::5'), [xpol
 xfrmCase('a selector without a family covers everything', X.p1, routed6('2001:2:0:2::5'), [xpol('', 0, '', 0, 0)], 'xfrm_policy');
 runCase({ name: 'routed back out the ingress device', chain: 'router', ingress: X.r1, frame: fromR1('198.18.1.2'), expect: 'l3_hairpin' });
 runCase({ name: 'routed between two hosts of the same bridge', frame: routed4('198.18.0.2'), expect: 'l3_hairpin' });
+// l3-router keeps, per CPU, the port the FDB mirror gave for a (bridge, next-hop MAC): like
+// the flow cache, trusted only while ss_mirror_gen is unchanged. The port's checks are made
+// on every frame.
+for (const chain of ['router', 'routerFold'] as const) {
+  t.test(`${chain}: the bridge-port cache is trusted only while the mirrors are unchanged`, async (tt) => {
+    lab.fillMaps();
+    const cpu = 0;
+    const counted = (): string[] => {
+      const before = lab.counters(chain);
+      lab.run(chain, X.r1, fromR1('198.18.0.2'), cpu);
+      const after = lab.counters(chain);
+      return after.map((v, i) => [i, v - before[i]] as const).filter(([, d]) => d !== 0).map(([i, d]) => `${lab.counterName(i)}+${d}`);
+    };
+    const port = { bridgeIfindex: X.br0, mtu: 1500, flags: SS_DEV_UP | SS_DEV_TX | SS_DEV_PORT_FWD | SS_DEV_L3 };
+    // p1 would show where a frame went: its rules make the next frame through it nf_egress.
+    lab.patchDev(X.p1, { flags: port.flags | SS_DEV_NF_OUT4 });
+    tt.same(counted(), ['fast_l3+1'], 'routed out br0 through p2');
+    tt.same(lab.l3Ports(cpu, X.br0, MAC.h2), [{ portIf: X.p2, gen: lab.mirrorGen().current }], 'the port is cached at the mirrors\' generation');
+
+    // A mirror write without the bump is what the cache would hide: the controller never does this.
+    lab.setFdb(MAC.h2, { portIfindex: X.p1, flags: 0, lastSeenNs: 0n }, { bump: false });
+    tt.same(counted(), ['fast_l3+1'], 'unbumped, the cache still sends h2 to p2: the bump is what keeps it honest');
+    lab.mirrorGen().bump();
+    tt.same(counted(), ['nf_egress+1'], 'after the bump the move is seen at once');
+    tt.same(lab.l3Ports(cpu, X.br0, MAC.h2), [{ portIf: X.p1, gen: lab.mirrorGen().current }], 'the port is a fact of the mirror: cached, though p1 passed the frame');
+    lab.setFdb(MAC.h2, { portIfindex: X.p2, flags: 0, lastSeenNs: 0n });
+    tt.same(counted(), ['fast_l3+1'], 'back on p2');
+    tt.same(lab.l3Ports(cpu, X.br0, MAC.h2), [{ portIf: X.p2, gen: lab.mirrorGen().current }], 'cached again');
+
+    lab.patchDev(X.p2, { flags: SS_DEV_UP | SS_DEV_TX | SS_DEV_L3 }, { bump: false });
+    tt.same(counted(), ['l2_port_state+1'], 'the port\'s state is checked on every frame, bump or not');
+    lab.patchDev(X.p2, { flags: port.flags | SS_DEV_QDISC }, { bump: false });
+    tt.same(counted(), ['egress_qdisc+1'], 'and its qdisc');
+    lab.patchDev(X.p2, { flags: port.flags });
+    tt.same(counted(), ['fast_l3+1']);
+
+    lab.delFdb(MAC.h2);
+    tt.same(counted(), ['bridge_egress_miss+1'], 'a deleted entry is missed at once');
+    lab.setFdb(MAC.h2, { portIfindex: X.br0, flags: SS_FDB_LOCAL, lastSeenNs: 0n });
+    tt.same(counted(), ['fib_local+1'], 'a local entry goes to the kernel');
+    const gen = lab.mirrorGen().current;
+    tt.same(lab.l3Ports(cpu, X.br0, MAC.h2).filter((e) => e.gen === gen), [], 'and is never cached');
+    lab.fillMaps();
+  });
+}
 runCase({ name: 'route out the bridge, next hop MAC not in the FDB mirror', chain: 'router', ingress: X.r1, frame: fromR1('198.18.0.2'), expect: 'bridge_egress_miss', setup: () => lab.delFdb(MAC.h2) });
 runCase({ name: 'route out the bridge to a port not forwarding', chain: 'router', ingress: X.r1, frame: fromR1('198.18.0.2'), expect: 'l2_port_state', setup: () => lab.patchDev(X.p2, { flags: SS_DEV_UP | SS_DEV_TX | SS_DEV_L3 }) });
 runCase({ name: 'route out the bridge whose port has a qdisc', chain: 'router', ingress: X.r1, frame: fromR1('198.18.0.2'), expect: 'egress_qdisc', setup: () => lab.patchDev(X.p2, { flags: SS_DEV_UP | SS_DEV_TX | SS_DEV_PORT_FWD | SS_DEV_QDISC }) });
