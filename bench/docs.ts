@@ -72,10 +72,13 @@ function goals(rs: ScenarioResult[]): string[] {
   };
   const br = byName(rs, 'bridge');
   add('bridge ≥ 5× Linux (64 B) (4)', br ? `${n(br.speedup_vs_linux)}×` : '–', br ? Number(br.speedup_vs_linux) >= 5 : null);
-  for (const name of ['router-v4', 'router-v6']) {
-    const r = byName(rs, name);
-    add(`${name} ≥ 2.2× Linux (64 B) (4)`, r ? `${n(r.speedup_vs_linux)}×` : '–', r ? Number(r.speedup_vs_linux) >= 2.2 : null);
-  }
+  const r4 = byName(rs, 'router-v4');
+  add('router-v4 ≥ 2.2× Linux (64 B) (4)', r4 ? `${n(r4.speedup_vs_linux)}×` : '–', r4 ? Number(r4.speedup_vs_linux) >= 2.2 : null);
+  // Issue 4 sets 2.2x for IPv4 forwarding; the same bar for IPv6 is ours.
+  const r6 = byName(rs, 'router-v6');
+  const ref6 = r6 && typeof r6.reference_mpps === 'number' && typeof r6.linux_mpps === 'number' ? r6.reference_mpps / r6.linux_mpps : null;
+  add(`router-v6 ≥ 2.2× Linux (64 B) (our own bar; 4 sets it for IPv4${ref6 === null ? '' : `; the reference itself reaches ${n(ref6)}×`})`,
+    r6 ? `${n(r6.speedup_vs_linux)}×` : '–', r6 ? Number(r6.speedup_vs_linux) >= 2.2 : null);
   for (const name of ['bridge', 'router-v4', 'router-v6', 'gateway']) {
     const r = byName(rs, name);
     // One decimal: 89.6% must not read as the 90% it misses.
@@ -273,8 +276,8 @@ export function renderDocs(rs: ScenarioResult[], cmd: string, opts: Pick<BenchOp
     '  94%, the gateway from 88% to 90%; test/unit/bpf-parse-lanes checks the lane against the general parser frame',
     '  by frame. The price is verification: l3-router, which the verifier now walks once per lane and once for the',
     '  general path, takes about 13 ms to load instead of 6 (10.5k instructions processed instead of 6.3k, the manifest\'s',
-    '  default knobs), most of the rise in swap latency from p50 13 to 20 ms between the 2026-11-25a run and this',
-    '  one. Of what remains, the next-hop mark, the martian and local-source checks, the header checksum and',
+    '  default knobs), most of the rise in swap latency from p50 13 to 20 ms between the 2026-11-25a and b runs.',
+    '  Of what remains, the next-hop mark, the martian and local-source checks, the header checksum and',
     '  the counter together are about 6 ns (removed for measurement only); each is something the kernel does. The',
     '  rest is spread over the device-table reads and the MTU, ICMP and bridge checks. One program can read several',
     '  ns apart from one load to the next (its JIT image lands somewhere else each time), so a small change needs',
@@ -289,6 +292,13 @@ export function renderDocs(rs: ScenarioResult[], cmd: string, opts: Pick<BenchOp
     '  19 → 38–41 ms, paid once per device, one after another. A prog-array update, the root\'s swap, waits for no',
     '  grace period. The kernel\'s FIB answer is not cached: a route or neighbour change must reach the next packet,',
     '  and only the live lookup guarantees that.',
+    '* **Gateway.** Routed into a bridge, l3-router must find the port behind the next hop\'s MAC, because XDP cannot',
+    '  transmit on the bridge device: one `ss_fdb` hash lookup per packet, which the reference makes too. Here a hash',
+    '  lookup is about 20 ns of program time (the reference takes 168 ns in the gateway against 143 in the router).',
+    '  Since 2026-11-25 (after the b run) l3-router caches the port per CPU and (bridge, MAC), 1024 slots, trusted',
+    '  only while the mirrors\' generation is unchanged, like l2-bridge\'s flow cache; the port\'s own checks still',
+    '  run on every frame. Program time 194 → 175 ns (reference 168); quick live runs about 90% → 97% of the',
+    '  reference. A gateway\'s LAN neighbours are few, so the slots rarely collide; a collision costs the lookup.',
     '* **× Linux.** On the v595 host the kernel baselines match ../shared/NOTES.md (Linux bridge about 0.9',
     '  Mpps, IPv4 forwarding about 1.5, the hand-written references about 5.3 and 3.7). On the earlier v769 host the',
     '  kernel forwarded about 3× faster and the pipelines gained less, so its ratios were lower (see "Two hosts").',
@@ -327,7 +337,8 @@ export function renderDocs(rs: ScenarioResult[], cmd: string, opts: Pick<BenchOp
     '  1000-flow sampled rows ±3 points apart (2026-11-24j: 37.1 ns, 15.8% in the bridge pipeline, 29.6 ns, 8.7% in',
     '  the router pipeline; 2026-11-25a, after the 2026-11-25 verifier changes, which A/B quick runs found a few ns',
     '  cheaper if anything: 31.6 ns, 13.8% and 43.2 ns, 12.4%; the run after it, the same monitor code: 27.3 ns,',
-    '  11.7% and 42.3 ns, 12.3%); five reps of the sampled variant, whose reps',
+    '  11.7% and 42.3 ns, 12.3%; this run: 24.0 ns, 10.0% and 50.6 ns, 14.5%, where alternating quick',
+    '  runs of this and the previous l3-router read 9.1 and 13.8% against 13.5 and 16.6%); five reps of the sampled variant, whose reps',
     '  spread wide, do not pin the median down. Runs of the ePPing scenarios alone read less than full runs in the',
     '  same hour (2026-11-24: 24.8 ns, 11.0% for the bridge); scenario order was ruled out, the cause is not known',
     '  (time-dependent load on the shared host is the guess left). One more full run (7 reps) is not kept: in it about 200 of the 1000 bridge',
@@ -355,7 +366,8 @@ export function renderDocs(rs: ScenarioResult[], cmd: string, opts: Pick<BenchOp
     'run, two small changes to l3-router made after the 2026-11-24e run (see Router above), and the ePPing quiet',
     'table, added after the 2026-11-24f run (see ePPing above), and the monitor\'s verifier changes and l3-router\'s',
     '16-byte reverse-lookup request, made after the 2026-11-24j run (docs/epping.md), and l3-router\'s plain lanes, made after',
-    'the 2026-11-25a run (see Router above). Earlier runs are kept in `docs/bench-runs/`',
+    'the 2026-11-25a run (see Router above), and its bridge-port cache, made after the 2026-11-25b run (see Gateway',
+    'above). Earlier runs are kept in `docs/bench-runs/`',
     'as the bench wrote them (the two oldest got their host',
     'record afterwards: the kernel from the report they made, the mitigations, where known, read on the same host);',
     'the goal table above reads this report\'s run only. Runs on one host scatter too, most in the ePPing rows,',
