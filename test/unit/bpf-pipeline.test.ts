@@ -135,15 +135,18 @@ runCase({ name: 'multicast goes to the kernel', frame: eth('01:00:5e:00:00:05', 
 runCase({ name: 'an unlearned source goes to the kernel to be learned', frame: eth(MAC.h2, MAC.stranger, ETH_P_IP, v4('198.18.0.2')), expect: 'l2_unknown_src' });
 runCase({ name: 'a source learned on another port has moved', frame: eth(MAC.h1, MAC.h2, ETH_P_IP, v4('198.18.0.3')), expect: 'l2_src_moved' });
 
+// The counters of `chain` that `fn` moved, as "name+delta".
+function countersMoved(chain: ChainName, fn: () => void): string[] {
+  const before = lab.counters(chain);
+  fn();
+  const after = lab.counters(chain);
+  return after.map((v, i) => [i, v - before[i]] as const).filter(([, d]) => d !== 0).map(([i, d]) => `${lab.counterName(i)}+${d}`);
+}
+
 t.test('the flow cache is trusted only while the mirrors are unchanged, and for 25 jiffies', async (tt) => {
   lab.fillMaps();
   const cpu = 0;
-  const counted = (fn: () => void): string[] => {
-    const before = lab.counters('gw');
-    fn();
-    const after = lab.counters('gw');
-    return after.map((v, i) => [i, v - before[i]] as const).filter(([, d]) => d !== 0).map(([i, d]) => `${lab.counterName(i)}+${d}`);
-  };
+  const counted = (fn: () => void): string[] => countersMoved('gw', fn);
   const send = (): void => void lab.run('gw', X.p1, bridged4(), cpu);
   const flows = (): ReturnType<typeof lab.l2Flows> => lab.l2Flows(cpu, X.p1, MAC.h2, MAC.h1);
   tt.same(counted(send), ['fast_l2+1'], 'forwarded after the FDB lookups');
@@ -387,15 +390,10 @@ for (const chain of ['router', 'routerFold'] as const) {
   t.test(`${chain}: the bridge-port cache is trusted only while the mirrors are unchanged`, async (tt) => {
     lab.fillMaps();
     const cpu = 0;
-    const counted = (): string[] => {
-      const before = lab.counters(chain);
-      lab.run(chain, X.r1, fromR1('198.18.0.2'), cpu);
-      const after = lab.counters(chain);
-      return after.map((v, i) => [i, v - before[i]] as const).filter(([, d]) => d !== 0).map(([i, d]) => `${lab.counterName(i)}+${d}`);
-    };
-    const port = { bridgeIfindex: X.br0, mtu: 1500, flags: SS_DEV_UP | SS_DEV_TX | SS_DEV_PORT_FWD | SS_DEV_L3 };
+    const counted = (): string[] => countersMoved(chain, () => void lab.run(chain, X.r1, fromR1('198.18.0.2'), cpu));
+    const PORT = SS_DEV_UP | SS_DEV_TX | SS_DEV_PORT_FWD | SS_DEV_L3;
     // p1 would show where a frame went: its rules make the next frame through it nf_egress.
-    lab.patchDev(X.p1, { flags: port.flags | SS_DEV_NF_OUT4 });
+    lab.patchDev(X.p1, { flags: PORT | SS_DEV_NF_OUT4 });
     tt.same(counted(), ['fast_l3+1'], 'routed out br0 through p2');
     tt.same(lab.l3Ports(cpu, X.br0, MAC.h2), [{ portIf: X.p2, gen: lab.mirrorGen().current }], 'the port is cached at the mirrors\' generation');
 
@@ -411,9 +409,9 @@ for (const chain of ['router', 'routerFold'] as const) {
 
     lab.patchDev(X.p2, { flags: SS_DEV_UP | SS_DEV_TX | SS_DEV_L3 }, { bump: false });
     tt.same(counted(), ['l2_port_state+1'], 'the port\'s state is checked on every frame, bump or not');
-    lab.patchDev(X.p2, { flags: port.flags | SS_DEV_QDISC }, { bump: false });
+    lab.patchDev(X.p2, { flags: PORT | SS_DEV_QDISC }, { bump: false });
     tt.same(counted(), ['egress_qdisc+1'], 'and its qdisc');
-    lab.patchDev(X.p2, { flags: port.flags });
+    lab.patchDev(X.p2, { flags: PORT });
     tt.same(counted(), ['fast_l3+1']);
 
     lab.delFdb(MAC.h2);
