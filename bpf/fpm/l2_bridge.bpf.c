@@ -120,16 +120,9 @@ struct {
 	__type(value, struct ss_l2_flow);
 } ss_l2_flows SEC(".maps");
 
-/* Two multiply-xor rounds: MACs that differ in a byte or two (consecutive hosts, one
- * vendor's prefix) still spread over the whole table. */
 static __always_inline __u32 flow_slot(const __u8 *hdr, __u32 in_if)
 {
-	__u64 x = ss_load64(hdr) ^ ((__u64)ss_load32(hdr + 8) << 24) ^ ((__u64)in_if << 40);
-
-	x *= 0x9e3779b97f4a7c15ULL;
-	x ^= x >> 32;
-	x *= 0x9e3779b97f4a7c15ULL;
-	return x >> (64 - FLOW_BITS);
+	return ss_cache_slot(ss_load64(hdr) ^ ((__u64)ss_load32(hdr + 8) << 24) ^ ((__u64)in_if << 40), FLOW_BITS);
 }
 
 static __always_inline int flow_match(const struct ss_l2_flow *fl, const __u8 *hdr, __u32 in_if,

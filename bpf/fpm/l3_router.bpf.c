@@ -191,16 +191,6 @@ struct {
 	__type(value, struct ss_l3_port);
 } ss_l3_ports SEC(".maps");
 
-static __always_inline __u32 port_slot(__u64 mac, __u32 bridge)
-{
-	__u64 x = mac ^ ((__u64)bridge << 48);
-
-	x *= 0x9e3779b97f4a7c15ULL;
-	x ^= x >> 32;
-	x *= 0x9e3779b97f4a7c15ULL;
-	return x >> (64 - PORT_BITS);
-}
-
 /* The bridge port that br_dev_xmit would send a frame for dmac out of, or 0 with *reason
  * set. */
 static __always_inline __u32 bridge_port(__u32 bridge, const __u8 *dmac, __u32 *reason)
@@ -213,7 +203,7 @@ static __always_inline __u32 bridge_port(__u32 bridge, const __u8 *dmac, __u32 *
 
 	*reason = SS_P_L2_PORT_STATE;	/* for an entry without a port */
 	__builtin_memcpy(&mac, dmac, 6);	/* dmac is not 8-byte aligned */
-	slot = port_slot(mac, bridge);
+	slot = ss_cache_slot(mac ^ ((__u64)bridge << 48), PORT_BITS);
 	pc = bpf_map_lookup_elem(&ss_l3_ports, &slot);
 	/* Read before the lookup: a bump landing after it invalidates what this frame caches. */
 	genp = bpf_map_lookup_elem(&ss_mirror_gen, &zero);

@@ -35,6 +35,16 @@ static __always_inline __u64 ss_frame_len(struct xdp_md *ctx)
 	return (__u64)(ctx->data_end - ctx->data);
 }
 
+/* A slot of a 2^bits-entry per-CPU cache: two multiply-xor rounds, so keys that differ in
+ * a byte or two (consecutive MACs, one vendor's prefix) still spread over the whole table. */
+static __always_inline __u32 ss_cache_slot(__u64 x, const unsigned int bits)
+{
+	x *= 0x9e3779b97f4a7c15ULL;
+	x ^= x >> 32;
+	x *= 0x9e3779b97f4a7c15ULL;
+	return x >> (64 - bits);
+}
+
 /* Hand the packet to the kernel and say why. */
 static __always_inline int ss_pass(struct xdp_md *ctx, __u32 reason)
 {
