@@ -31,11 +31,6 @@ export async function deliver(lab: Lab, srcNs: string, dstNs: string, dst: strin
   return (await sink.stop()).packets;
 }
 
-// Frames a host's eth0 has received: where forwarded frames went, whatever the host made of them.
-export function rxPackets(lab: Lab, ns: string): number {
-  return JSON.parse(lab.exec(ns, ['ip', '-s', '-j', 'link', 'show', 'eth0']))[0].stats64.rx.packets as number;
-}
-
 export async function stats(d: DaemonHandle): Promise<Map<string, DeviceStats>> {
   const s = await d.get<{ devices: DeviceStats[] }>('/v1/stats');
   return new Map(s.devices.map((x) => [x.ifname, x]));

@@ -4,7 +4,7 @@
 import t from 'tap';
 import { Lab, bridgeLab, iperf3Client, iperf3Server, ping, udpSend } from '../lab';
 import { startDaemon } from '../harness/daemon';
-import { deliver, measure, nodeAttr, rxPackets, service, sleep, waitGraph } from '../harness/fastpath';
+import { deliver, measure, nodeAttr, service, sleep, waitGraph } from '../harness/fastpath';
 
 t.test('bridge with three hosts', async (t) => {
   const lab = new Lab({ t });
@@ -122,11 +122,11 @@ t.test('bridge with three hosts', async (t) => {
     const fdb = lab.exec(sw, ['bridge', 'fdb', 'show', 'dev', p3.ifname]);
     t.match(fdb, h2.mac, 'kernel moved the MAC to p3');
     // h1 still maps h2's address to that MAC: frames must follow the MAC to p3.
-    const rxBefore = rxPackets(lab, h3.ns);
+    const rxBefore = lab.rxPackets(h3.ns, 'eth0');
     lab.exec(h1.ns, ['ip', 'neigh', 'replace', h2.ip4, 'lladdr', h2.mac, 'dev', 'eth0', 'nud', 'permanent']);
     await udpSend(h1.ns, h2.ip4, 7007, { count: 200, pps: 2000 });
     await sleep(150);
-    const rxAfter = rxPackets(lab, h3.ns);
+    const rxAfter = lab.rxPackets(h3.ns, 'eth0');
     t.ok(rxAfter - rxBefore >= 200, `frames followed the MAC to p3 (${rxAfter - rxBefore})`);
     // And back to p2: the kernel moves the entry with one more RTM_NEWNEIGH, no delete.
     lab.exec(h3.ns, ['ip', 'link', 'set', 'eth0', 'address', h3.mac]);
@@ -135,7 +135,7 @@ t.test('bridge with three hosts', async (t) => {
     await ping(h3.ns, h1.ip4, { count: 1 });
     await sleep(400);
     t.match(lab.exec(sw, ['bridge', 'fdb', 'show', 'dev', p2.ifname]), h2.mac, 'kernel moved the MAC back to p2');
-    const rx = (ns: string): number => rxPackets(lab, ns);
+    const rx = (ns: string): number => lab.rxPackets(ns, 'eth0');
     const before = { h2: rx(h2.ns), h3: rx(h3.ns) };
     const back = await measure(d, [p1.ifname], () => udpSend(h1.ns, h2.ip4, 7008, { count: 200, pps: 2000 }).then(() => sleep(150)));
     t.ok(rx(h2.ns) - before.h2 >= 200, `frames followed it back to p2 (${rx(h2.ns) - before.h2})`);
