@@ -32,6 +32,7 @@ interface Way {
 interface Run {
   byKey: Map<string, string[]>;
   tally: string;
+  complete: boolean; // tcpdump wrote every frame the interface received
 }
 
 // Sends every frame into the ingress port through progFd (live), returns what the far host received.
@@ -53,32 +54,39 @@ async function sendAll(lab: Lab, way: Way, progFd: number, frames: DiffFrame[]):
     byKey.set(k, [...(byKey.get(k) ?? []), g.toString('hex')]);
   }
   const n = cap.tally;
-  return { byKey, tally: n ? `${way.far.ifname} received ${n.received}, captured ${n.captured}` : 'no tally' };
+  return { byKey, tally: n ? `${way.far.ifname} received ${n.received}, captured ${n.captured}` : 'no tally', complete: !!n && n.captured >= n.received };
 }
 
 async function generation(d: DaemonHandle): Promise<number> {
   return (await d.get<{ generation: number }>('/v1/status')).generation;
 }
 
+// A capture that fell short of what the far host received (tcpdump dropped frames on a
+// loaded machine) measured nothing: the comparison runs again, up to this many times.
+const CAPTURE_TRIES = 3;
+
 // The two runs of a comparison, for the log when they differ: whether a capture fell short,
 // and whether the daemon swapped pipelines mid-run.
 async function compare(lab: Lab, way: Way, d: DaemonHandle, passFd: number, frames: DiffFrame[]): Promise<{ outcomes: Outcome[]; delta: Delta; runs: string }> {
-  const kernel = await sendAll(lab, way, passFd, frames);
   const root = rootProgFd(way.ns, way.ingress.ifindex);
   try {
-    let fast: Run = { byKey: new Map(), tally: 'not run' };
-    const gen0 = await generation(d);
-    const delta = await measure(d, [way.ingress.ifname], async () => {
-      fast = await sendAll(lab, way, root, frames);
-    });
-    const gen1 = await generation(d);
-    const outcomes = frames.map((f) => ({
-      name: f.name,
-      kernel: f.key ? (kernel.byKey.get(f.key) ?? []) : [],
-      slipstream: f.key ? (fast.byKey.get(f.key) ?? []) : [],
-    }));
-    const runs = `kernel run: ${kernel.tally}; slipstream run: ${fast.tally}, generation ${gen0} -> ${gen1}`;
-    return { outcomes, delta, runs };
+    for (let attempt = 1; ; attempt++) {
+      const kernel = await sendAll(lab, way, passFd, frames);
+      let fast: Run = { byKey: new Map(), tally: 'not run', complete: false };
+      const gen0 = await generation(d);
+      const delta = await measure(d, [way.ingress.ifname], async () => {
+        fast = await sendAll(lab, way, root, frames);
+      });
+      const gen1 = await generation(d);
+      if ((!kernel.complete || !fast.complete) && attempt < CAPTURE_TRIES) continue;
+      const outcomes = frames.map((f) => ({
+        name: f.name,
+        kernel: f.key ? (kernel.byKey.get(f.key) ?? []) : [],
+        slipstream: f.key ? (fast.byKey.get(f.key) ?? []) : [],
+      }));
+      const runs = `kernel run: ${kernel.tally}; slipstream run: ${fast.tally}, generation ${gen0} -> ${gen1}; attempt ${attempt}`;
+      return { outcomes, delta, runs };
+    }
   } finally {
     native.closeFd(root);
   }
