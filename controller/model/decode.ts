@@ -3,6 +3,7 @@
 // turns flag words into objects that drop the bits we need (IFF_LOWER_UP, RTM_F_CLONED).
 import { rt, ifla } from 'netlink';
 import { flatStr, ip4At as ip4Text, ip4FromNumber, ip6At, ipString, macAt, macString } from './addr';
+import { aliasGroup, aliasKey, placeRoute, routePlace, type RoutePlace } from './route-aliases';
 import { DST_EMPTY, DST_TEXT, DST_V4, NO_HOPS, ROUTE_TYPES, RouteTable, isCanonical, type ParsedRoute } from './routes';
 import type {
   Address, BridgeAttrs, BridgePortAttrs, FdbEntry, FdbFlags, Family, Link, LinkKind, Neighbour, NextHop, NexthopObject, OperState,
@@ -93,7 +94,7 @@ export type Op =
   | { op: 'port'; ifindex: number; master: number; port: BridgePortAttrs | null }
   | { op: 'set'; table: 'fdb'; value: FdbEntry }
   | { op: 'set'; table: 'addresses'; value: Address }
-  | { op: 'set'; table: 'routes'; value: Route }
+  | { op: 'route'; route: Route; place: RoutePlace }
   | { op: 'set'; table: 'rules'; value: Rule }
   | { op: 'set'; table: 'nexthops'; value: NexthopObject }
   | { op: 'set'; table: 'neighbours'; value: Neighbour }
@@ -342,8 +343,8 @@ function metricsMtu(b: Buffer, s: number, e: number): number {
   return 0;
 }
 
-export function decodeRoute(type: number, payload: Buffer): Op | null {
-  return decodeRouteAt(type, payload, 0, payload.length);
+export function decodeRoute(type: number, payload: Buffer, nlFlags = 0): Op | null {
+  return decodeRouteAt(type, payload, 0, payload.length, nlFlags);
 }
 
 // One route message's fields, filled by parseRouteAt (reused: nothing is allocated for it).
@@ -438,7 +439,8 @@ function parsedKey(): string {
   return flatStr(key);
 }
 
-export function decodeRouteAt(type: number, b: Buffer, s: number, e: number): Op | null {
+// nlFlags: the message's, which say where a new IPv4 route joined its alias group.
+export function decodeRouteAt(type: number, b: Buffer, s: number, e: number, nlFlags = 0): Op | null {
   if (!parseRouteAt(b, s, e)) return null;
   const route: Route = {
     key: parsedKey(),
@@ -459,7 +461,7 @@ export function decodeRouteAt(type: number, b: Buffer, s: number, e: number): Op
     ...(pr.mtu ? { mtu: pr.mtu } : {}),
   };
   if (type === RTM.DELROUTE) return { op: 'delroute', route };
-  return { op: 'set', table: 'routes', value: route };
+  return { op: 'route', route, place: routePlace(nlFlags) };
 }
 
 // Dump fast path: a route message straight into a RouteTable (no Route object, no Op).
@@ -467,13 +469,20 @@ export function decodeRouteAt(type: number, b: Buffer, s: number, e: number): Op
 export function loadRouteAt(routes: Map<string, Route>, b: Buffer, s: number, e: number): boolean {
   if (!(routes instanceof RouteTable)) {
     const op = decodeRouteAt(RTM.NEWROUTE, b, s, e);
-    if (!op || op.op !== 'set' || op.table !== 'routes') return false;
-    routes.set(op.value.key, op.value);
+    if (!op || op.op !== 'route') return false;
+    placeRoute(routes, op.route, 'append');
     return true;
   }
   if (!parseRouteAt(b, s, e)) return false;
-  // Plain IPv4 routes need no key string at all in a RouteTable.
-  routes.setParsed(isCanonical(pr) ? null : parsedKey(), pr);
+  // Plain IPv4 routes need no key string at all in a RouteTable. A dump lists an alias
+  // group in order: a key seen before is the next alias (route-aliases.ts).
+  const canonical = isCanonical(pr);
+  if (pr.family === 4 && routes.hasParsed(canonical ? null : parsedKey(), pr)) {
+    const base = parsedKey();
+    routes.setParsed(aliasKey(base, aliasGroup(routes, base).length + 1), pr);
+    return true;
+  }
+  routes.setParsed(canonical ? null : parsedKey(), pr);
   return true;
 }
 
@@ -672,7 +681,7 @@ export function decode(m: RawMessage): Op | null {
   switch (m.type) {
     case RTM.NEWLINK: case RTM.DELLINK: return decodeLink(m.type, m.payload);
     case RTM.NEWADDR: case RTM.DELADDR: return decodeAddress(m.type, m.payload);
-    case RTM.NEWROUTE: case RTM.DELROUTE: return decodeRoute(m.type, m.payload);
+    case RTM.NEWROUTE: case RTM.DELROUTE: return decodeRoute(m.type, m.payload, m.flags);
     case RTM.NEWNEIGH: case RTM.DELNEIGH: return decodeNeighbour(m.type, m.payload);
     case RTM.NEWRULE: case RTM.DELRULE: return decodeRule(m.type, m.payload);
     case RTM.NEWNEXTHOP: case RTM.DELNEXTHOP: return decodeNexthop(m.type, m.payload);

@@ -269,6 +269,12 @@ export class RouteTable implements Map<string, Route> {
     return this;
   }
 
+  // Whether setParsed(key, p) would overwrite a route.
+  hasParsed(key: string | null, p: ParsedRoute): boolean {
+    if (key !== null) return this.byKey.has(key);
+    return this.group(p.table, p.tos, p.priority, p.dstLen, p.dstKind, false)?.has(p.dst4 | 0) ?? false;
+  }
+
   delete(key: string): boolean {
     const s = this.slotOf(key);
     if (s < 0) return false;

@@ -3,6 +3,7 @@
 // change nothing produce no graph work.
 import type { Op } from './decode';
 import { TC_H_INGRESS } from './decode';
+import { placeRoute, removeRoute, removeRouteKeys } from './route-aliases';
 import { routeKeysUsing, routeKeysVia } from './routes';
 import { TABLES, type KernelModel, type Link, type Route, type TableName } from './types';
 
@@ -41,12 +42,14 @@ function cascadeLink(m: KernelModel, ifindex: number): void {
   for (const [k, n] of m.neighbours) if (n.ifindex === ifindex) m.neighbours.delete(k);
   for (const [k, q] of m.qdiscs) if (q.ifindex === ifindex) m.qdiscs.delete(k);
   for (const [k, f] of m.filters) if (f.ifindex === ifindex) m.filters.delete(k);
+  const gone: string[] = [];
   for (const k of routeKeysVia(m.routes, ifindex)) {
     const r = m.routes.get(k)!;
     const rest = r.nexthops.filter((h) => h.ifindex !== ifindex);
-    if (rest.length === 0) m.routes.delete(k);
+    if (rest.length === 0) gone.push(k);
     else m.routes.set(k, { ...r, nexthops: Object.freeze(rest) });
   }
+  removeRouteKeys(m.routes, gone);
   dropNexthopsVia(m, ifindex);
 }
 
@@ -75,11 +78,9 @@ function removeNexthops(m: KernelModel, ids: Set<number>): boolean {
     }
     changed = true;
   }
-  for (const k of routeKeysUsing(m.routes, ids)) {
-    m.routes.delete(k);
-    changed = true;
-  }
-  return changed;
+  const gone = routeKeysUsing(m.routes, ids);
+  removeRouteKeys(m.routes, gone);
+  return changed || gone.length > 0;
 }
 
 function isIngressParent(parent: number): boolean {
@@ -89,6 +90,7 @@ function isIngressParent(parent: number): boolean {
 // Dump loading: entries are new by construction, so no comparison and no cause strings.
 export function loadOp(m: KernelModel, op: Op): void {
   if (op.op === 'set' && op.table !== 'qdiscs') (m[op.table] as Map<string, unknown>).set(op.value.key, op.value);
+  else if (op.op === 'route') placeRoute(m.routes, op.route, 'append'); // a dump lists an alias group in order
   else if (op.op === 'link' && !m.links.has(op.link.ifindex)) m.links.set(op.link.ifindex, op.link);
   else applyOp(m, op, 'dump');
 }
@@ -167,9 +169,12 @@ export function applyOp(m: KernelModel, op: Op, msgName: string): string | null 
           return `${msgName} ${routeLabel(r)}`;
         }
       }
-      m.routes.delete(r.key);
+      if (r.family === 4) removeRoute(m.routes, r);
+      else m.routes.delete(r.key);
       return `${msgName} ${routeLabel(r)}`;
     }
+    case 'route':
+      return placeRoute(m.routes, op.route, op.place) ? `${msgName} ${routeLabel(op.route)}` : null;
     case 'delqdisc': {
       const q = op.qdisc;
       let changed = m.qdiscs.delete(q.key);
@@ -217,7 +222,6 @@ function describe(m: KernelModel, table: TableName, v: unknown): string {
   switch (table) {
     case 'fdb': return `fdb ${String(o.mac)} ${ifname(m, Number(o.ifindex))}${o.vlan ? ` vlan ${String(o.vlan)}` : ''}`;
     case 'addresses': return `${String(o.address)}/${String(o.prefixLen)} ${ifname(m, Number(o.ifindex))}`;
-    case 'routes': return routeLabel(v as Route);
     case 'rules': return `rule ${String(o.priority)}`;
     case 'nexthops': return `nexthop ${String(o.id)}`;
     case 'neighbours': return `${String(o.dst)} ${ifname(m, Number(o.ifindex))}`;

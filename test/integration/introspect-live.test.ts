@@ -148,6 +148,39 @@ t.test('router: routes, addresses, ip_forward, nft forward rule', async (t) => {
   await waitFor(intro, () => pbMtu() === null, 'no route MTU once the routes are gone');
   t.equal(intro.graph.nodes.find((n) => n.id === 'device:pa')?.attrs.route_mtu_v4, null, 'pa never had one');
 
+  // `ip route append`/`prepend` keep several routes for one prefix and metric, in order;
+  // a delete without details takes the first. The route left keeps its MTU in the graph.
+  const via = (gw: string): string[] => ['198.18.3.0/24', 'via', gw];
+  const routes3 = (m: typeof intro.model): string[] => [...m.routes.values()].filter((r) => r.dst === '198.18.3.0')
+    .sort((a, b) => a.key.length - b.key.length).map((r) => `${r.nexthops[0]?.gateway}${r.mtu ? ` mtu ${r.mtu}` : ''}`);
+  const otherA = topo.subnetA.host4(3);
+  lab.exec(rt, ['ip', 'route', 'add', ...via(topo.hostA.ip4)]);
+  lab.exec(rt, ['ip', 'route', 'append', ...via(topo.hostB.ip4), 'mtu', '1000']);
+  lab.exec(rt, ['ip', 'route', 'prepend', ...via(otherA)]);
+  lab.exec(rt, ['ip', 'route', 'replace', ...via(topo.subnetA.host4(4))]);
+  const want = [topo.subnetA.host4(4), topo.hostA.ip4, `${topo.hostB.ip4} mtu 1000`];
+  await waitFor(intro, (_g, m) => routes3(m).join() === want.join(), `three routes in the kernel's order: ${want.join(', ')}`);
+  t.equal(pbMtu(), 1000, 'the appended route\'s MTU binds pb');
+  const agrees = async (what: string): Promise<void> => {
+    await settle(intro);
+    const fresh = new Introspector({ netns: rt, sysctlIntervalMs: 60_000 });
+    await fresh.start();
+    try {
+      t.same(routes3(intro.model), routes3(fresh.model), `${what}: the kernel's order`);
+      t.equal(countDiff({ routes: diffModels(intro.model, fresh.model).routes }), 0, `${what}: the model agrees with a fresh dump`);
+    } finally {
+      fresh.stop();
+    }
+  };
+  await agrees('append, prepend, replace');
+  lab.exec(rt, ['ip', 'route', 'del', '198.18.3.0/24']);
+  lab.exec(rt, ['ip', 'route', 'del', ...via(topo.hostA.ip4)]);
+  await waitFor(intro, (_g, m) => routes3(m).join() === `${topo.hostB.ip4} mtu 1000`, 'two deletes leave the appended route');
+  t.equal(pbMtu(), 1000, 'and its MTU still binds pb');
+  await agrees('after two deletes');
+  lab.exec(rt, ['ip', 'route', 'del', '198.18.3.0/24']);
+  await waitFor(intro, () => pbMtu() === null, 'no route MTU once the last one is gone');
+
   // Netconf events make sysctl changes visible long before the 5 s poll.
   const t0 = Date.now();
   lab.sysctl(rt, 'net.ipv4.ip_forward', 0);

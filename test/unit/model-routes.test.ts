@@ -6,7 +6,7 @@ import { flatStr, ip4FromNumber, ipString, macString } from '../../controller/mo
 import { ROUTE_TYPES, RouteTable, routeKeysVia, scanRoutes } from '../../controller/model/routes';
 import { diffModels, countDiff, sameValue } from '../../controller/model/store';
 import { emptyModel, type NextHop, type Route } from '../../controller/model/types';
-import { apply, loadFixture } from '../fixtures/helpers';
+import { apply, gwRouteMessage, linkMessage, loadFixture } from '../fixtures/helpers';
 
 function route(over: Partial<Route>): Route {
   const r: Route = {
@@ -156,7 +156,7 @@ t.test('decode: a route\'s MTU metric (RTAX_MTU inside RTA_METRICS), by both pat
   for (const [name, metrics, want] of cases) {
     const msg = routeMessage(metrics);
     const op = decodeRouteAt(RTM.NEWROUTE, msg, 0, msg.length);
-    t.equal(op?.op === 'set' && op.table === 'routes' ? op.value.mtu : 'no route', want, `${name}: event path`);
+    t.equal(op?.op === 'route' ? op.route.mtu : 'no route', want, `${name}: event path`);
     const table = new RouteTable();
     t.ok(loadRouteAt(table, msg, 0, msg.length));
     t.equal([...table.values()][0]?.mtu, want, `${name}: dump path`);
@@ -177,7 +177,7 @@ t.test('decode: the dump fast path and the event path give the same routes', asy
       const op = decodeRouteAt(m.type, m.payload, 0, m.payload.length);
       t.equal(ok, op !== null, 'both paths keep the same messages');
       t.equal(loadRouteAt(plain, m.payload, 0, m.payload.length), ok, 'the generic path too');
-      if (op?.op === 'set') n++;
+      if (op?.op === 'route') n++;
     }
     t.ok(n > 5, `${name}: ${n} routes`);
     t.equal(viaDump.routes.size, viaEvents.routes.size);
@@ -197,11 +197,62 @@ t.test('decode: the dump fast path and the event path give the same routes', asy
   }
 });
 
+// IPv4 keeps routes appended or prepended to the same (table, dst, tos, metric) as an
+// ordered group; the sequence below is what `ip route` did on 6.18 (route-aliases.ts).
+t.test('alias groups: append, prepend, replace and delete keep the kernel\'s routes in its order', async (t) => {
+  const cidr = '198.18.40.0/24';
+  const base = '4|254|198.18.40.0/24|/0|0|0';
+  const m = emptyModel();
+  apply(m, [linkMessage({ ifindex: 2, name: 'vb' }), linkMessage({ ifindex: 3, name: 'va' })]);
+  const order = (): string[] => [...m.routes.entries()].filter(([, r]) => r.dst === '198.18.40.0')
+    .sort(([a], [b]) => a.length - b.length || a.localeCompare(b))
+    .map(([k, r]) => `${k.slice(base.length) || 'K'}=${r.nexthops[0].gateway}${r.mtu ? ` mtu ${r.mtu}` : ''}`);
+  const step = (flags: number, gw: string, oif: number, o: { del?: boolean; mtu?: number } = {}): string[] =>
+    apply(m, [gwRouteMessage(cidr, gw, oif, { flags, mtu: o.mtu, type: o.del ? RTM.DELROUTE : RTM.NEWROUTE })]);
+
+  step(0x600, '198.18.5.2', 3); // ip route add
+  step(0xc00, '198.18.6.2', 2); // ip route append
+  t.same(order(), ['K=198.18.5.2', '|alias2=198.18.6.2'], 'append: the new route last');
+  step(0x400, '198.18.5.3', 3); // ip route prepend
+  t.same(order(), ['K=198.18.5.3', '|alias2=198.18.5.2', '|alias3=198.18.6.2'], 'prepend: the new route first');
+  step(0x100, '198.18.6.3', 2); // ip route replace: the first one's place
+  t.same(order(), ['K=198.18.6.3', '|alias2=198.18.5.2', '|alias3=198.18.6.2'], 'replace: takes the first place');
+  t.same(step(0x100, '198.18.5.2', 3), [], 'a repeat of a route held (offload flags, a nexthop update) changes nothing');
+  step(0, '198.18.6.2', 2, { del: true }); // ip route del … via 198.18.6.2
+  t.same(order(), ['K=198.18.6.3', '|alias2=198.18.5.2'], 'a delete removes the route it names');
+  step(0, '198.18.6.3', 2, { del: true }); // ip route del (the first)
+  t.same(order(), ['K=198.18.5.2'], 'and the next one moves up');
+
+  // The case that mattered: the model used to drop the group on the first delete, and the
+  // graph lost the remaining route's MTU (ip_forward honours it; l3-router compares with it).
+  step(0xc00, '198.18.6.2', 2, { mtu: 1000 });
+  step(0, '198.18.5.2', 3, { del: true });
+  t.same(order(), ['K=198.18.6.2 mtu 1000'], 'the appended route survives the first one\'s delete');
+  step(0x400, '198.18.5.2', 3);
+  apply(m, [linkMessage({ ifindex: 3, name: 'va' }, RTM.DELLINK)]);
+  t.same(order(), ['K=198.18.6.2 mtu 1000'], 'a device going takes its routes silently and closes the gap');
+
+  // A dump lists the group in order: both dump paths give the event path's keys.
+  step(0xc00, '198.18.6.9', 2);
+  const msgs = [...m.routes.values()].filter((r) => r.dst === '198.18.40.0').sort((a, b) => a.key.length - b.key.length)
+    .map((r) => gwRouteMessage(cidr, r.nexthops[0].gateway!, r.nexthops[0].ifindex, { flags: 0x2, mtu: r.mtu }));
+  const dumped = new RouteTable();
+  const plain = new Map<string, Route>();
+  for (const msg of msgs) {
+    loadRouteAt(dumped, msg.payload, 0, msg.payload.length);
+    loadRouteAt(plain, msg.payload, 0, msg.payload.length);
+  }
+  for (const table of [dumped, plain]) {
+    t.same([...table.keys()].sort(), [base, `${base}|alias2`]);
+    for (const [k, r] of table) t.ok(sameValue(r, m.routes.get(k)), `dump ${k} = event ${k}`);
+  }
+});
+
 t.test('decode: shared frozen values for repeated nexthops and FDB flags', async (t) => {
   const steps = loadFixture('gateway');
   const routes = steps[0].messages.filter((m) => m.type === RTM.NEWROUTE)
     .map((m) => decodeRouteAt(m.type, m.payload, 0, m.payload.length))
-    .flatMap((op) => (op?.op === 'set' && op.table === 'routes' ? [op.value] : []));
+    .flatMap((op) => (op?.op === 'route' ? [op.route] : []));
   for (const r of routes) t.ok(Object.isFrozen(r.nexthops), `${r.key}: frozen nexthops`);
   const single = routes.filter((r) => r.nexthops.length === 1);
   const groups = new Map<string, Set<readonly NextHop[]>>();

@@ -1,0 +1,107 @@
+// IPv4 keeps every route added for one (table, dst, src, tos, metric) with `ip route append`
+// or `prepend`: an alias group, in order, of which a lookup takes the first whose next hop
+// is alive. The model keys the first `K` (routeKey) and the others `K|alias2`, `K|alias3`…
+// in the kernel's order, so a dump (which lists a group in that order) and the events give
+// the same keys. A delete names the alias it removed; a replace takes the first one's place
+// and an append or a prepend says which end it joined (nlmsg flags). IPv6 merges such
+// routes into one multipath route instead: its routes are kept by their key alone.
+import type { NextHop, Route } from './types';
+
+export type RoutePlace = 'replace' | 'append' | 'prepend';
+
+const NLM_F_REPLACE = 0x100;
+const NLM_F_CREATE = 0x400;
+const NLM_F_APPEND = 0x800;
+const MARK = '|alias';
+
+// Where an RTM_NEWROUTE put its route, from the message's flags (seen on 6.18: add
+// 0x600, append 0xc00, prepend 0x400, replace and change 0x100). Only an insert carries
+// NLM_F_CREATE; anything else (a dump's NLM_F_MULTI) lists the group in order.
+export function routePlace(nlFlags: number): RoutePlace {
+  if (nlFlags & NLM_F_REPLACE) return 'replace';
+  return nlFlags & NLM_F_CREATE && !(nlFlags & NLM_F_APPEND) ? 'prepend' : 'append';
+}
+
+export function aliasBase(key: string): string {
+  const i = key.indexOf(MARK);
+  return i < 0 ? key : key.slice(0, i);
+}
+
+// The key of the group member at `pos` (1 = the first).
+export function aliasKey(base: string, pos: number): string {
+  return pos === 1 ? base : `${base}${MARK}${pos}`;
+}
+
+// The group under `base`, first first.
+export function aliasGroup(routes: Map<string, Route>, base: string): Route[] {
+  const out: Route[] = [];
+  for (let r = routes.get(base); r; r = routes.get(aliasKey(base, out.length + 1))) out.push(r);
+  return out;
+}
+
+function sameHops(a: readonly NextHop[], b: readonly NextHop[]): boolean {
+  if (a === b) return true;
+  if (a.length !== b.length) return false;
+  return a.every((h, i) => h.ifindex === b[i].ifindex && h.gateway === b[i].gateway && h.weight === b[i].weight && h.flags === b[i].flags);
+}
+
+// Same alias: the fields that tell the members of a group apart.
+function sameAlias(a: Route, b: Route): boolean {
+  return a.type === b.type && a.protocol === b.protocol && a.scope === b.scope && a.prefsrc === b.prefsrc &&
+    a.nhId === b.nhId && (a.mtu ?? 0) === (b.mtu ?? 0) && sameHops(a.nexthops, b.nexthops);
+}
+
+// Writes the group back in `next`'s order, dropping the positions it no longer fills.
+function writeGroup(routes: Map<string, Route>, base: string, had: number, next: readonly Route[]): void {
+  for (let p = next.length + 1; p <= had; p++) routes.delete(aliasKey(base, p));
+  next.forEach((r, i) => {
+    const k = aliasKey(base, i + 1);
+    routes.set(k, r.key === k ? r : { ...r, key: k });
+  });
+}
+
+// Applies an RTM_NEWROUTE (or a dump entry: 'append', as dumps list a group in order).
+// False when the model already holds the route as it is (a repeat, or the kernel's notice
+// of a change this model does not keep, such as offload flags).
+export function placeRoute(routes: Map<string, Route>, route: Route, place: RoutePlace): boolean {
+  if (route.family !== 4) {
+    const prev = routes.get(route.key);
+    if (prev && sameAlias(prev, route)) return false;
+    routes.set(route.key, route);
+    return true;
+  }
+  const base = aliasBase(route.key);
+  const group = aliasGroup(routes, base);
+  // The kernel never holds the same alias twice: this one is known, perhaps moved.
+  if (group.some((r) => sameAlias(r, route))) return false;
+  const next = place === 'append' ? [...group, route] : place === 'prepend' ? [route, ...group] : [route, ...group.slice(1)];
+  writeGroup(routes, base, group.length, next);
+  return true;
+}
+
+// Applies an IPv4 RTM_DELROUTE: removes the alias it describes (the first one when none
+// matches, as the kernel's delete without details does). Returns what was removed.
+export function removeRoute(routes: Map<string, Route>, route: Route): Route | null {
+  const base = aliasBase(route.key);
+  const group = aliasGroup(routes, base);
+  if (!group.length) return null;
+  const i = Math.max(0, group.findIndex((r) => sameAlias(r, route)));
+  const [gone] = group.splice(i, 1);
+  writeGroup(routes, base, group.length + 1, group);
+  return gone;
+}
+
+// Removes routes by key (the kernel flushing them silently), closing the gaps they leave.
+export function removeRouteKeys(routes: Map<string, Route>, keys: Iterable<string>): void {
+  const byBase = new Map<string, Set<string>>();
+  for (const k of keys) {
+    const base = aliasBase(k);
+    let s = byBase.get(base);
+    if (!s) byBase.set(base, (s = new Set()));
+    s.add(k);
+  }
+  for (const [base, gone] of byBase) {
+    const group = aliasGroup(routes, base);
+    writeGroup(routes, base, group.length, group.filter((r) => !gone.has(r.key)));
+  }
+}
