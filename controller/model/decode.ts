@@ -3,7 +3,7 @@
 // turns flag words into objects that drop the bits we need (IFF_LOWER_UP, RTM_F_CLONED).
 import { rt, ifla } from 'netlink';
 import { flatStr, ip4At as ip4Text, ip4FromNumber, ip6At, ipString, macAt, macString } from './addr';
-import { aliasGroup, aliasKey, placeRoute, routePlace, type RoutePlace } from './route-aliases';
+import { placeRoute, routePlace, type RoutePlace } from './route-aliases';
 import { DST_EMPTY, DST_TEXT, DST_V4, NO_HOPS, ROUTE_TYPES, RouteTable, isCanonical, type ParsedRoute } from './routes';
 import type {
   Address, BridgeAttrs, BridgePortAttrs, FdbEntry, FdbFlags, Family, Link, LinkKind, Neighbour, NextHop, NexthopObject, OperState,
@@ -470,18 +470,19 @@ export function loadRouteAt(routes: Map<string, Route>, b: Buffer, s: number, e:
   if (!(routes instanceof RouteTable)) {
     const op = decodeRouteAt(RTM.NEWROUTE, b, s, e);
     if (!op || op.op !== 'route') return false;
-    placeRoute(routes, op.route, 'append');
+    placeRoute(routes, op.route, 'listed');
     return true;
   }
   if (!parseRouteAt(b, s, e)) return false;
-  // Plain IPv4 routes need no key string at all in a RouteTable. A dump lists an alias
-  // group in order: a key seen before is the next alias (route-aliases.ts).
   const canonical = isCanonical(pr);
+  // A dump lists an alias group in order: a key seen before is the next alias, placed as
+  // the event path would (route-aliases.ts). Rare: the Route object is built only then.
   if (pr.family === 4 && routes.hasParsed(canonical ? null : parsedKey(), pr)) {
-    const base = parsedKey();
-    routes.setParsed(aliasKey(base, aliasGroup(routes, base).length + 1), pr);
+    const op = decodeRouteAt(RTM.NEWROUTE, b, s, e);
+    if (op?.op === 'route') placeRoute(routes, op.route, 'listed');
     return true;
   }
+  // Plain IPv4 routes need no key string at all in a RouteTable.
   routes.setParsed(canonical ? null : parsedKey(), pr);
   return true;
 }

@@ -7,19 +7,22 @@
 // routes into one multipath route instead: its routes are kept by their key alone.
 import type { NextHop, Route } from './types';
 
-export type RoutePlace = 'replace' | 'append' | 'prepend';
+// Where a route message's route goes: an insert's flags say which end of its group it
+// joined, or that it took the first one's place; a message without NLM_F_CREATE (a dump's
+// entries, in order, or a notice about a route already held) is 'listed'.
+export type RoutePlace = 'replace' | 'append' | 'prepend' | 'listed';
 
 const NLM_F_REPLACE = 0x100;
 const NLM_F_CREATE = 0x400;
 const NLM_F_APPEND = 0x800;
 const MARK = '|alias';
 
-// Where an RTM_NEWROUTE put its route, from the message's flags (seen on 6.18: add
-// 0x600, append 0xc00, prepend 0x400, replace and change 0x100). Only an insert carries
-// NLM_F_CREATE; anything else (a dump's NLM_F_MULTI) lists the group in order.
+// Seen on 6.18: add 0x600, append 0xc00, prepend 0x400, replace and change 0x100; the
+// kernel's notices of a route whose nexthop changed are NLM_F_REPLACE too.
 export function routePlace(nlFlags: number): RoutePlace {
   if (nlFlags & NLM_F_REPLACE) return 'replace';
-  return nlFlags & NLM_F_CREATE && !(nlFlags & NLM_F_APPEND) ? 'prepend' : 'append';
+  if (!(nlFlags & NLM_F_CREATE)) return 'listed';
+  return nlFlags & NLM_F_APPEND ? 'append' : 'prepend';
 }
 
 export function aliasBase(key: string): string {
@@ -60,9 +63,10 @@ function writeGroup(routes: Map<string, Route>, base: string, had: number, next:
   });
 }
 
-// Applies an RTM_NEWROUTE (or a dump entry: 'append', as dumps list a group in order).
-// False when the model already holds the route as it is (a repeat, or the kernel's notice
-// of a change this model does not keep, such as offload flags).
+// Applies an RTM_NEWROUTE or a dump entry. False when nothing changed: a replace or a
+// listing of a route held as it is (the kernel never holds one alias twice, so an insert
+// is always new; the model may see two as one when they differ only in what it does not
+// keep, such as other metrics).
 export function placeRoute(routes: Map<string, Route>, route: Route, place: RoutePlace): boolean {
   if (route.family !== 4) {
     const prev = routes.get(route.key);
@@ -72,9 +76,8 @@ export function placeRoute(routes: Map<string, Route>, route: Route, place: Rout
   }
   const base = aliasBase(route.key);
   const group = aliasGroup(routes, base);
-  // The kernel never holds the same alias twice: this one is known, perhaps moved.
-  if (group.some((r) => sameAlias(r, route))) return false;
-  const next = place === 'append' ? [...group, route] : place === 'prepend' ? [route, ...group] : [route, ...group.slice(1)];
+  if ((place === 'replace' || place === 'listed') && group.some((r) => sameAlias(r, route))) return false;
+  const next = place === 'prepend' ? [route, ...group] : place === 'replace' ? [route, ...group.slice(1)] : [...group, route];
   writeGroup(routes, base, group.length, next);
   return true;
 }

@@ -90,7 +90,7 @@ function isIngressParent(parent: number): boolean {
 // Dump loading: entries are new by construction, so no comparison and no cause strings.
 export function loadOp(m: KernelModel, op: Op): void {
   if (op.op === 'set' && op.table !== 'qdiscs') (m[op.table] as Map<string, unknown>).set(op.value.key, op.value);
-  else if (op.op === 'route') placeRoute(m.routes, op.route, 'append'); // a dump lists an alias group in order
+  else if (op.op === 'route') placeRoute(m.routes, op.route, 'listed');
   else if (op.op === 'link' && !m.links.has(op.link.ifindex)) m.links.set(op.link.ifindex, op.link);
   else applyOp(m, op, 'dump');
 }
