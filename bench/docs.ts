@@ -127,8 +127,8 @@ function earlierRuns(): Array<{ file: string; rs: ScenarioResult[] }> {
 // differ mostly in what their CPU mitigations make the kernel pay.
 function hostsTable(rs: ScenarioResult[]): string[] {
   const rows = [
-    '| run | kernel | mitigations | Linux router-v4 Mpps | bridge × Linux / of ref. | router-v4 × Linux / of ref. | router-v6 of ref. | gateway of ref. | ePPing 1000 flows, router: sampled / unlimited | tail-call hop |',
-    '|---|---|---|---|---|---|---|---|---|---|',
+    '| run | kernel | mitigations | Linux router-v4 Mpps | bridge × Linux / of ref. | router-v4 × Linux / of ref. | router-v6 of ref. | gateway of ref. | ePPing 1000 flows, router: sampled / unlimited | ePPing 1000 flows, bridge: sampled / unlimited | tail-call hop |',
+    '|---|---|---|---|---|---|---|---|---|---|---|',
   ];
   const row = (label: string, r: ScenarioResult[]): void => {
     const { host } = hostOf(r);
@@ -138,10 +138,12 @@ function hostsTable(rs: ScenarioResult[]): string[] {
       return x ? `${n(x.speedup_vs_linux)}× / ${pct(x.fraction_of_reference, 1)}` : '–';
     };
     const ep = get('epping-1000');
+    const epb = get('epping-bridge-1000');
+    const cost = (x: ScenarioResult | undefined): string => (x ? `${n(x.cost_sampled_pct, 1)}% / ${n(x.cost_unlimited_pct, 1)}%` : '–');
     const tc = get('tailcall-hops');
     const mit = Object.keys(host.mitigations ?? {}).length ? mitigationShort(host) : 'not recorded';
     rows.push(
-      `| ${label} | ${host.kernel} | ${mit} | ${n(get('router-v4')?.linux_mpps)} | ${xr('bridge')} | ${xr('router-v4')} | ${pct(get('router-v6')?.fraction_of_reference, 1)} | ${pct(get('gateway')?.fraction_of_reference, 1)} | ${ep ? `${n(ep.cost_sampled_pct, 1)}% / ${n(ep.cost_unlimited_pct, 1)}%` : '–'} | ${tc ? `${n(tc.ns_per_hop)} ns` : '–'} |`,
+      `| ${label} | ${host.kernel} | ${mit} | ${n(get('router-v4')?.linux_mpps)} | ${xr('bridge')} | ${xr('router-v4')} | ${pct(get('router-v6')?.fraction_of_reference, 1)} | ${pct(get('gateway')?.fraction_of_reference, 1)} | ${cost(ep)} | ${cost(epb)} | ${tc ? `${n(tc.ns_per_hop)} ns` : '–'} |`,
     );
   };
   for (const e of earlierRuns()) row(`\`docs/bench-runs/${e.file}\``, e.rs);
@@ -337,8 +339,10 @@ export function renderDocs(rs: ScenarioResult[], cmd: string, opts: Pick<BenchOp
     '  1000-flow sampled rows ±3 points apart (2026-11-24j: 37.1 ns, 15.8% in the bridge pipeline, 29.6 ns, 8.7% in',
     '  the router pipeline; 2026-11-25a, after the 2026-11-25 verifier changes, which A/B quick runs found a few ns',
     '  cheaper if anything: 31.6 ns, 13.8% and 43.2 ns, 12.4%; the run after it, the same monitor code: 27.3 ns,',
-    '  11.7% and 42.3 ns, 12.3%; this run: 24.0 ns, 10.0% and 50.6 ns, 14.5%, where alternating quick',
-    '  runs of this and the previous l3-router read 9.1 and 13.8% against 13.5 and 16.6%); five reps of the sampled variant, whose reps',
+    '  11.7% and 42.3 ns, 12.3%; 2026-11-25c: 24.0 ns, 10.0% and 50.6 ns, 14.5%, where alternating quick',
+    '  runs of this and the previous l3-router read 9.1 and 13.8% against 13.5 and 16.6%; this run, the same datapath',
+    '  code: 35.0 ns, 15.3% and 50.5 ns, 14.5%, against quick runs the same day at 10.1–12.6% in the router',
+    '  pipeline); five reps of the sampled variant, whose reps',
     '  spread wide, do not pin the median down. Runs of the ePPing scenarios alone read less than full runs in the',
     '  same hour (2026-11-24: 24.8 ns, 11.0% for the bridge); scenario order was ruled out, the cause is not known',
     '  (time-dependent load on the shared host is the guess left). One more full run (7 reps) is not kept: in it about 200 of the 1000 bridge',
@@ -367,7 +371,8 @@ export function renderDocs(rs: ScenarioResult[], cmd: string, opts: Pick<BenchOp
     'table, added after the 2026-11-24f run (see ePPing above), and the monitor\'s verifier changes and l3-router\'s',
     '16-byte reverse-lookup request, made after the 2026-11-24j run (docs/epping.md), and l3-router\'s plain lanes, made after',
     'the 2026-11-25a run (see Router above), and its bridge-port cache, made after the 2026-11-25b run (see Gateway',
-    'above). Earlier runs are kept in `docs/bench-runs/`',
+    'above). The 2026-11-25c run measured the same datapath as this one (only the controller\'s route model changed).',
+    'Earlier runs are kept in `docs/bench-runs/`',
     'as the bench wrote them (the two oldest got their host',
     'record afterwards: the kernel from the report they made, the mitigations, where known, read on the same host);',
     'the goal table above reads this report\'s run only. Runs on one host scatter too, most in the ePPing rows,',
