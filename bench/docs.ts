@@ -108,6 +108,12 @@ function goals(rs: ScenarioResult[]): string[] {
   return rows;
 }
 
+// A monitor row's sampled figures at 1000 flows as the ePPing prose quotes them.
+function monitorRow(rs: ScenarioResult[], name: string): string {
+  const r = byName(rs, name);
+  return r ? `${n(r.monitor_ns_sampled, 1)} ns, ${n(r.cost_sampled_pct, 1)}%` : 'not measured';
+}
+
 const RUNS = path.join(DOCS, 'bench-runs');
 
 // Earlier full runs kept in docs/bench-runs/ (JSON lines as `--out` writes them), oldest first.
@@ -336,13 +342,13 @@ export function renderDocs(rs: ScenarioResult[], cmd: string, opts: Pick<BenchOp
     '  sampling, 6 × 5 runs each) the monitor\'s time fell from 40.2 to 34.1 ns a frame in the bridge pipeline and',
     '  from 38.2 to 36.9 (within noise) in the router pipeline; checking for quiet before the TCP options and one',
     '  counter per frame took the bridge figure from 33.4 to 27.8 (6 × 5). Full runs of the same code read the',
-    '  1000-flow sampled rows ±3 points apart (2026-11-24j: 37.1 ns, 15.8% in the bridge pipeline, 29.6 ns, 8.7% in',
+    '  1000-flow sampled rows up to 5 points apart (2026-11-24j: 37.1 ns, 15.8% in the bridge pipeline, 29.6 ns, 8.7% in',
     '  the router pipeline; 2026-11-25a, after the 2026-11-25 verifier changes, which A/B quick runs found a few ns',
     '  cheaper if anything: 31.6 ns, 13.8% and 43.2 ns, 12.4%; the run after it, the same monitor code: 27.3 ns,',
     '  11.7% and 42.3 ns, 12.3%; 2026-11-25c: 24.0 ns, 10.0% and 50.6 ns, 14.5%, where alternating quick',
-    '  runs of this and the previous l3-router read 9.1 and 13.8% against 13.5 and 16.6%; this run, the same datapath',
-    '  code: 35.0 ns, 15.3% and 50.5 ns, 14.5%, against quick runs the same day at 10.1–12.6% in the router',
-    '  pipeline); five reps of the sampled variant, whose reps',
+    '  runs of this and the previous l3-router read 9.1 and 13.8% against 13.5 and 16.6% (quick runs later that day of',
+    `  the same code: 10.1–12.6% in the router pipeline); this run: ${monitorRow(rs, 'epping-bridge-1000')} and ${monitorRow(rs, 'epping-1000')});`,
+    '  five reps of the sampled variant, whose reps',
     '  spread wide, do not pin the median down. Runs of the ePPing scenarios alone read less than full runs in the',
     '  same hour (2026-11-24: 24.8 ns, 11.0% for the bridge); scenario order was ruled out, the cause is not known',
     '  (time-dependent load on the shared host is the guess left). One more full run (7 reps) is not kept: in it about 200 of the 1000 bridge',

@@ -474,16 +474,16 @@ export function loadRouteAt(routes: Map<string, Route>, b: Buffer, s: number, e:
     return true;
   }
   if (!parseRouteAt(b, s, e)) return false;
-  const canonical = isCanonical(pr);
+  // Plain IPv4 routes need no key string at all in a RouteTable.
+  const key = isCanonical(pr) ? null : parsedKey();
   // A dump lists an alias group in order: a key seen before is the next alias, placed as
   // the event path would (route-aliases.ts). Rare: the Route object is built only then.
-  if (pr.family === 4 && routes.hasParsed(canonical ? null : parsedKey(), pr)) {
+  if (pr.family === 4 && routes.hasParsed(key, pr)) {
     const op = decodeRouteAt(RTM.NEWROUTE, b, s, e);
     if (op?.op === 'route') placeRoute(routes, op.route, 'listed');
     return true;
   }
-  // Plain IPv4 routes need no key string at all in a RouteTable.
-  routes.setParsed(canonical ? null : parsedKey(), pr);
+  routes.setParsed(key, pr);
   return true;
 }
 

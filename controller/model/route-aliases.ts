@@ -25,18 +25,18 @@ export function routePlace(nlFlags: number): RoutePlace {
   return nlFlags & NLM_F_APPEND ? 'append' : 'prepend';
 }
 
-export function aliasBase(key: string): string {
+function aliasBase(key: string): string {
   const i = key.indexOf(MARK);
   return i < 0 ? key : key.slice(0, i);
 }
 
 // The key of the group member at `pos` (1 = the first).
-export function aliasKey(base: string, pos: number): string {
+function aliasKey(base: string, pos: number): string {
   return pos === 1 ? base : `${base}${MARK}${pos}`;
 }
 
 // The group under `base`, first first.
-export function aliasGroup(routes: Map<string, Route>, base: string): Route[] {
+function aliasGroup(routes: Map<string, Route>, base: string): Route[] {
   const out: Route[] = [];
   for (let r = routes.get(base); r; r = routes.get(aliasKey(base, out.length + 1))) out.push(r);
   return out;
@@ -83,15 +83,13 @@ export function placeRoute(routes: Map<string, Route>, route: Route, place: Rout
 }
 
 // Applies an IPv4 RTM_DELROUTE: removes the alias it describes (the first one when none
-// matches, as the kernel's delete without details does). Returns what was removed.
-export function removeRoute(routes: Map<string, Route>, route: Route): Route | null {
+// matches, as the kernel's delete without details does).
+export function removeRoute(routes: Map<string, Route>, route: Route): void {
   const base = aliasBase(route.key);
   const group = aliasGroup(routes, base);
-  if (!group.length) return null;
-  const i = Math.max(0, group.findIndex((r) => sameAlias(r, route)));
-  const [gone] = group.splice(i, 1);
+  if (!group.length) return;
+  group.splice(Math.max(0, group.findIndex((r) => sameAlias(r, route))), 1);
   writeGroup(routes, base, group.length + 1, group);
-  return gone;
 }
 
 // Removes routes by key (the kernel flushing them silently), closing the gaps they leave.
