@@ -38,7 +38,12 @@ t.test('bridge: ports, STP state, FDB, qdisc, bridge netfilter', async (t) => {
   const h1mac = topo.hosts[0].mac;
   await pingOk(topo.hosts[0].ns, topo.hosts[1].ip4);
   await waitFor(intro, (_g, m) => [...m.fdb.values()].some((e) => e.mac === h1mac && e.ifindex === topo.ports[0].ifindex && e.flags.dynamic), 'h1 MAC learned on p1');
-  // Moved by hand to p2 as a static entry.
+  // Moved by hand to p2 as a static entry. h1 goes quiet first: any frame it sends (an ARP reply
+  // to h2's reachability probe, a router solicitation) would move the entry back to p1, as the
+  // kernel moves non-sticky static entries, possibly within one debounce window (CI saw it).
+  const h1 = topo.hosts[0].ns;
+  // A zero-length pfifo drops every frame (this kernel has no matchall classifier or gact).
+  lab.exec(h1, ['tc', 'qdisc', 'add', 'dev', 'eth0', 'root', 'pfifo', 'limit', '0']);
   lab.exec(sw, ['bridge', 'fdb', 'del', h1mac, 'dev', 'p1', 'master']);
   lab.exec(sw, ['bridge', 'fdb', 'add', h1mac, 'dev', 'p2', 'master', 'static']);
   await waitFor(intro, (_g, m) => {
@@ -46,9 +51,9 @@ t.test('bridge: ports, STP state, FDB, qdisc, bridge netfilter', async (t) => {
     return e.length === 1 && e[0].ifindex === topo.ports[1].ifindex && e[0].flags.static;
   }, 'h1 MAC moved to p2, static');
   lab.exec(sw, ['bridge', 'fdb', 'del', h1mac, 'dev', 'p2', 'master']);
-  // Only the static entry on p2: h1 keeps talking (IPv6 router solicitations after link-up),
-  // so the bridge may learn it on p1 again at any moment, as the kernel should.
+  // Only the static entry on p2: the wait does not rely on h1 staying unknown.
   await waitFor(intro, (_g, m) => ![...m.fdb.values()].some((x) => x.mac === h1mac && x.master !== 0 && x.ifindex === topo.ports[1].ifindex), 'entry deleted');
+  lab.exec(h1, ['tc', 'qdisc', 'del', 'dev', 'eth0', 'root']);
 
   lab.exec(sw, ['tc', 'qdisc', 'add', 'dev', 'p1', 'root', 'handle', '1:', 'htb']);
   await waitFor(intro, (g) => l2().reasons.includes('p1 has an htb root qdisc: bridged traffic out of p1 stays on the slow path') && g.nodes.some((n) => n.id === 'qdisc:p1/root' && n.attrs.kind === 'htb'), 'htb on p1');
