@@ -18,9 +18,13 @@ export interface EppingChain {
 export interface ChainOptions {
   knobs?: Record<string, number | boolean>;
   sizes?: Record<string, number>;
+  // Instead of parse -> epping, l2-bridge's fold (parse, monitor and bridge in one program,
+  // with the plain lanes and the quiet lane in front); frames no port takes are passed.
+  fold?: boolean;
 }
 
 export function loadEppingChain(opts: ChainOptions = {}): EppingChain {
+  if (opts.fold) return loadBridgeFold(opts);
   const objs: BpfObject[] = [];
   const chainFd = native.mapCreate(BPF_MAP_TYPE.PROG_ARRAY, 4, 4, 16, 'ss_chain');
   try {
@@ -60,6 +64,36 @@ export function loadEppingChain(opts: ChainOptions = {}): EppingChain {
     };
   } catch (e) {
     for (const o of objs.reverse()) o.close();
+    native.closeFd(chainFd);
+    throw e;
+  }
+}
+
+function loadBridgeFold(opts: ChainOptions): EppingChain {
+  const chainFd = native.mapCreate(BPF_MAP_TYPE.PROG_ARRAY, 4, 4, 16, 'ss_chain');
+  const obj = native.openObject(objPath('fpm/l2_bridge_ep.bpf.o'));
+  try {
+    obj.setRodata({ ...(opts.knobs ?? {}), ss_self_parse: true, parse_cfg_l4: true, ss_dev_slot: 0, ss_next_slot: 0xffffffff });
+    for (const [m, n] of Object.entries(opts.sizes ?? {})) obj.setMaxEntries(m, n);
+    obj.reuseMap('ss_chain', chainFd);
+    obj.load();
+    const fd = obj.program('ss_fpm_l2_bridge').fd;
+    const maps: Record<string, number> = { ss_chain: chainFd, ss_stats: obj.map('ss_stats').fd };
+    for (const m of EPPING_MAPS) maps[m] = obj.map(m).fd;
+    let closed = false;
+    return {
+      parseFd: fd,
+      eppingFd: fd,
+      maps,
+      close() {
+        if (closed) return;
+        closed = true;
+        obj.close();
+        native.closeFd(chainFd);
+      },
+    };
+  } catch (e) {
+    obj.close();
     native.closeFd(chainFd);
     throw e;
   }

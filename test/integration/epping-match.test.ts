@@ -37,8 +37,8 @@ interface Rig {
   stats(): Record<string, number>;
 }
 
-function rig(tt: Test, knobs: Record<string, number | boolean> = {}, sizes?: Record<string, number>): Rig {
-  const chain = loadEppingChain({ knobs: { cfg_rate_limit_ms: 0, cfg_tick_ns: tickNs(kernelHz()), ...knobs }, sizes });
+function rig(tt: Test, knobs: Record<string, number | boolean> = {}, sizes?: Record<string, number>, fold = false): Rig {
+  const chain = loadEppingChain({ knobs: { cfg_rate_limit_ms: 0, cfg_tick_ns: tickNs(kernelHz()), ...knobs }, sizes, fold });
   const svc = new EppingService({ log: silentLogger(), config: DEFAULT_EPPING_CONFIG, native, timers: false });
   svc.setDevices([
     { ifindex: LAN, ifname: 'lan0' },
@@ -320,64 +320,69 @@ t.test('the rate limit keeps one timestamp per flow direction per interval', asy
 
 // ss_ep_quiet: inside its rate-limit window, with nothing outstanding the other way, a
 // direction's packets are only counted. It must never cost a sample it would have given.
-t.test('a quiet direction wakes when the other way stores a timestamp, so the reply still matches', async (tt) => {
-  const r = rig(tt, { cfg_rate_limit_ms: 1000 });
-  r.run(up({ tsval: 1000 }), LAN); // timestamped: up's window starts
-  r.run(down({ tsval: 5, tsecr: 1000 }), WAN); // pure ACK: sample 1
-  r.run(up({ tsval: 1001, tsecr: 5 }), LAN); // in the window, nothing outstanding: up goes quiet
-  r.run(up({ tsval: 1002, tsecr: 5 }), LAN);
-  r.run(up({ tsval: 1003, tsecr: 5 }), LAN);
-  tt.equal(r.stats().quiet, 2, '1002 and 1003 only counted');
-  const ways = (): number =>
-    native.mapDump(r.chain.maps.ss_ep_quiet).reduce((n, e) => n + Array.from({ length: L.QUIET_WAYS }, (_, i) => e.value.readBigUInt64LE(8 * i)).filter((w) => w !== 0n).length, 0);
-  tt.equal(ways(), 1, 'one quiet direction');
-  await sleep(5);
-  r.run(down({ tsval: 6, tsecr: 1003, payload: 100 }), WAN); // data the other way: timestamped
-  tt.equal(ways(), 0, 'which wakes up');
-  r.run(up({ tsval: 1004, tsecr: 6 }), LAN); // its reply, inside up's window
-  await r.settle();
-  tt.same(r.samples.map((x) => x.device), ['wan0', 'lan0'], 'the LAN-side sample is there');
-  tt.ok(r.samples[1].rtt_us >= 4000, `LAN-side RTT ${r.samples[1].rtt_us} µs`);
-  const st = r.stats();
-  tt.equal(st.quiet, 2, 'the reply was read');
-  tt.equal(st.rate_limited, 2, '1001 and 1004');
-  tt.equal(ways(), 1, 'and up is quiet again: nothing outstanding once it matched');
-});
+// The same through l2-bridge's fold, where the quiet lane (bpf/fpm/epping_xdp.h) counts a quiet
+// direction's plain frames before parse and monitor run.
+for (const fold of [false, true]) {
+  const via = fold ? ' (l2-bridge fold)' : '';
+  t.test(`a quiet direction wakes when the other way stores a timestamp, so the reply still matches${via}`, async (tt) => {
+    const r = rig(tt, { cfg_rate_limit_ms: 1000 }, undefined, fold);
+    r.run(up({ tsval: 1000 }), LAN); // timestamped: up's window starts
+    r.run(down({ tsval: 5, tsecr: 1000 }), WAN); // pure ACK: sample 1
+    r.run(up({ tsval: 1001, tsecr: 5 }), LAN); // in the window, nothing outstanding: up goes quiet
+    r.run(up({ tsval: 1002, tsecr: 5 }), LAN);
+    r.run(up({ tsval: 1003, tsecr: 5 }), LAN);
+    tt.equal(r.stats().quiet, 2, '1002 and 1003 only counted');
+    const ways = (): number =>
+      native.mapDump(r.chain.maps.ss_ep_quiet).reduce((n, e) => n + Array.from({ length: L.QUIET_WAYS }, (_, i) => e.value.readBigUInt64LE(8 * i)).filter((w) => w !== 0n).length, 0);
+    tt.equal(ways(), 1, 'one quiet direction');
+    await sleep(5);
+    r.run(down({ tsval: 6, tsecr: 1003, payload: 100 }), WAN); // data the other way: timestamped
+    tt.equal(ways(), 0, 'which wakes up');
+    r.run(up({ tsval: 1004, tsecr: 6 }), LAN); // its reply, inside up's window
+    await r.settle();
+    tt.same(r.samples.map((x) => x.device), ['wan0', 'lan0'], 'the LAN-side sample is there');
+    tt.ok(r.samples[1].rtt_us >= 4000, `LAN-side RTT ${r.samples[1].rtt_us} µs`);
+    const st = r.stats();
+    tt.equal(st.quiet, 2, 'the reply was read');
+    tt.equal(st.rate_limited, 2, '1001 and 1004');
+    tt.equal(ways(), 1, 'and up is quiet again: nothing outstanding once it matched');
+  });
 
-t.test('a direction never goes quiet while the reverse has a message outstanding', async (tt) => {
-  const r = rig(tt, { cfg_rate_limit_ms: 1000 });
-  r.run(up({ tsval: 10 }), LAN);
-  r.run(down({ tsval: 70, tsecr: 10, payload: 100 }), WAN); // sample, and down timestamped
-  r.run(up({ tsval: 11, tsecr: 1 }), LAN); // in up's window, but down's 70 is outstanding
-  r.run(up({ tsval: 12, tsecr: 1 }), LAN);
-  tt.equal(r.stats().quiet, 0, 'every up packet reads the entry: each could be the reply');
-  r.run(up({ tsval: 13, tsecr: 70 }), LAN);
-  await r.settle();
-  tt.equal(r.samples.length, 2, 'and the reply matched');
-});
+  t.test(`a direction never goes quiet while the reverse has a message outstanding${via}`, async (tt) => {
+    const r = rig(tt, { cfg_rate_limit_ms: 1000 }, undefined, fold);
+    r.run(up({ tsval: 10 }), LAN);
+    r.run(down({ tsval: 70, tsecr: 10, payload: 100 }), WAN); // sample, and down timestamped
+    r.run(up({ tsval: 11, tsecr: 1 }), LAN); // in up's window, but down's 70 is outstanding
+    r.run(up({ tsval: 12, tsecr: 1 }), LAN);
+    tt.equal(r.stats().quiet, 0, 'every up packet reads the entry: each could be the reply');
+    r.run(up({ tsval: 13, tsecr: 70 }), LAN);
+    await r.settle();
+    tt.equal(r.samples.length, 2, 'and the reply matched');
+  });
 
-t.test('closing a flow ends its quiet time: a new connection on the tuple is timed at once', async (tt) => {
-  const r = rig(tt, { cfg_rate_limit_ms: 1000 });
-  r.run(up({ tsval: 1000 }), LAN);
-  r.run(up({ tsval: 1001 }), LAN); // up goes quiet
-  r.run(up({ tsval: 1002 }), LAN);
-  r.run(down({ flags: TCP.RST, tsval: 8, tsecr: 1002 }), WAN);
-  r.run(up({ tsval: 5000 }), LAN); // same tuple, new connection
-  r.run(down({ tsval: 9, tsecr: 5000 }), WAN);
-  await r.settle();
-  const st = r.stats();
-  tt.equal(st.quiet, 1);
-  tt.equal(st.flows_opened, 2, 'the new connection opened its flow');
-  tt.equal(st.timestamps, 2, 'TSvals 1000 and 5000');
-  tt.equal(r.samples.length, 1, '5000 answered');
-});
+  t.test(`closing a flow ends its quiet time: a new connection on the tuple is timed at once${via}`, async (tt) => {
+    const r = rig(tt, { cfg_rate_limit_ms: 1000 }, undefined, fold);
+    r.run(up({ tsval: 1000 }), LAN);
+    r.run(up({ tsval: 1001 }), LAN); // up goes quiet
+    r.run(up({ tsval: 1002 }), LAN);
+    r.run(down({ flags: TCP.RST, tsval: 8, tsecr: 1002 }), WAN);
+    r.run(up({ tsval: 5000 }), LAN); // same tuple, new connection
+    r.run(down({ tsval: 9, tsecr: 5000 }), WAN);
+    await r.settle();
+    const st = r.stats();
+    tt.equal(st.quiet, 1);
+    tt.equal(st.flows_opened, 2, 'the new connection opened its flow');
+    tt.equal(st.timestamps, 2, 'TSvals 1000 and 5000');
+    tt.equal(r.samples.length, 1, '5000 answered');
+  });
 
-t.test('without a rate limit nothing is ever quiet', async (tt) => {
-  const r = rig(tt, { cfg_rate_limit_ms: 0 });
-  for (let i = 0; i < 5; i++) r.run(up({ tsval: 100 + i }), LAN);
-  tt.equal(r.stats().quiet, 0);
-  tt.equal(r.stats().timestamps, 5);
-});
+  t.test(`without a rate limit nothing is ever quiet${via}`, async (tt) => {
+    const r = rig(tt, { cfg_rate_limit_ms: 0 }, undefined, fold);
+    for (let i = 0; i < 5; i++) r.run(up({ tsval: 100 + i }), LAN);
+    tt.equal(r.stats().quiet, 0);
+    tt.equal(r.stats().timestamps, 5);
+  });
+}
 
 t.test('echo requests never run, so the first one after a rate-limit window is timestamped', async (tt) => {
   const r = rig(tt, { cfg_rate_limit_ms: 50 });
