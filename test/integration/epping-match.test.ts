@@ -321,7 +321,7 @@ t.test('the rate limit keeps one timestamp per flow direction per interval', asy
 // ss_ep_quiet: inside its rate-limit window, with nothing outstanding the other way, a
 // direction's packets are only counted. It must never cost a sample it would have given.
 // The same through l2-bridge's fold, where the quiet lane (bpf/fpm/epping_xdp.h) counts a quiet
-// direction's plain frames before parse and monitor run.
+// direction's plain frames right after parse's plain lane, before the monitor proper runs.
 for (const fold of [false, true]) {
   const via = fold ? ' (l2-bridge fold)' : '';
   t.test(`a quiet direction wakes when the other way stores a timestamp, so the reply still matches${via}`, async (tt) => {
