@@ -6,16 +6,14 @@ import t from 'tap';
 import { DataPathLab, FOLDED, MAC, type ChainName } from './bpf-datapath-lab';
 import { KernelModel } from './bpf-kernel-model';
 import { ETH_P_ARP, ETH_P_IP, ETH_P_IPV6, arpRequest, eth, ext6, frag6, icmpEcho, ipv4, ipv4HeaderChecksum, ipv6, udp, vlanTag } from './bpf-frames';
-import { prng } from './prng';
+import { fuzzer } from './prng';
 
 const XDP_PASS = 2;
 const XDP_REDIRECT = 4;
 const SEED = Number(process.env.SS_FUZZ_SEED ?? 0x5eed5);
 const ROUNDS = Number(process.env.SS_FUZZ_FRAMES ?? 60000);
 
-const rnd = prng(SEED);
-const int = (n: number) => Math.floor(rnd() * n);
-const pick = <T>(xs: readonly T[]): T => xs[int(xs.length)];
+const { int, pick } = fuzzer(SEED);
 const bytes = (n: number) => Buffer.from(Array.from({ length: n }, () => int(256)));
 
 const lab = new DataPathLab(t);

@@ -6,14 +6,12 @@ import t from 'tap';
 import { native, XDP_ABORTED, XDP_DROP, XDP_PASS, XDP_TX, type BpfObject } from '../../controller/native';
 import { loadTestObject } from '../native/helpers';
 import { ETH_P_ARP, ETH_P_IP, ETH_P_IPV6, arpRequest, eth, ext6, frag6, icmpEcho, ipv4, ipv6, udp, vlanTag } from './bpf-frames';
-import { prng } from './prng';
+import { fuzzer } from './prng';
 
 const SEED = Number(process.env.SS_FUZZ_SEED ?? 0x1a4e5);
 const ROUNDS = Number(process.env.SS_LANES_FRAMES ?? 20000);
 
-const rnd = prng(SEED);
-const int = (n: number) => Math.floor(rnd() * n);
-const pick = <T>(xs: readonly T[]): T => xs[int(xs.length)];
+const { int, pick } = fuzzer(SEED);
 
 const R = '02:00:00:00:00:01';
 const H = '02:00:00:00:00:02';

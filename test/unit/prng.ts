@@ -9,3 +9,11 @@ export function prng(seed: number): () => number {
     return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
   };
 }
+
+// The draws the frame tests make: an integer below n, and one element of a list.
+export function fuzzer(seed: number): { int: (n: number) => number; pick: <T>(xs: readonly T[]) => T } {
+  const rnd = prng(seed);
+  const int = (n: number): number => Math.floor(rnd() * n);
+  const pick = <T>(xs: readonly T[]): T => xs[int(xs.length)];
+  return { int, pick };
+}
